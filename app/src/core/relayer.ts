@@ -1,0 +1,174 @@
+/**
+ * Client of the Parsec node's HTTP API: `GET /health`, `GET /channels?participant=`, `GET /channels/:id`,
+ * `GET /channels/:id/evidence`, `POST /channels/:id/cooperative-close`. Isomorphic (global `fetch`).
+ */
+import { getAddress, isHex, type Address, type Hex } from "viem";
+import { readEvidence, type ChannelEvidence } from "./evidence";
+import type { Domain } from "./sdk";
+
+/** The relayer could not be reached or answered with an error; `status` is the HTTP status if any. */
+export class RelayerError extends Error {
+  readonly status: number | null;
+  constructor(url: string, why: string, status: number | null = null) {
+    super(`Relayer ${url}: ${why}. Check that the relayer runs and its URL is right.`);
+    this.name = "RelayerError";
+    this.status = status;
+  }
+}
+
+/** What the dapp and tasks read from `GET /channels/:id` (the rest stays in `raw`). */
+export interface RelayerChannel {
+  readonly channelId: Hex;
+  /** Each payer's latest seq off-chain. */
+  readonly seq0: number | null;
+  readonly seq1: number | null;
+  /** What each side would receive if the channel closed now, locks back to their payers. */
+  readonly balance0: bigint | null;
+  readonly balance1: bigint | null;
+  readonly raw: unknown;
+}
+
+export interface CooperativeCloseSignature {
+  readonly signer: Address;
+  readonly signature: Hex;
+}
+
+type Json = Record<string, unknown>;
+
+function asBig(value: unknown): bigint | null {
+  if (typeof value === "string" && /^\d+$/.test(value)) return BigInt(value);
+  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return BigInt(value);
+  return null;
+}
+
+function pick(obj: unknown, ...path: string[]): unknown {
+  let current: unknown = obj;
+  for (const key of path) {
+    if (current === null || typeof current !== "object") return undefined;
+    current = (current as Json)[key];
+  }
+  return current;
+}
+
+/**
+ * Reads the fields the dapp shows from the node's channel JSON: the split is the node's `settlement`
+ * (payouts, each payer's pending locks back to it), else computed from `deposits` and `balances` paid totals.
+ */
+export function toRelayerChannel(raw: unknown, channelId: Hex): RelayerChannel {
+  const [payout0, payout1, pot0, pot1] = ["payout0", "payout1", "pot0", "pot1"].map((k) =>
+    asBig(pick(raw, "settlement", k)),
+  );
+  let balance0: bigint | null = null;
+  let balance1: bigint | null = null;
+  if (payout0 !== null && payout1 !== null) {
+    balance0 = payout0 + (pot0 ?? 0n);
+    balance1 = payout1 + (pot1 ?? 0n);
+  } else {
+    const [d0, d1] = ["deposit0", "deposit1"].map((k) => asBig(pick(raw, "deposits", k)));
+    const [p0, p1] = ["paid0", "paid1"].map((k) => asBig(pick(raw, "balances", k)));
+    if (d0 !== null && d1 !== null && p0 !== null && p1 !== null) {
+      // Each side gets its deposit minus what it paid plus what it received, within the pot.
+      const total = d0 + d1;
+      let b0 = d0 + p1 - p0;
+      if (b0 < 0n) b0 = 0n;
+      if (b0 > total) b0 = total;
+      balance0 = b0;
+      balance1 = total - b0;
+    }
+  }
+  const seqOf = (i: 0 | 1): number | null => {
+    const v = asBig(pick(raw, "payers", String(i), "seq")) ?? asBig(pick(raw, `seq${i}`));
+    return v === null ? null : Number(v);
+  };
+  const id = pick(raw, "channelId");
+  return {
+    channelId: typeof id === "string" && isHex(id) ? (id.toLowerCase() as Hex) : channelId,
+    seq0: seqOf(0),
+    seq1: seqOf(1),
+    balance0,
+    balance1,
+    raw,
+  };
+}
+
+export interface RelayerClient {
+  readonly url: string;
+  health(): Promise<boolean>;
+  /** Ids of the channels the relayer knows for a participant. */
+  channels(participant: Address): Promise<Hex[]>;
+  channel(channelId: Hex): Promise<RelayerChannel | null>;
+  /** The channel's evidence, re-verified; with `domain`, refused unless signed for that deployment. */
+  evidence(channelId: Hex, domain?: Domain): Promise<ChannelEvidence>;
+  cooperativeClose(channelId: Hex, balance0: bigint, balance1: bigint): Promise<CooperativeCloseSignature>;
+}
+
+export function relayerClient(
+  baseUrl: string,
+  fetchImpl: typeof fetch = (...a) => fetch(...a),
+): RelayerClient {
+  const url = baseUrl.replace(/\/+$/, "");
+  async function call(path: string, init?: RequestInit, allow404 = false): Promise<unknown> {
+    let response: Response;
+    try {
+      response = await fetchImpl(`${url}${path}`, {
+        ...init,
+        headers: { "content-type": "application/json" },
+      });
+    } catch (e) {
+      throw new RelayerError(url, `unreachable (${e instanceof Error ? e.message : String(e)})`);
+    }
+    if (allow404 && response.status === 404) return null;
+    const text = await response.text();
+    let body: unknown = null;
+    try {
+      body = text ? JSON.parse(text) : null;
+    } catch {
+      throw new RelayerError(url, `${path} answered with non-JSON (${response.status})`, response.status);
+    }
+    if (!response.ok) {
+      const message = pick(body, "error", "message") ?? pick(body, "error") ?? pick(body, "message") ?? text;
+      throw new RelayerError(url, `${path} answered ${response.status}: ${String(message)}`, response.status);
+    }
+    return body;
+  }
+  return {
+    url,
+    async health() {
+      try {
+        await call("/health");
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async channels(participant) {
+      const body = await call(`/channels?participant=${participant}`);
+      const list = Array.isArray(body) ? body : (pick(body, "channels") as unknown[] | undefined);
+      if (!Array.isArray(list)) throw new RelayerError(url, "/channels did not return a list");
+      return list
+        .map((c) => (typeof c === "string" ? c : pick(c, "channelId")))
+        .filter((id): id is string => typeof id === "string" && isHex(id))
+        .map((id) => id.toLowerCase() as Hex);
+    },
+    async channel(channelId) {
+      const body = await call(`/channels/${channelId}`, undefined, true);
+      return body === null ? null : toRelayerChannel(body, channelId);
+    },
+    async evidence(channelId, domain) {
+      const body = await call(`/channels/${channelId}/evidence`);
+      return readEvidence(body, domain ? { domain, channelId } : undefined);
+    },
+    async cooperativeClose(channelId, balance0, balance1) {
+      const body = await call(`/channels/${channelId}/cooperative-close`, {
+        method: "POST",
+        body: JSON.stringify({ balance0: balance0.toString(), balance1: balance1.toString() }),
+      });
+      const signer = pick(body, "signer");
+      const signature = pick(body, "signature");
+      if (typeof signer !== "string" || typeof signature !== "string" || !isHex(signature)) {
+        throw new RelayerError(url, "cooperative-close returned no signer and signature");
+      }
+      return { signer: getAddress(signer), signature };
+    },
+  };
+}

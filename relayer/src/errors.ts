@@ -1,0 +1,91 @@
+/**
+ * The relayer's own errors. Protocol failures (bad signature, seq gap, …) are the SDK's `ParsecError`s;
+ * these cover what is specific to running a node: configuration, Kafka, the chain, ownership.
+ */
+
+/** The base of every relayer error; `code` is stable and appears in logs and metrics. */
+export abstract class RelayerError extends Error {
+  abstract readonly code: string;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** One configuration problem: which setting, what is wrong, how to fix it. */
+export interface ConfigProblem {
+  readonly path: string;
+  readonly problem: string;
+  readonly fix: string;
+}
+
+/** The configuration is invalid; lists every problem found, not only the first. */
+export class ConfigError extends RelayerError {
+  readonly code = "Config" as const;
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(problems: readonly ConfigProblem[]) {
+    super(
+      `Invalid relayer configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+        problems.map((p) => `  - ${p.path}: ${p.problem}. Fix: ${p.fix}`).join("\n"),
+    );
+    this.problems = problems;
+  }
+}
+
+/** A Kafka operation failed after the client's retries. */
+export class KafkaError extends RelayerError {
+  readonly code = "Kafka" as const;
+
+  constructor(what: string, cause?: unknown) {
+    super(
+      `Kafka: ${what} failed${cause instanceof Error ? ` (${cause.message})` : ""}. Check that the brokers in ` +
+        `KAFKA_BROKERS / kafka.brokers are reachable and the topics exist.`,
+      { cause },
+    );
+  }
+}
+
+/** A JSON-RPC call or transaction failed. */
+export class ChainError extends RelayerError {
+  readonly code = "Chain" as const;
+
+  constructor(what: string, cause?: unknown) {
+    super(`Chain: ${what}${cause instanceof Error ? ` (${cause.message})` : ""}.`, { cause });
+  }
+}
+
+/** A transaction was mined but reverted. */
+export class TxRevertedError extends RelayerError {
+  readonly code = "TxReverted" as const;
+
+  constructor(
+    readonly txHash: string,
+    what: string,
+  ) {
+    super(`Transaction ${txHash} (${what}) reverted; the node logs the reason and does not retry it as is.`);
+  }
+}
+
+/** An operation that needs a key the node's signer does not hold. */
+export class MissingKeyError extends RelayerError {
+  readonly code = "MissingKey" as const;
+
+  constructor(address: string, what: string) {
+    super(
+      `${what} needs the key of ${address}, which this node does not hold. Add it to PARSEC_SIGNER_KEYS ` +
+        `(comma-separated private keys) or let that participant act itself.`,
+    );
+  }
+}
+
+/** Whether `e` is a relayer error. */
+export function isRelayerError(e: unknown): e is RelayerError {
+  return e instanceof RelayerError;
+}
+
+/** The message of anything thrown. */
+export function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

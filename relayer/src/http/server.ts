@@ -1,0 +1,359 @@
+/**
+ * The node's HTTP read API (documented in docs/relayer.md; the wallet dapp builds on it). Amounts are
+ * decimal strings; errors are `{ "error": code, "message": text }` with a fitting status.
+ *
+ *   GET  /health                         liveness, partitions, lag, chain cursor
+ *   GET  /metrics                        Prometheus text
+ *   GET  /channels?participant=0x…       channels of a participant (from the chain index)
+ *   GET  /channels/:id                   full state of a channel this node holds
+ *   GET  /channels/:id/evidence          the SDK evidence file a wallet disputes with
+ *   POST /channels/:id/cooperative-close { balance0, balance1 [, signer] } -> { signer, signature }
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import {
+  type Domain,
+  exportEvidence,
+  type Hash,
+  type LocalSigner,
+  type Lock,
+  serializeEvidence,
+  settlementOutcome,
+  signCooperativeClose,
+} from "../../../sdk";
+import type { ChainRegistry, OnchainChannel } from "../chain/registry";
+import type { OwnedChannel } from "../commit/operator";
+import { messageOf } from "../errors";
+import type { Logger } from "../log";
+import type { Metrics } from "./metrics";
+
+export interface NodeAccess {
+  readonly nodeId: string;
+  readonly domain: Domain;
+  readonly registry: ChainRegistry;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  locate(channelId: Hash): OwnedChannel | null;
+  health(): { readonly ok: boolean } & Record<string, unknown>;
+  signerFor(onchain: OnchainChannel, prefer?: string): LocalSigner | null;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const MAX_UINT128 = (1n << 128n) - 1n;
+
+function lockJson(l: Lock): Record<string, string> {
+  return { amount: l.amount.toString(), expiry: l.expiry.toString(), hashlock: l.hashlock };
+}
+
+function onchainJson(c: OnchainChannel): Record<string, unknown> {
+  return {
+    status: c.status,
+    closesAt: c.closesAt,
+    closer: c.closer,
+    seq0: c.seq0,
+    seq1: c.seq1,
+  };
+}
+
+function paramsJson(c: OnchainChannel): Record<string, unknown> {
+  const p = c.params;
+  return {
+    participant0: p.participant0,
+    participant1: p.participant1,
+    asset: p.asset,
+    challengePeriod: p.challengePeriod,
+    nonce: p.nonce.toString(),
+  };
+}
+
+/** The JSON view of a held channel. */
+export function channelView(owned: OwnedChannel, onchain: OnchainChannel): Record<string, unknown> {
+  const { ch, ps } = owned;
+  const deposits: [bigint, bigint] = [onchain.deposit0, onchain.deposit1];
+  const s0 = ch.payers[0].state;
+  const s1 = ch.payers[1].state;
+  const d0 = deposits[0];
+  const d1 = deposits[1];
+  const available0 = d0 - s0.paidTotal + s1.paidTotal - s0.lockedTotal;
+  const available1 = d1 - s1.paidTotal + s0.paidTotal - s1.lockedTotal;
+  const payers = ([0, 1] as const).map((i) => {
+    const t = ch.payers[i];
+    const s = t.state;
+    return {
+      payer: i,
+      seq: s.seq,
+      head: s.head,
+      paidTotal: s.paidTotal.toString(),
+      lockedTotal: s.lockedTotal.toString(),
+      locksRoot: s.locksRoot,
+      pendingLocks: s.locks.map(lockJson),
+      heldFromSeq: t.baseSeq,
+      waitingInWindow: [...t.pending.keys()].sort((a, b) => a - b),
+    };
+  });
+  // From the heads alone (the SDK's payout rule), without decoding the history.
+  const o = settlementOutcome({
+    deposit0: d0,
+    deposit1: d1,
+    paid0: s0.paidTotal,
+    paid1: s1.paidTotal,
+    locked0: s0.lockedTotal,
+    locked1: s1.lockedTotal,
+  });
+  const settlement = {
+    payout0: o.payout0.toString(),
+    payout1: o.payout1.toString(),
+    pot0: o.pot0.toString(),
+    pot1: o.pot1.toString(),
+  };
+  return {
+    channelId: ch.channelId,
+    held: true,
+    partition: ps.partition,
+    params: paramsJson(onchain),
+    deposits: { deposit0: d0.toString(), deposit1: d1.toString() },
+    payers,
+    balances: {
+      paid0: s0.paidTotal.toString(),
+      paid1: s1.paidTotal.toString(),
+      locked0: s0.lockedTotal.toString(),
+      locked1: s1.lockedTotal.toString(),
+      available0: available0.toString(),
+      available1: available1.toString(),
+    },
+    settlement,
+    onchain: {
+      ...onchainJson(onchain),
+      head0: ch.hashAt(0, onchain.seq0) ?? null,
+      head1: ch.hashAt(1, onchain.seq1) ?? null,
+    },
+    checkpoint: ch.checkpoint,
+    proposal: ch.proposal && {
+      proposalId: ch.proposal.proposalId,
+      seq0: ch.proposal.seq0,
+      seq1: ch.proposal.seq1,
+      signed0: ch.proposal.sig0 !== null,
+      signed1: ch.proposal.sig1 !== null,
+    },
+    commit: { uncommittedSinceMs: ch.uncommittedSinceMs, due: ch.commitDue },
+    control: ch.control,
+    updatedAtMs: ch.updatedAtMs,
+  };
+}
+
+function parseAmount(v: unknown, field: string): bigint {
+  if (typeof v !== "string" || !/^(0|[1-9]\d*)$/.test(v)) {
+    throw new HttpError(400, "BadRequest", `${field} must be a decimal string of base units, e.g. "1000"`);
+  }
+  const n = BigInt(v);
+  if (n > MAX_UINT128) throw new HttpError(400, "BadRequest", `${field} does not fit uint128`);
+  return n;
+}
+
+async function readBody(req: http.IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > 64 * 1024) throw new HttpError(413, "TooLarge", "the request body is limited to 64 KiB");
+    chunks.push(c as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString("utf8") || "null");
+  } catch {
+    throw new HttpError(400, "BadRequest", "the body must be JSON");
+  }
+}
+
+function channelIdOf(raw: string): Hash {
+  const id = decodeURIComponent(raw).toLowerCase();
+  if (!/^0x[0-9a-f]{64}$/.test(id))
+    throw new HttpError(400, "BadRequest", "a channel id is 0x followed by 64 hex digits");
+  return id as Hash;
+}
+
+function held(api: NodeAccess, id: Hash): { owned: OwnedChannel; onchain: OnchainChannel } {
+  const onchain = api.registry.get(id);
+  if (!onchain)
+    throw new HttpError(
+      404,
+      "UnknownChannel",
+      `channel ${id} is not open on ${api.domain.verifyingContract}`,
+    );
+  const owned = api.locate(id);
+  if (!owned) {
+    throw new HttpError(
+      404,
+      "NotOwned",
+      `channel ${id} is held by another node of the group (its partition is assigned elsewhere)`,
+    );
+  }
+  return { owned, onchain };
+}
+
+async function cooperativeClose(api: NodeAccess, id: Hash, body: unknown): Promise<Record<string, unknown>> {
+  if (typeof body !== "object" || body === null)
+    throw new HttpError(400, "BadRequest", 'send {"balance0":"…","balance1":"…"}');
+  const b = body as Record<string, unknown>;
+  const balance0 = parseAmount(b.balance0, "balance0");
+  const balance1 = parseAmount(b.balance1, "balance1");
+  const { owned, onchain } = held(api, id);
+  const conflict = (message: string): HttpError => new HttpError(409, "Conflict", message);
+  if (onchain.status !== "OPEN" && onchain.status !== "CLOSING")
+    throw conflict(`the channel is ${onchain.status}`);
+  const prefer = typeof b.signer === "string" ? b.signer : undefined;
+  const signer = api.signerFor(onchain, prefer);
+  if (!signer) {
+    throw conflict(
+      prefer
+        ? `this node holds no key of ${prefer}`
+        : 'this node holds no participant key of this channel (or both: then name one with "signer")',
+    );
+  }
+  if (!onchain.participantsLower.includes(signer.address.toLowerCase()))
+    throw conflict(`${signer.address} is not a participant`);
+  const { ch } = owned;
+  if (ch.payers[0].pending.size > 0 || ch.payers[1].pending.size > 0) {
+    throw conflict("transfers are waiting for a missing one; the state is not final yet");
+  }
+  const s0 = ch.payers[0].state;
+  const s1 = ch.payers[1].state;
+  const outcome = settlementOutcome({
+    deposit0: onchain.deposit0,
+    deposit1: onchain.deposit1,
+    paid0: s0.paidTotal,
+    paid1: s1.paidTotal,
+    locked0: s0.lockedTotal,
+    locked1: s1.lockedTotal,
+  });
+  if (outcome.pot0 !== 0n || outcome.pot1 !== 0n)
+    throw conflict("locks are pending: unlock or cancel them before closing cooperatively");
+  if (outcome.payout0 !== balance0 || outcome.payout1 !== balance1) {
+    throw conflict(
+      `the split does not match the node's state: balance0 ${outcome.payout0}, balance1 ${outcome.payout1}`,
+    );
+  }
+  const signature = await signCooperativeClose(signer, api.domain, { channelId: id, balance0, balance1 });
+  return { signer: signer.address, signature, balance0: balance0.toString(), balance1: balance1.toString() };
+}
+
+async function route(
+  api: NodeAccess,
+  req: http.IncomingMessage,
+): Promise<{ status: number; body: string; type: string }> {
+  const url = new URL(req.url ?? "/", "http://node");
+  const parts = url.pathname.split("/").filter(Boolean);
+  const json = (status: number, value: unknown): { status: number; body: string; type: string } => ({
+    status,
+    body: JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)),
+    type: "application/json",
+  });
+  const method = req.method ?? "GET";
+  if (method === "GET" && url.pathname === "/health") {
+    const h = api.health();
+    return json(h.ok ? 200 : 503, h);
+  }
+  if (method === "GET" && url.pathname === "/metrics") {
+    return { status: 200, body: api.metrics.render(), type: "text/plain; version=0.0.4" };
+  }
+  if (parts[0] === "channels") {
+    if (parts.length === 1 && method === "GET") {
+      const p = url.searchParams.get("participant");
+      if (!p || !/^0x[0-9a-fA-F]{40}$/.test(p))
+        throw new HttpError(400, "BadRequest", "give ?participant=0x… (an address)");
+      const list = api.registry.byParticipant(p).map((c) => {
+        const owned = api.locate(c.channelId);
+        return {
+          channelId: c.channelId,
+          params: paramsJson(c),
+          deposits: { deposit0: c.deposit0.toString(), deposit1: c.deposit1.toString() },
+          onchain: onchainJson(c),
+          held: owned !== null,
+          seq0: owned?.ch.payers[0].state.seq ?? null,
+          seq1: owned?.ch.payers[1].state.seq ?? null,
+        };
+      });
+      return json(200, { participant: p, channels: list });
+    }
+    const id = channelIdOf(parts[1] ?? "");
+    if (parts.length === 2 && method === "GET") {
+      const { owned, onchain } = held(api, id);
+      return json(200, channelView(owned, onchain));
+    }
+    if (parts.length === 3 && parts[2] === "evidence" && method === "GET") {
+      const { owned, onchain } = held(api, id);
+      const { ch } = owned;
+      const ledger = ch.toLedger(api.domain, onchain.params, [onchain.deposit0, onchain.deposit1]);
+      const evidence = exportEvidence(ledger, {
+        exportedBy: `parsec-node ${api.nodeId}`,
+        checkpoint: ch.checkpoint ? { channelId: id, ...ch.checkpoint } : null,
+      });
+      return { status: 200, body: serializeEvidence(evidence), type: "application/json" };
+    }
+    if (parts.length === 3 && parts[2] === "cooperative-close" && method === "POST") {
+      return json(200, await cooperativeClose(api, id, await readBody(req)));
+    }
+  }
+  throw new HttpError(404, "NotFound", `no route ${method} ${url.pathname}; see docs/relayer.md`);
+}
+
+export interface HttpApi {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Serves the API on `host:port` (port 0: any free port). */
+export async function startHttpApi(api: NodeAccess, host: string, port: number): Promise<HttpApi> {
+  const server = http.createServer((req, res) => {
+    if (req.method === "OPTIONS") {
+      // CORS preflight of the wallet dapp (POST with a JSON body).
+      res.writeHead(204, {
+        "access-control-allow-origin": "*",
+        "access-control-allow-methods": "GET, POST, OPTIONS",
+        "access-control-allow-headers": "content-type",
+        "access-control-max-age": "600",
+      });
+      res.end();
+      return;
+    }
+    route(api, req)
+      .then((r) => {
+        res.writeHead(r.status, {
+          "content-type": r.type,
+          "cache-control": "no-store",
+          "access-control-allow-origin": "*",
+        });
+        res.end(r.body);
+      })
+      .catch((e: unknown) => {
+        const status = e instanceof HttpError ? e.status : 500;
+        const code = e instanceof HttpError ? e.code : "Internal";
+        if (status === 500) api.logger.error("http handler failed", { url: req.url, error: messageOf(e) });
+        res.writeHead(status, { "content-type": "application/json", "access-control-allow-origin": "*" });
+        res.end(JSON.stringify({ error: code, message: messageOf(e) }));
+      });
+  });
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  return {
+    url: `http://${host}:${addr.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

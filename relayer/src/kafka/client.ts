@@ -1,0 +1,709 @@
+/**
+ * The only module that knows the Kafka client library (kafkajs 2.2.4). Everything else in the relayer
+ * talks to the small interfaces below, so the client can be swapped (e.g. for a librdkafka binding)
+ * by rewriting this file alone.
+ *
+ * kafkajs has no manual partition assignment, so `readPartition` (restoring state from a changelog
+ * partition, fetching a few records of the transfer topic) uses its internal cluster and broker
+ * objects: stable in this pinned, unmaintained version, and confined here.
+ */
+import {
+  AssignerProtocol,
+  Kafka,
+  Partitioners,
+  logLevel as KafkaLogLevel,
+  type Admin,
+  type Consumer,
+  type LogEntry,
+  type PartitionAssigner,
+  type Producer,
+} from "kafkajs";
+import type { Logger } from "../log";
+import { KafkaError } from "../errors";
+
+/** A record read from a topic. Offsets are numbers: safe up to 2^53, far beyond any real log. */
+export interface InRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly timestampMs: number;
+}
+
+/** A record to write. Without `partition`, the key's hash picks it (Kafka's default partitioner). */
+export interface OutRecord {
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly partition?: number;
+}
+
+export interface TopicSpec {
+  readonly name: string;
+  readonly partitions: number;
+  /** -1: the broker's default. */
+  readonly replicationFactor: number;
+  readonly config?: Readonly<Record<string, string>>;
+}
+
+/** One partition's share of a fetch, in offset order. */
+export interface PartitionBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly records: readonly InRecord[];
+  /** The partition's end offset when fetched (lag = highWatermark − next offset). */
+  readonly highWatermark: number;
+}
+
+export interface BatchContext {
+  /** False once the consumer is stopping: finish quickly. */
+  isRunning(): boolean;
+  /** True when a rebalance made this batch obsolete (the partition may be gone). */
+  isStale(): boolean;
+  /** Keeps the group membership alive during long batches. */
+  heartbeat(): Promise<void>;
+}
+
+/** Partitions per topic. */
+export type Assignment = ReadonlyMap<string, readonly number[]>;
+
+export interface CommitOffset {
+  readonly topic: string;
+  readonly partition: number;
+  /** The next offset to read (last processed + 1). */
+  readonly offset: number;
+}
+
+export interface GroupConsumerOptions {
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  readonly sessionTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  /** Topics whose same-numbered partitions must go to one member (all keyed by channel id). */
+  readonly coPartitioned: boolean;
+  /** Where a group without committed offsets starts: the beginning (true) or the end. */
+  readonly fromBeginning: boolean;
+  /** Partitions handled at once (default: all assigned). */
+  readonly concurrency?: number;
+  readonly maxBytesPerPartition?: number;
+}
+
+export type BatchHandler = (batch: PartitionBatch, ctx: BatchContext) => Promise<void>;
+
+export interface GroupConsumer {
+  /** Starts fetching; `handler` runs once per partition batch, sequentially per partition. */
+  run(handler: BatchHandler): Promise<void>;
+  /** Commits offsets for the group (only for partitions still assigned). */
+  commit(offsets: readonly CommitOffset[]): Promise<void>;
+  /** The current assignment (empty until the first join). */
+  assignment(): Assignment;
+  /** Called after every join with the new assignment. */
+  onAssignment(listener: (assignment: Assignment) => void): void;
+  /** Called when the consumer crashed and will (or will not) restart. */
+  onCrash(listener: (error: Error, restarting: boolean) => void): void;
+  /** Moves the next fetch of a partition to `offset`. */
+  seek(topic: string, partition: number, offset: number): void;
+  stop(): Promise<void>;
+}
+
+export interface SendResult {
+  readonly partition: number;
+  /** Offset of the last record written to this partition by the call. */
+  readonly lastOffset: number;
+}
+
+export interface LogProducer {
+  /**
+   * Writes records and waits for all in-sync replicas. Records with an explicit partition go in
+   * requests of up to ~900 KB in their order, and their last offsets are returned; records without
+   * one are placed by their key.
+   */
+  send(topic: string, records: readonly OutRecord[]): Promise<SendResult[]>;
+  close(): Promise<void>;
+}
+
+export interface LogClient {
+  readonly brokers: readonly string[];
+  /** Creates missing topics and waits until every partition has a leader. */
+  ensureTopics(specs: readonly TopicSpec[]): Promise<void>;
+  partitionCount(topic: string): Promise<number>;
+  /** The end offset (next offset to be written) of each partition. */
+  endOffsets(topic: string): Promise<Map<number, number>>;
+  /** A group's committed offsets for a topic (partitions without a commit are absent). */
+  committedOffsets(groupId: string, topic: string): Promise<Map<number, number>>;
+  /**
+   * Reads `[from, until)` of one partition without a consumer group, calling `onRecords` in order.
+   * Stops early at the partition end.
+   */
+  readPartition(
+    topic: string,
+    partition: number,
+    from: number,
+    until: number,
+    onRecords: (records: readonly InRecord[]) => void,
+  ): Promise<void>;
+  producer(): Promise<LogProducer>;
+  groupConsumer(opts: GroupConsumerOptions): Promise<GroupConsumer>;
+  listTopics(): Promise<string[]>;
+  deleteTopics(topics: readonly string[]): Promise<void>;
+  deleteGroups(groupIds: readonly string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ClientOptions {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly logger: Logger;
+}
+
+// ---------------------------------------------------------------- partitioning
+
+const defaultPartitioner = Partitioners.DefaultPartitioner();
+
+/** The partition Kafka's default (murmur2) partitioner gives `key` among `partitions`. */
+export function partitionOf(key: Buffer, partitions: number): number {
+  const partitionMetadata = Array.from({ length: partitions }, (_, i) => ({
+    partitionId: i,
+    leader: 0,
+    partitionErrorCode: 0,
+    replicas: [0],
+    isr: [0],
+  }));
+  return defaultPartitioner({ topic: "", partitionMetadata, message: { key, value: null } });
+}
+
+// ---------------------------------------------------------------- kafkajs internals used by readPartition
+
+interface InternalRecord {
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly timestamp: string;
+}
+interface InternalFetchPartition {
+  readonly partition: number;
+  readonly errorCode: number;
+  readonly highWatermark: string;
+  readonly messages: readonly InternalRecord[];
+}
+interface InternalProduceResponse {
+  readonly topics: readonly {
+    readonly partitions: readonly { readonly partition: number; readonly baseOffset: string }[];
+  }[];
+}
+interface InternalBroker {
+  produce(req: {
+    acks: number;
+    timeout: number;
+    producerId: number;
+    producerEpoch: number;
+    topicData: {
+      topic: string;
+      partitions: {
+        partition: number;
+        firstSequence: number;
+        messages: { key: Buffer | null; value: Buffer | null }[];
+      }[];
+    }[];
+  }): Promise<InternalProduceResponse>;
+  fetch(req: {
+    replicaId: number;
+    isolationLevel: number;
+    maxWaitTime: number;
+    minBytes: number;
+    maxBytes: number;
+    topics: { topic: string; partitions: { partition: number; fetchOffset: string; maxBytes: number }[] }[];
+  }): Promise<{ responses: { topicName: string; partitions: InternalFetchPartition[] }[] }>;
+}
+interface InternalCluster {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  addTargetTopic(topic: string): Promise<void>;
+  refreshMetadata(): Promise<void>;
+  findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
+  findBroker(q: { nodeId: string }): Promise<InternalBroker>;
+}
+type ClusterFactory = (opts: {
+  metadataMaxAge?: number;
+  allowAutoTopicCreation?: boolean;
+}) => InternalCluster;
+
+function internalCluster(kafka: Kafka): InternalCluster {
+  const key = Object.getOwnPropertySymbols(kafka).find(
+    (s) => s.description === "private:Kafka:createCluster",
+  );
+  const factory =
+    key === undefined ? undefined : (kafka as unknown as Record<symbol, ClusterFactory | undefined>)[key];
+  if (typeof factory !== "function") {
+    throw new KafkaError(
+      "reading a partition (this kafkajs version has no internal cluster factory; pin kafkajs 2.2.4)",
+    );
+  }
+  return factory({ allowAutoTopicCreation: false });
+}
+
+// ---------------------------------------------------------------- helpers
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function kafkaLogCreator(logger: Logger) {
+  return () =>
+    ({ level, log }: LogEntry): void => {
+      const { message, ...rest } = log;
+      const fields = { kafkajs: rest.logger, broker: rest.broker, error: rest.error };
+      if (level === KafkaLogLevel.ERROR) logger.warn(`kafkajs: ${message}`, fields);
+      else if (level === KafkaLogLevel.WARN) logger.info(`kafkajs: ${message}`, fields);
+      else logger.debug(`kafkajs: ${message}`, fields);
+    };
+}
+
+/** Same-numbered partitions of every subscribed topic go to the same member, spread round-robin. */
+function coPartitionedAssigner(): PartitionAssigner {
+  return ({ cluster }) => ({
+    name: "ParsecCoPartitioned",
+    version: 1,
+    async assign({ members, topics }) {
+      const ids = members.map((m) => m.memberId).sort();
+      const perMember = new Map<string, Record<string, number[]>>(ids.map((id) => [id, {}]));
+      for (const topic of topics) {
+        for (const { partitionId } of cluster.findTopicPartitionMetadata(topic)) {
+          const owner = perMember.get(ids[partitionId % ids.length]) as Record<string, number[]>;
+          (owner[topic] ??= []).push(partitionId);
+        }
+      }
+      return ids.map((memberId) => ({
+        memberId,
+        memberAssignment: AssignerProtocol.MemberAssignment.encode({
+          version: 1,
+          assignment: perMember.get(memberId) as Record<string, number[]>,
+          userData: Buffer.alloc(0),
+        }),
+      }));
+    },
+    protocol({ topics }) {
+      return {
+        name: "ParsecCoPartitioned",
+        metadata: AssignerProtocol.MemberMetadata.encode({ version: 1, topics, userData: Buffer.alloc(0) }),
+      };
+    },
+  });
+}
+
+/**
+ * Splits records into sends of at most `maxBytes` (approximate) and `maxRecords` each, keeping their
+ * order. The count bound matters for kafkajs's producer: 2.2.4 groups a send's messages by partition
+ * with an array spread per message (groupMessagesPerPartition.js), quadratic in a partition's messages.
+ */
+function chunk(records: readonly OutRecord[], maxBytes: number, maxRecords: number): OutRecord[][] {
+  const out: OutRecord[][] = [];
+  let current: OutRecord[] = [];
+  let size = 0;
+  for (const r of records) {
+    const n = (r.key?.length ?? 0) + (r.value?.length ?? 0) + 24;
+    if (current.length > 0 && (size + n > maxBytes || current.length >= maxRecords)) {
+      out.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(r);
+    size += n;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+const MAX_SEND_BYTES = 900_000;
+const MAX_SEND_RECORDS = 500;
+
+// ---------------------------------------------------------------- the client
+
+class KafkajsClient implements LogClient {
+  private readonly kafka: Kafka;
+  private adminClient: Admin | null = null;
+  private cluster: InternalCluster | null = null;
+  private readonly closers = new Set<() => Promise<void>>();
+
+  constructor(
+    readonly brokers: readonly string[],
+    clientId: string,
+    private readonly logger: Logger,
+  ) {
+    this.kafka = new Kafka({
+      brokers: [...brokers],
+      clientId,
+      logLevel: KafkaLogLevel.WARN,
+      logCreator: kafkaLogCreator(logger),
+      connectionTimeout: 3000,
+      requestTimeout: 30_000,
+      // A broker restart takes a few seconds to elect new leaders; retry well past it.
+      retry: { retries: 12, initialRetryTime: 200, maxRetryTime: 5000, factor: 0.2, multiplier: 1.6 },
+    });
+  }
+
+  private async admin(): Promise<Admin> {
+    if (!this.adminClient) {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      this.adminClient = admin;
+    }
+    return this.adminClient;
+  }
+
+  async ensureTopics(specs: readonly TopicSpec[]): Promise<void> {
+    const admin = await this.admin();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const missing = specs.filter((s) => !existing.has(s.name));
+      if (missing.length > 0) {
+        // waitForLeaders: true can fail with UNKNOWN_TOPIC_OR_PARTITION on KRaft; poll metadata instead.
+        await admin.createTopics({
+          waitForLeaders: false,
+          topics: missing.map((s) => ({
+            topic: s.name,
+            numPartitions: s.partitions,
+            replicationFactor: s.replicationFactor,
+            configEntries: Object.entries(s.config ?? {}).map(([name, value]) => ({ name, value })),
+          })),
+        });
+      }
+      // Each broker learns of new topics on its own: wait until several answers in a row agree.
+      const deadline = Date.now() + 60_000;
+      let streak = 0;
+      while (streak < 5) {
+        const meta = await admin.fetchTopicMetadata({ topics: specs.map((s) => s.name) }).catch(() => null);
+        const ready =
+          meta !== null &&
+          specs.every((s) => {
+            const t = meta.topics.find((x) => x.name === s.name);
+            return t !== undefined && t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0);
+          });
+        streak = ready ? streak + 1 : 0;
+        if (Date.now() > deadline) throw new Error("partition leaders were not elected within 60 s");
+        await sleep(ready ? 50 : 100);
+      }
+    } catch (e) {
+      throw new KafkaError(`creating topics ${specs.map((s) => s.name).join(", ")}`, e);
+    }
+  }
+
+  async partitionCount(topic: string): Promise<number> {
+    const admin = await this.admin();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+        return meta.topics[0]?.partitions.length ?? 0;
+      } catch (e) {
+        // A broker that has not caught up with a new topic answers UNKNOWN_TOPIC_OR_PARTITION for a while.
+        if (attempt >= 20 || !/does not host this topic|UNKNOWN_TOPIC/i.test(String(e))) {
+          if (/does not host this topic|UNKNOWN_TOPIC/i.test(String(e))) return 0;
+          throw new KafkaError(`reading the metadata of ${topic}`, e);
+        }
+        await sleep(250);
+      }
+    }
+  }
+
+  async endOffsets(topic: string): Promise<Map<number, number>> {
+    const admin = await this.admin();
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+  }
+
+  async committedOffsets(groupId: string, topic: string): Promise<Map<number, number>> {
+    const admin = await this.admin();
+    const res = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const out = new Map<number, number>();
+    for (const p of res[0]?.partitions ?? [])
+      if (Number(p.offset) >= 0) out.set(p.partition, Number(p.offset));
+    return out;
+  }
+
+  private async internal(): Promise<InternalCluster> {
+    if (!this.cluster) {
+      const cluster = internalCluster(this.kafka);
+      await cluster.connect();
+      this.cluster = cluster;
+    }
+    return this.cluster;
+  }
+
+  async readPartition(
+    topic: string,
+    partition: number,
+    from: number,
+    until: number,
+    onRecords: (records: readonly InRecord[]) => void,
+  ): Promise<void> {
+    let offset = from;
+    let failures = 0;
+    while (offset < until) {
+      try {
+        const cluster = await this.internal();
+        await cluster.addTargetTopic(topic);
+        const leaders = cluster.findLeaderForPartitions(topic, [partition]);
+        const nodeId = Object.keys(leaders)[0];
+        if (nodeId === undefined) throw new Error(`no leader for ${topic}/${partition}`);
+        const broker = await cluster.findBroker({ nodeId });
+        const res = await broker.fetch({
+          replicaId: -1,
+          isolationLevel: 1,
+          maxWaitTime: 50,
+          minBytes: 1,
+          maxBytes: 16 << 20,
+          topics: [{ topic, partitions: [{ partition, fetchOffset: String(offset), maxBytes: 8 << 20 }] }],
+        });
+        const part = res.responses[0]?.partitions[0];
+        if (!part) throw new Error("empty fetch response");
+        const end = Math.min(until, Number(part.highWatermark));
+        const records: InRecord[] = [];
+        for (const m of part.messages) {
+          const o = Number(m.offset);
+          if (o < offset || o >= end) continue;
+          records.push({
+            topic,
+            partition,
+            offset: o,
+            key: m.key,
+            value: m.value,
+            timestampMs: Number(m.timestamp),
+          });
+        }
+        if (records.length > 0) {
+          onRecords(records);
+          offset = records[records.length - 1].offset + 1;
+        } else if (offset >= end) {
+          return;
+        } else if (part.messages.length > 0) {
+          // Only records below `offset` came back (a compacted gap): skip to past them.
+          offset = Math.max(offset, Number(part.messages[part.messages.length - 1].offset) + 1);
+        } else {
+          // Offsets in [offset, end) were compacted away entirely.
+          return;
+        }
+        failures = 0;
+      } catch (e) {
+        if (++failures > 20) throw new KafkaError(`reading ${topic}/${partition} from ${offset}`, e);
+        this.logger.debug("readPartition retry", { topic, partition, offset, error: e });
+        await this.cluster?.refreshMetadata().catch(() => undefined);
+        await sleep(Math.min(2000, 100 * failures));
+      }
+    }
+  }
+
+  /**
+   * Writes records to one partition with one Produce request per ~900 KB, straight to its leader
+   * (acks = all). The bulk path of the node (changelog flushes, dead letters): kafkajs's own producer
+   * groups messages by partition in quadratic time. Retries through leader changes; returns the offset
+   * of the last record.
+   */
+  private async produceDirect(
+    topic: string,
+    partition: number,
+    records: readonly OutRecord[],
+  ): Promise<number> {
+    let last = -1;
+    for (const part of chunk(records, MAX_SEND_BYTES, Infinity)) {
+      const messages = part.map((r) => ({ key: r.key, value: r.value }));
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const cluster = await this.internal();
+          await cluster.addTargetTopic(topic);
+          const nodeId = Object.keys(cluster.findLeaderForPartitions(topic, [partition]))[0];
+          if (nodeId === undefined) throw new Error(`no leader for ${topic}/${partition}`);
+          const broker = await cluster.findBroker({ nodeId });
+          const res = await broker.produce({
+            acks: -1,
+            timeout: 30_000,
+            producerId: -1,
+            producerEpoch: 0,
+            topicData: [{ topic, partitions: [{ partition, firstSequence: 0, messages }] }],
+          });
+          const base = res.topics[0]?.partitions.find((p) => p.partition === partition)?.baseOffset;
+          if (base === undefined) throw new Error("the produce response names no offset");
+          last = Number(base) + messages.length - 1;
+          break;
+        } catch (e) {
+          if (attempt >= 40)
+            throw new KafkaError(`writing ${messages.length} records to ${topic}/${partition}`, e);
+          this.logger.debug("produce retry", { topic, partition, attempt, error: e });
+          await this.cluster?.refreshMetadata().catch(() => undefined);
+          await sleep(Math.min(1000, 100 * attempt));
+        }
+      }
+    }
+    return last;
+  }
+
+  async producer(): Promise<LogProducer> {
+    const producer: Producer = this.kafka.producer({
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      // Order per partition must survive retries: one request in flight.
+      maxInFlightRequests: 1,
+      retry: { retries: 15, initialRetryTime: 200, maxRetryTime: 5000 },
+    });
+    await producer.connect();
+    const close = async (): Promise<void> => {
+      this.closers.delete(close);
+      await producer.disconnect().catch(() => undefined);
+    };
+    this.closers.add(close);
+    const direct = (topic: string, partition: number, records: readonly OutRecord[]): Promise<number> =>
+      this.produceDirect(topic, partition, records);
+    return {
+      async send(topic, records) {
+        // Records with an explicit partition go straight to its leader, grouped here in one pass.
+        const byPartition = new Map<number, OutRecord[]>();
+        const keyed: OutRecord[] = [];
+        for (const r of records) {
+          if (r.partition === undefined) keyed.push(r);
+          else {
+            let list = byPartition.get(r.partition);
+            if (!list) byPartition.set(r.partition, (list = []));
+            list.push(r);
+          }
+        }
+        const out: SendResult[] = [];
+        for (const [partition, list] of byPartition)
+          out.push({ partition, lastOffset: await direct(topic, partition, list) });
+        for (const part of chunk(keyed, MAX_SEND_BYTES, MAX_SEND_RECORDS)) {
+          try {
+            await producer.send({
+              topic,
+              acks: -1,
+              timeout: 30_000,
+              messages: part.map((r) => ({ key: r.key, value: r.value })),
+            });
+          } catch (e) {
+            throw new KafkaError(`writing ${part.length} records to ${topic}`, e);
+          }
+        }
+        return out;
+      },
+      close,
+    };
+  }
+
+  async groupConsumer(opts: GroupConsumerOptions): Promise<GroupConsumer> {
+    const consumer: Consumer = this.kafka.consumer({
+      groupId: opts.groupId,
+      sessionTimeout: opts.sessionTimeoutMs,
+      rebalanceTimeout: Math.max(opts.sessionTimeoutMs * 2, 20_000),
+      heartbeatInterval: opts.heartbeatIntervalMs,
+      maxBytesPerPartition: opts.maxBytesPerPartition ?? 1 << 20,
+      // kafkajs decodes a whole fetch response in one go on the main thread: keep it a few MiB, so
+      // the decode does not starve work fed from the event loop (the verifier pool).
+      maxBytes: 4 << 20,
+      maxWaitTimeInMs: 100,
+      allowAutoTopicCreation: false,
+      partitionAssigners: opts.coPartitioned ? [coPartitionedAssigner()] : undefined,
+      retry: { retries: 12, initialRetryTime: 300, maxRetryTime: 5000 },
+    });
+    await consumer.connect();
+    for (const topic of opts.topics) await consumer.subscribe({ topic, fromBeginning: opts.fromBeginning });
+    let assignment: Assignment = new Map();
+    const assignListeners: ((a: Assignment) => void)[] = [];
+    const crashListeners: ((e: Error, restarting: boolean) => void)[] = [];
+    consumer.on(consumer.events.GROUP_JOIN, (event) => {
+      const next = new Map<string, number[]>();
+      for (const [topic, parts] of Object.entries(event.payload.memberAssignment))
+        next.set(
+          topic,
+          [...parts].sort((a, b) => a - b),
+        );
+      assignment = next;
+      for (const l of assignListeners) l(assignment);
+    });
+    consumer.on(consumer.events.CRASH, (event) => {
+      const error =
+        event.payload.error instanceof Error ? event.payload.error : new Error(String(event.payload.error));
+      for (const l of crashListeners) l(error, event.payload.restart);
+    });
+    let stopped = false;
+    const stop = async (): Promise<void> => {
+      if (stopped) return;
+      stopped = true;
+      this.closers.delete(stop);
+      await consumer.disconnect().catch(() => undefined);
+    };
+    this.closers.add(stop);
+    const concurrency = opts.concurrency;
+    return {
+      async run(handler) {
+        await consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          partitionsConsumedConcurrently: concurrency ?? 64,
+          eachBatch: async ({ batch, isRunning, isStale, heartbeat, resolveOffset }) => {
+            const records: InRecord[] = new Array(batch.messages.length);
+            for (let i = 0; i < batch.messages.length; i++) {
+              const m = batch.messages[i];
+              records[i] = {
+                topic: batch.topic,
+                partition: batch.partition,
+                offset: Number(m.offset),
+                key: m.key,
+                value: m.value,
+                timestampMs: Number(m.timestamp),
+              };
+            }
+            await handler(
+              {
+                topic: batch.topic,
+                partition: batch.partition,
+                records,
+                highWatermark: Number(batch.highWatermark),
+              },
+              { isRunning, isStale, heartbeat },
+            );
+            // Moves the fetch position only; offsets are committed explicitly after a durable flush.
+            if (records.length > 0 && !isStale()) resolveOffset(batch.lastOffset());
+          },
+        });
+      },
+      async commit(offsets) {
+        const owned = offsets.filter((o) => assignment.get(o.topic)?.includes(o.partition));
+        if (owned.length === 0) return;
+        await consumer.commitOffsets(
+          owned.map((o) => ({ topic: o.topic, partition: o.partition, offset: String(o.offset) })),
+        );
+      },
+      assignment: () => assignment,
+      onAssignment: (l) => void assignListeners.push(l),
+      onCrash: (l) => void crashListeners.push(l),
+      seek: (topic, partition, offset) => consumer.seek({ topic, partition, offset: String(offset) }),
+      stop,
+    };
+  }
+
+  async listTopics(): Promise<string[]> {
+    return (await this.admin()).listTopics();
+  }
+
+  async deleteTopics(topics: readonly string[]): Promise<void> {
+    if (topics.length === 0) return;
+    const admin = await this.admin();
+    const existing = new Set(await admin.listTopics());
+    const present = topics.filter((t) => existing.has(t));
+    if (present.length > 0) await admin.deleteTopics({ topics: present, timeout: 30_000 });
+  }
+
+  async deleteGroups(groupIds: readonly string[]): Promise<void> {
+    if (groupIds.length === 0) return;
+    const admin = await this.admin();
+    await admin.deleteGroups([...groupIds]).catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    for (const close of [...this.closers]) await close();
+    await this.adminClient?.disconnect().catch(() => undefined);
+    this.adminClient = null;
+    await this.cluster?.disconnect().catch(() => undefined);
+    this.cluster = null;
+  }
+}
+
+/** A Kafka client over `brokers`. */
+export function createLogClient(opts: ClientOptions): LogClient {
+  return new KafkajsClient(opts.brokers, opts.clientId, opts.logger);
+}

@@ -1,0 +1,86 @@
+/**
+ * The node's topics, their settings, and the message key of a channel. Every topic that carries
+ * per-channel messages is keyed by the channel id and has the same partition count, so one channel's
+ * transfers, control requests and checkpoint signatures land in the same-numbered partition and are
+ * handled by the one node that owns it.
+ */
+import { fromHex, type Hash, toHex } from "../../../sdk";
+import type { KafkaConfig, TopicNames } from "../config";
+import { KafkaError } from "../errors";
+import { partitionOf, type LogClient, type TopicSpec } from "./client";
+
+/** The message key of a channel: the 32 bytes of its id (not hex). Producers must use exactly this. */
+export function channelKey(channelId: Hash): Buffer {
+  return Buffer.from(fromHex(channelId, "channelId", 32));
+}
+
+/** The channel id of a key, or null when the key is not 32 bytes. */
+export function channelIdOfKey(key: Buffer | null): Hash | null {
+  return key !== null && key.length === 32 ? (toHex(key) as Hash) : null;
+}
+
+/** The partition of a channel among `partitions` (Kafka's default partitioner on `channelKey`). */
+export function channelPartition(channelId: Hash, partitions: number): number {
+  return partitionOf(channelKey(channelId), partitions);
+}
+
+/** The topics a node consumes in its group (all co-partitioned). */
+export function consumedTopics(t: TopicNames): string[] {
+  return [t.transfers, t.control, t.checkpointSignatures];
+}
+
+/** Specs of every topic, for creating them. */
+export function topicSpecs(k: KafkaConfig): TopicSpec[] {
+  const keyed = (name: string, config?: Record<string, string>): TopicSpec => ({
+    name,
+    partitions: k.partitions,
+    replicationFactor: k.replicationFactor,
+    config,
+  });
+  const t = k.topics;
+  return [
+    keyed(t.transfers),
+    keyed(t.control),
+    keyed(t.checkpointProposals),
+    keyed(t.checkpointSignatures),
+    keyed(t.settlements),
+    // Compacted: the latest snapshot per channel is all a restoring node needs.
+    keyed(t.stateChangelog, {
+      "cleanup.policy": "compact",
+      "min.cleanable.dirty.ratio": "0.1",
+      "segment.ms": "600000",
+    }),
+    // Rejected input is evidence for operators; keep it a week.
+    {
+      name: t.deadLetter,
+      partitions: k.partitions,
+      replicationFactor: k.replicationFactor,
+      config: { "retention.ms": "604800000" },
+    },
+  ];
+}
+
+/**
+ * Creates missing topics (when allowed) and checks that the co-partitioned topics agree on the
+ * partition count. Returns that count.
+ */
+export async function prepareTopics(client: LogClient, k: KafkaConfig): Promise<number> {
+  const specs = topicSpecs(k);
+  if (k.createTopics) await client.ensureTopics(specs);
+  const t = k.topics;
+  const keyed = [t.transfers, t.control, t.checkpointSignatures, t.stateChangelog];
+  const counts = await Promise.all(keyed.map((name) => client.partitionCount(name)));
+  const missing = keyed.filter((_, i) => counts[i] === 0);
+  if (missing.length > 0) {
+    throw new KafkaError(
+      `finding topics ${missing.join(", ")} (create them, or set kafka.createTopics to true)`,
+    );
+  }
+  if (new Set(counts).size !== 1) {
+    throw new KafkaError(
+      `checking partition counts: ${keyed.map((n, i) => `${n}=${counts[i]}`).join(", ")} differ; the keyed topics ` +
+        `must have the same number of partitions so one node owns all of a channel's messages`,
+    );
+  }
+  return counts[0];
+}

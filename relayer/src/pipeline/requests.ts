@@ -1,0 +1,185 @@
+/**
+ * The two co-partitioned input topics besides transfers: control requests (settle now, dispute,
+ * checkpoint now) and checkpoint signatures coming back from signers. Bad input is dead-lettered;
+ * a late signature for a superseded proposal is simply ignored.
+ */
+import {
+  codecs,
+  deadLetterOf,
+  type Domain,
+  type ErrorCode,
+  type Hash,
+  isParsecError,
+  recoverSigner,
+} from "../../../sdk";
+import { hashCheckpoint, typedDataDigest } from "../../../sdk/src/eip712";
+import type { ChainRegistry } from "../chain/registry";
+import type { Operator } from "../commit/operator";
+import { messageOf } from "../errors";
+import { M, type Metrics } from "../http/metrics";
+import type { InRecord } from "../kafka/client";
+import { channelIdOfKey, channelKey } from "../kafka/topics";
+import type { PartitionState } from "../state/partition";
+
+export interface RequestPipelineDeps {
+  readonly domain: Domain;
+  readonly registry: ChainRegistry;
+  readonly operator: Operator;
+  readonly metrics: Metrics;
+}
+
+export class RequestPipeline {
+  constructor(private readonly deps: RequestPipelineDeps) {}
+
+  private reject(
+    ps: PartitionState,
+    r: InRecord,
+    code: ErrorCode,
+    message: string,
+    channelId: Hash | null,
+  ): void {
+    this.deps.metrics.inc(M.rejected, "Transfers rejected, by reason", { reason: code, topic: r.topic });
+    ps.deadLetter({
+      key: r.key,
+      value: codecs().deadLetter.encode(
+        deadLetterOf(
+          { code, message },
+          {
+            original: r.value ?? new Uint8Array(0),
+            originalKey: r.key,
+            topic: r.topic,
+            partition: r.partition,
+            offset: r.offset,
+          },
+          channelId,
+        ),
+      ),
+    });
+  }
+
+  private async known(id: Hash): Promise<ReturnType<ChainRegistry["get"]>> {
+    let onchain = this.deps.registry.get(id);
+    if (!onchain) {
+      await this.deps.registry.sync().catch(() => undefined);
+      onchain = this.deps.registry.get(id);
+    }
+    return onchain;
+  }
+
+  /** Control requests of one partition batch. Call under the partition lock. */
+  async processControl(ps: PartitionState, records: readonly InRecord[]): Promise<void> {
+    for (const r of records) {
+      if (r.offset <= ps.skip.control) continue;
+      this.deps.metrics.inc(M.received, "Messages received, by topic", { topic: "control" });
+      let req;
+      try {
+        req = codecs().control.decode(r.value ?? new Uint8Array(0));
+      } catch (e) {
+        this.reject(ps, r, isParsecError(e) ? e.code : "Malformed", messageOf(e), channelIdOfKey(r.key));
+        continue;
+      }
+      const id = req.channelId;
+      if (!r.key || !r.key.equals(channelKey(id))) {
+        this.reject(ps, r, "Malformed", `the message key must be the 32 bytes of the channel id ${id}`, id);
+        continue;
+      }
+      const onchain = await this.known(id);
+      if (!onchain) {
+        this.reject(ps, r, "WrongChannel", `channel ${id} is not open on this contract`, id);
+        continue;
+      }
+      const ch = ps.channel(id);
+      if (r.offset <= ch.lastControlOffset) continue;
+      ch.lastControlOffset = r.offset;
+      ps.markDirty(ch);
+      this.deps.metrics.inc(M.control, "Control requests, by action", { action: req.action });
+      switch (req.action) {
+        case "CHECKPOINT_NOW":
+          this.deps.operator.checkpointNow(ps, ch);
+          break;
+        case "SETTLE_NOW":
+        case "DISPUTE":
+          this.deps.operator.request(ps, ch, req.action, req.requestId);
+          break;
+        default:
+          this.reject(ps, r, "UnknownKind", `control action ${req.action} is not one this node knows`, id);
+      }
+    }
+    if (records.length > 0)
+      ps.progress.control = Math.max(ps.progress.control, records[records.length - 1].offset);
+  }
+
+  /** Checkpoint signatures of one partition batch. Call under the partition lock. */
+  async processSignatures(ps: PartitionState, records: readonly InRecord[]): Promise<void> {
+    for (const r of records) {
+      if (r.offset <= ps.skip.signatures) continue;
+      this.deps.metrics.inc(M.received, "Messages received, by topic", { topic: "signatures" });
+      let msg;
+      try {
+        msg = codecs().checkpointSignature.decode(r.value ?? new Uint8Array(0));
+      } catch (e) {
+        this.reject(ps, r, isParsecError(e) ? e.code : "Malformed", messageOf(e), channelIdOfKey(r.key));
+        continue;
+      }
+      const c = msg.checkpoint;
+      const ch = ps.channels.get(c.channelId);
+      const onchain = this.deps.registry.get(c.channelId);
+      if (!ch || !onchain) continue;
+      if (r.offset <= ch.lastSignatureOffset) continue;
+      ch.lastSignatureOffset = r.offset;
+      ps.markDirty(ch);
+      const p = ch.proposal;
+      const matches =
+        p !== null &&
+        p.proposalId === msg.proposalId &&
+        p.seq0 === c.seq0 &&
+        p.head0 === c.head0 &&
+        p.seq1 === c.seq1 &&
+        p.head1 === c.head1;
+      if (!matches) {
+        this.deps.metrics.inc(M.signatures, "Checkpoint signatures received, by outcome", {
+          outcome: "stale",
+        });
+        continue;
+      }
+      let signer: string;
+      try {
+        signer = recoverSigner(
+          typedDataDigest(this.deps.domain, hashCheckpoint(c)),
+          msg.signature,
+        ).toLowerCase();
+      } catch (e) {
+        this.reject(ps, r, "BadSignature", messageOf(e), c.channelId);
+        continue;
+      }
+      if (signer !== onchain.participantsLower[msg.signerIndex] || signer !== msg.signer.toLowerCase()) {
+        this.reject(
+          ps,
+          r,
+          "BadSignature",
+          `the checkpoint signature is not participant ${msg.signerIndex}'s`,
+          c.channelId,
+        );
+        continue;
+      }
+      this.deps.metrics.inc(M.signatures, "Checkpoint signatures received, by outcome", {
+        outcome: "accepted",
+      });
+      if (msg.signerIndex === 0) p.sig0 = msg.signature;
+      else p.sig1 = msg.signature;
+      if (p.sig0 && p.sig1) {
+        ch.checkpoint = {
+          seq0: p.seq0,
+          head0: p.head0,
+          seq1: p.seq1,
+          head1: p.head1,
+          sig0: p.sig0,
+          sig1: p.sig1,
+        };
+        this.deps.operator.ready(ch, onchain);
+      }
+    }
+    if (records.length > 0)
+      ps.progress.signatures = Math.max(ps.progress.signatures, records[records.length - 1].offset);
+  }
+}

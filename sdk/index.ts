@@ -1,0 +1,25 @@
+/**
+ * Parsec protocol SDK: the one TypeScript implementation of docs/protocol.md. See the "SDK" section
+ * there for a guided tour. Browser code imports `./isomorphic` instead (no Avro, no native verifier).
+ */
+export * from "./isomorphic";
+export * from "./src/avro/framing";
+export { AvroCodec, SchemaRegistry, assertFlatSchema, loadSchemaFile, SCHEMA_DIR } from "./src/avro/codec";
+export type { MessageMapping, RegisteredSchema } from "./src/avro/codec";
+export * from "./src/avro/messages";
+export { TransferVerifier } from "./src/verify/verifier";
+export type {
+  BatchVerifyResult,
+  ParticipantLookup,
+  VerifiedMessage,
+  VerifierOptions,
+} from "./src/verify/verifier";
+export { VerifierPool } from "./src/verify/pool";
+export type { VerifierPoolOptions } from "./src/verify/pool";
+export { verifyWithEthers } from "./src/verify/reference";
+export type { ReferenceResult } from "./src/verify/reference";
+export { KeccakWasm } from "./src/verify/keccak-wasm";
+export { loadSecp256k1, nativeKeccak256 } from "./src/verify/native";
+export { nativeSigner } from "./src/verify/native-signer";
+export { decodeVerifiedItem, decodeVerifiedTransfer, prevOf } from "./src/avro/verified-transfer";
+export type { DecodedTransfer, LoggedTransfer } from "./src/avro/verified-transfer";

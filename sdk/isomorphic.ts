@@ -1,0 +1,31 @@
+/**
+ * The browser-safe part of the SDK (no Node built-ins, no native code): types, errors, EIP-712, packed
+ * records, signing, chain state, settlement, reordering, proofs, invoices, Bitcoin addresses, catalogue.
+ * The dapp imports this; Node code imports `sdk/index.ts`, which adds Avro and the native verifier.
+ */
+export * from "./src/types";
+export * from "./src/errors";
+export {
+  toHex,
+  fromHex,
+  toAddress,
+  toHash,
+  isHexOfLength,
+  MAX_UINT32,
+  MAX_UINT64,
+  MAX_UINT96,
+  MAX_UINT128,
+  MAX_UINT256,
+} from "./src/bytes";
+export * from "./src/validate";
+export * from "./src/eip712";
+export * from "./src/records";
+export * from "./src/sign";
+export * from "./src/payer-state";
+export * from "./src/settlement";
+export * from "./src/chain";
+export * from "./src/reorder";
+export * from "./src/proofs";
+export * from "./src/bitcoin";
+export * from "./src/invoice";
+export * from "./src/catalogue";

@@ -1,0 +1,364 @@
+/**
+ * Typed errors. Every failure the SDK reports is a `ParsecError` with a stable reason `code` (a string,
+ * also used as the dead-letter reason) and a numeric `reason` (used where a byte must carry it, e.g. the
+ * verifier pool). Messages say what is wrong and what to do about it.
+ */
+
+/** Stable numeric codes; never renumber, only append. */
+export const ReasonCode = {
+  Ok: 0,
+  Malformed: 1,
+  BadSignature: 2,
+  WrongDomain: 3,
+  WrongChannel: 4,
+  SeqGap: 5,
+  Duplicate: 6,
+  Equivocation: 7,
+  BrokenHashPointer: 8,
+  PaidTotalMismatch: 9,
+  Overflow: 10,
+  LockedTotalMismatch: 11,
+  LocksRootMismatch: 12,
+  InvalidTransferFields: 13,
+  LockNotPending: 14,
+  TooManyLocks: 15,
+  CancelNotAllowed: 16,
+  UnknownKind: 17,
+  InsufficientBalance: 18,
+  Stale: 19,
+  StateMismatch: 20,
+  UnknownSchema: 21,
+  InvoiceMismatch: 22,
+  AddressMismatch: 23,
+  KindRuleViolation: 24,
+  WalletError: 25,
+} as const;
+
+export type ErrorCode = Exclude<keyof typeof ReasonCode, "Ok">;
+export type ReasonNumber = (typeof ReasonCode)[keyof typeof ReasonCode];
+
+const CODE_BY_NUMBER: readonly (ErrorCode | undefined)[] = (() => {
+  const out: (ErrorCode | undefined)[] = [];
+  for (const [name, n] of Object.entries(ReasonCode)) if (name !== "Ok") out[n] = name as ErrorCode;
+  return out;
+})();
+
+/** The string code of a numeric reason, or `undefined` for 0 (ok) and unknown numbers. */
+export function codeOfReason(reason: number): ErrorCode | undefined {
+  return CODE_BY_NUMBER[reason];
+}
+
+export type ErrorDetails = Readonly<Record<string, string | number | bigint | boolean | null | undefined>>;
+
+/** The base of every SDK error. */
+export abstract class ParsecError extends Error {
+  abstract readonly code: ErrorCode;
+  readonly details: ErrorDetails;
+
+  constructor(message: string, details: ErrorDetails = {}) {
+    super(message);
+    this.name = new.target.name;
+    this.details = details;
+  }
+
+  /** The numeric reason code. */
+  get reason(): number {
+    return ReasonCode[this.code];
+  }
+}
+
+/** Bytes or JSON that do not decode to a valid message; fix the producer or drop the input. */
+export class MalformedError extends ParsecError {
+  readonly code = "Malformed" as const;
+  constructor(what: string, details: ErrorDetails = {}) {
+    super(
+      `Malformed input: ${what}. The producer must send a valid encoding; this input cannot be used.`,
+      details,
+    );
+  }
+}
+
+/** A value outside its Solidity type's range (uint8/32/64/128). */
+export class OverflowError extends ParsecError {
+  readonly code = "Overflow" as const;
+  constructor(field: string, value: bigint, bits: number) {
+    super(
+      `${field} = ${value} does not fit uint${bits} (0 … 2^${bits} − 1); amounts are base units, so use a ` +
+        `smaller value or split it.`,
+      { field, value, bits },
+    );
+  }
+}
+
+/** A signature that is malformed, high-s, or not the expected signer's. */
+export class BadSignatureError extends ParsecError {
+  readonly code = "BadSignature" as const;
+  constructor(why: string, details: ErrorDetails = {}) {
+    super(`Bad signature: ${why}. Ask the signer to sign this exact message again.`, details);
+  }
+}
+
+/** A message signed for another chain or contract. */
+export class WrongDomainError extends ParsecError {
+  readonly code = "WrongDomain" as const;
+  constructor(expected: string, got: string) {
+    super(
+      `Wrong EIP-712 domain: expected ${expected}, got ${got}. The message was signed for another chain or ` +
+        `contract; the sender must sign for this deployment.`,
+      { expected, got },
+    );
+  }
+}
+
+/** A message for a channel other than the one at hand, or for a channel nobody knows. */
+export class WrongChannelError extends ParsecError {
+  readonly code = "WrongChannel" as const;
+  constructor(why: string, details: ErrorDetails = {}) {
+    super(
+      `Wrong channel: ${why}. Route the message to the channel it names, or open that channel first.`,
+      details,
+    );
+  }
+}
+
+/** A transfer whose seq does not follow its predecessor's, or a gap that outlived the reorder window. */
+export class SeqGapError extends ParsecError {
+  readonly code = "SeqGap" as const;
+  constructor(channelId: string, payer: number, expected: number, got: number, extra = "") {
+    super(
+      `Seq gap in payer ${payer}'s chain of channel ${channelId}: expected seq ${expected}, got ${got}. ` +
+        `Transfers ${expected}…${got - 1} are missing; fetch them from the payer or the relayer's evidence` +
+        (extra ? ` (${extra})` : "") +
+        `.`,
+      { channelId, payer, expected, got },
+    );
+  }
+}
+
+/** An exact copy of a transfer already seen; safe to drop. */
+export class DuplicateError extends ParsecError {
+  readonly code = "Duplicate" as const;
+  constructor(channelId: string, payer: number, seq: number) {
+    super(
+      `Duplicate transfer seq ${seq} of payer ${payer} in channel ${channelId}; it was already applied.`,
+      {
+        channelId,
+        payer,
+        seq,
+      },
+    );
+  }
+}
+
+/** Two different transfers signed by one payer with one (channel, seq): proof of fraud. */
+export class EquivocationError extends ParsecError {
+  readonly code = "Equivocation" as const;
+  constructor(channelId: string, payer: number, seq: number) {
+    super(
+      `Equivocation: payer ${payer} of channel ${channelId} signed two different transfers with seq ${seq}. ` +
+        `Submit both with proveEquivocation; the equivocator forfeits the channel.`,
+      { channelId, payer, seq },
+    );
+  }
+}
+
+/** A transfer whose `prev` is not the hash of its predecessor. */
+export class BrokenHashPointerError extends ParsecError {
+  readonly code = "BrokenHashPointer" as const;
+  constructor(seq: number, expected: string, got: string) {
+    super(
+      `Broken hash pointer at seq ${seq}: prev must be ${expected} (the hash of seq ${seq - 1}), got ${got}. ` +
+        `The payer built it on another transfer; reject it and ask for one built on the current head.`,
+      { seq, expected, got },
+    );
+  }
+}
+
+/** A transfer whose `paidTotal` is not the predecessor's plus what its kind adds. */
+export class PaidTotalMismatchError extends ParsecError {
+  readonly code = "PaidTotalMismatch" as const;
+  constructor(seq: number, expected: bigint, got: bigint) {
+    super(`paidTotal mismatch at seq ${seq}: expected ${expected}, got ${got}. Reject the transfer.`, {
+      seq,
+      expected,
+      got,
+    });
+  }
+}
+
+/** A transfer whose `lockedTotal` does not follow from its lock operation. */
+export class LockedTotalMismatchError extends ParsecError {
+  readonly code = "LockedTotalMismatch" as const;
+  constructor(seq: number, expected: bigint, got: bigint) {
+    super(`lockedTotal mismatch at seq ${seq}: expected ${expected}, got ${got}. Reject the transfer.`, {
+      seq,
+      expected,
+      got,
+    });
+  }
+}
+
+/** A transfer whose `locksRoot` is not the root of the pending list after its operation. */
+export class LocksRootMismatchError extends ParsecError {
+  readonly code = "LocksRootMismatch" as const;
+  constructor(seq: number, expected: string, got: string) {
+    super(`locksRoot mismatch at seq ${seq}: expected ${expected}, got ${got}. Reject the transfer.`, {
+      seq,
+      expected,
+      got,
+    });
+  }
+}
+
+/** A transfer whose fields break its kind's rules (zero amount, PAY with a hashlock, LOCK without expiry…). */
+export class InvalidTransferFieldsError extends ParsecError {
+  readonly code = "InvalidTransferFields" as const;
+  constructor(seq: number, kind: number, why: string) {
+    super(`Invalid fields for kind ${kind} at seq ${seq}: ${why}. The contract would reject it.`, {
+      seq,
+      kind,
+    });
+  }
+}
+
+/** An unknown transfer kind code or catalogue kind name. */
+export class UnknownKindError extends ParsecError {
+  readonly code = "UnknownKind" as const;
+  constructor(kind: string | number) {
+    super(
+      `Unknown transfer kind ${JSON.stringify(kind)}. On-chain kinds are 0 PAY, 1 LOCK, 2 UNLOCK, 3 CANCEL; ` +
+        `custom kinds must be registered in the catalogue first.`,
+      { kind: String(kind) },
+    );
+  }
+}
+
+/** An UNLOCK or CANCEL naming a lock that is not pending. */
+export class LockNotPendingError extends ParsecError {
+  readonly code = "LockNotPending" as const;
+  constructor(seq: number, hashlock: string) {
+    super(
+      `Seq ${seq} resolves lock ${hashlock} that is not pending (amount, expiry and hashlock must match a ` +
+        `pending lock exactly).`,
+      { seq, hashlock },
+    );
+  }
+}
+
+/** More than 64 locks would be pending. */
+export class TooManyLocksError extends ParsecError {
+  readonly code = "TooManyLocks" as const;
+  constructor(seq: number, max: number) {
+    super(`Seq ${seq} would leave more than ${max} locks pending; resolve some locks first.`, { seq, max });
+  }
+}
+
+/** A CANCEL before the lock expired (or of a lock whose secret was revealed in time). */
+export class CancelNotAllowedError extends ParsecError {
+  readonly code = "CancelNotAllowed" as const;
+  constructor(seq: number, expiry: bigint, now: bigint) {
+    super(
+      `CANCEL at seq ${seq} of a lock expiring at ${expiry} is not allowed at ${now}: a payee accepts a ` +
+        `CANCEL only after expiry and only if the secret was not revealed.`,
+      { seq, expiry, now },
+    );
+  }
+}
+
+/** A payer signing more than its available balance. */
+export class InsufficientBalanceError extends ParsecError {
+  readonly code = "InsufficientBalance" as const;
+  constructor(payer: number, available: bigint, needed: bigint) {
+    super(
+      `Payer ${payer} has ${available} available but the transfer needs ${needed}; deposit more or pay less.`,
+      { payer, available, needed },
+    );
+  }
+}
+
+/** Input older than anything the receiver can still check (below the reorder window's history). */
+export class StaleError extends ParsecError {
+  readonly code = "Stale" as const;
+  constructor(why: string, details: ErrorDetails = {}) {
+    super(`Stale: ${why}.`, details);
+  }
+}
+
+/** Local evidence that does not match the state the contract holds. */
+export class StateMismatchError extends ParsecError {
+  readonly code = "StateMismatch" as const;
+  constructor(why: string, details: ErrorDetails = {}) {
+    super(
+      `State mismatch: ${why}. Refresh the on-chain state and the evidence; the contract holds heads ` +
+        `this evidence does not contain.`,
+      details,
+    );
+  }
+}
+
+/** An Avro message written with a schema this reader does not know. */
+export class UnknownSchemaError extends ParsecError {
+  readonly code = "UnknownSchema" as const;
+  constructor(fingerprint: string) {
+    super(
+      `Unknown Avro writer schema (fingerprint ${fingerprint}). Register the writer's schema with the ` +
+        `codec's SchemaRegistry, or upgrade the SDK.`,
+      { fingerprint },
+    );
+  }
+}
+
+/** A payment that does not match its invoice (amount, payee, currency, kind, or signature). */
+export class InvoiceMismatchError extends ParsecError {
+  readonly code = "InvoiceMismatch" as const;
+  constructor(why: string, details: ErrorDetails = {}) {
+    super(`Payment does not match the invoice: ${why}.`, details);
+  }
+}
+
+/** A buyer address that is not the one derived from the buyer's public key. */
+export class AddressMismatchError extends ParsecError {
+  readonly code = "AddressMismatch" as const;
+  constructor(expected: string, got: string) {
+    super(`Address ${got} is not derived from the given public key (expected ${expected}).`, {
+      expected,
+      got,
+    });
+  }
+}
+
+/** A transfer that breaks a catalogue kind's own rule. */
+export class KindRuleViolationError extends ParsecError {
+  readonly code = "KindRuleViolation" as const;
+  constructor(kind: string, why: string) {
+    super(`Transfer breaks the rules of kind ${kind}: ${why}.`, { kind });
+  }
+}
+
+/** A browser wallet that refused or failed to sign. */
+export class WalletError extends ParsecError {
+  readonly code = "WalletError" as const;
+  constructor(why: string) {
+    super(`The wallet did not sign: ${why}. Unlock the wallet, select the right account and try again.`);
+  }
+}
+
+/** Whether `e` is one of the SDK's errors. */
+export function isParsecError(e: unknown): e is ParsecError {
+  return e instanceof ParsecError;
+}
+
+/** A generic error for a numeric reason (used where only the code crossed a thread or a topic). */
+export class ReportedError extends ParsecError {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
+    super(message, details);
+    this.code = code;
+  }
+}
+
+/** An error object for a numeric reason reported by the verifier or a worker. */
+export function errorForReason(reason: number, context: string): ParsecError {
+  const code = codeOfReason(reason) ?? "Malformed";
+  return new ReportedError(code, `${code}: ${context}`, { reason });
+}

@@ -1,0 +1,607 @@
+/**
+ * The three on-chain proofs built from a `ChannelLedger` (protocol §4) — checkpoint, head proof, chain
+ * proof in pieces — the equivocation proof, and the evidence file a wallet or the relayer exports and
+ * `channel:dispute` consumes (format documented in docs/protocol.md, "SDK").
+ */
+import { checkSmallUint, checkUint, isHexOfLength, toAddress, toHash } from "./bytes";
+import { ChannelLedger, type LedgerOptions } from "./chain";
+import { channelIdOf, commitmentOf, hashCheckpoint, typedDataDigest } from "./eip712";
+import { BadSignatureError, MalformedError, StaleError, StateMismatchError, isParsecError } from "./errors";
+import {
+  checkpointArgs,
+  extendChainArgs,
+  proveEquivocationArgs,
+  proveHeadArgs,
+  settleArgs,
+  type ExtendChainArgs,
+  type HeadProofRecord,
+} from "./records";
+import type { EquivocationProof } from "./reorder";
+import { recoverSigner, type ParsecSigner, signCheckpoint } from "./sign";
+import type {
+  Address,
+  ChannelParams,
+  Checkpoint,
+  Domain,
+  Hash,
+  Hex,
+  Lock,
+  OnchainHeads,
+  PayerIndex,
+  SignedCheckpoint,
+  SignedTransfer,
+  TransferBody,
+} from "./types";
+import { ZERO_HASH } from "./types";
+import { toChannelParams, toDomain, toLock, toTransfer } from "./validate";
+
+// ---------------------------------------------------------------- checkpoint
+
+/** Checks a co-signed checkpoint (both signatures, head/seq consistency); throws `BadSignature`/`Malformed`. */
+export function verifyCheckpoint(domain: Domain, params: ChannelParams, c: SignedCheckpoint): void {
+  if (c.channelId !== channelIdOf(domain, params))
+    throw new MalformedError("the checkpoint is for another channel");
+  if ((c.seq0 === 0) !== (c.head0 === ZERO_HASH) || (c.seq1 === 0) !== (c.head1 === ZERO_HASH)) {
+    throw new MalformedError("a checkpoint head is zero exactly when its seq is zero");
+  }
+  const digest = typedDataDigest(domain, hashCheckpoint(c));
+  if (recoverSigner(digest, c.sig0) !== params.participant0)
+    throw new BadSignatureError("sig0 is not participant0's");
+  if (recoverSigner(digest, c.sig1) !== params.participant1)
+    throw new BadSignatureError("sig1 is not participant1's");
+}
+
+/** Both participants sign the ledger's current checkpoint (for a party holding both keys, e.g. tests). */
+export async function cosignCheckpoint(
+  ledger: ChannelLedger,
+  signer0: ParsecSigner,
+  signer1: ParsecSigner,
+): Promise<SignedCheckpoint> {
+  const c = ledger.checkpoint();
+  const [sig0, sig1] = await Promise.all([
+    signCheckpoint(signer0, ledger.domain, c),
+    signCheckpoint(signer1, ledger.domain, c),
+  ]);
+  return { ...c, sig0, sig1 };
+}
+
+/** Whether a checkpoint would be accepted over the on-chain seqs (newer in one, older in neither). */
+export function isNewerCheckpoint(c: Checkpoint, onchain: { seq0: number; seq1: number }): boolean {
+  return (
+    c.seq0 >= onchain.seq0 && c.seq1 >= onchain.seq1 && (c.seq0 !== onchain.seq0 || c.seq1 !== onchain.seq1)
+  );
+}
+
+// ---------------------------------------------------------------- on-chain heads
+
+/** What `channelState` returns about the commitment: seqs and the 192-bit commitment (0 if none). */
+export interface OnchainState {
+  readonly seq0: number;
+  readonly seq1: number;
+  readonly commitment: bigint;
+}
+
+/**
+ * The heads the contract holds, found in the ledger by seq and checked against the commitment.
+ * Throws `StateMismatchError` when the ledger lacks them or they do not open the commitment.
+ */
+export function onchainHeads(ledger: ChannelLedger, onchain: OnchainState): OnchainHeads {
+  if (onchain.commitment === 0n && onchain.seq0 === 0 && onchain.seq1 === 0) {
+    return { seq0: 0, head0: ZERO_HASH, seq1: 0, head1: ZERO_HASH };
+  }
+  const head = (payer: PayerIndex, seq: number): Hash => {
+    if (seq === 0) return ZERO_HASH;
+    if (!ledger.hasTransfer(payer, seq)) {
+      throw new StateMismatchError(
+        `the contract holds payer ${payer}'s seq ${seq}, which the evidence lacks`,
+      );
+    }
+    return ledger.transfer(payer, seq).hash;
+  };
+  const heads = {
+    seq0: onchain.seq0,
+    head0: head(0, onchain.seq0),
+    seq1: onchain.seq1,
+    head1: head(1, onchain.seq1),
+  };
+  if (commitmentOf(heads.head0, heads.head1) !== onchain.commitment) {
+    throw new StateMismatchError(
+      "the ledger's transfers at the on-chain seqs do not open the on-chain commitment",
+    );
+  }
+  return heads;
+}
+
+// ---------------------------------------------------------------- head proof
+
+/**
+ * A head proof of payer's transfer `seq` (default: latest) over the on-chain heads. Only the payee may
+ * submit it. Throws `StaleError` when the contract already holds that seq or a later one.
+ */
+export function headProof(
+  ledger: ChannelLedger,
+  payer: PayerIndex,
+  onchain: OnchainHeads,
+  seq?: number,
+): HeadProofRecord {
+  const target = seq ?? ledger.state(payer).seq;
+  const onchainSeq = payer === 0 ? onchain.seq0 : onchain.seq1;
+  if (target <= onchainSeq)
+    throw new StaleError(`the contract already holds payer ${payer}'s seq ${onchainSeq}`);
+  return {
+    params: ledger.params,
+    payer,
+    head0: onchain.head0,
+    head1: onchain.head1,
+    transfer: ledger.transfer(payer, target),
+  };
+}
+
+// ---------------------------------------------------------------- chain proof
+
+/**
+ * `extendChain` calls that take payer's chain from the on-chain head to `toSeq` (default: latest), at most
+ * `maxTransfersPerPiece` transfers per call; each piece continues where the previous one left the
+ * contract, so they must be sent in order.
+ */
+export function chainProof(
+  ledger: ChannelLedger,
+  payer: PayerIndex,
+  onchain: OnchainHeads,
+  opts: { readonly maxTransfersPerPiece?: number; readonly toSeq?: number } = {},
+): ExtendChainArgs[] {
+  const size = opts.maxTransfersPerPiece ?? 50;
+  if (!Number.isInteger(size) || size < 1)
+    throw new RangeError("maxTransfersPerPiece must be a positive integer");
+  const from = payer === 0 ? onchain.seq0 : onchain.seq1;
+  const otherHead = payer === 0 ? onchain.head1 : onchain.head0;
+  const to = opts.toSeq ?? ledger.state(payer).seq;
+  if (to <= from) throw new StaleError(`the contract already holds payer ${payer}'s seq ${from}`);
+  if (from !== 0 && ledger.transfer(payer, from).hash !== (payer === 0 ? onchain.head0 : onchain.head1)) {
+    throw new StateMismatchError(`the on-chain head of payer ${payer} is not the ledger's transfer ${from}`);
+  }
+  const pieces: ExtendChainArgs[] = [];
+  for (let start = from; start < to; start += size) {
+    const end = Math.min(start + size, to);
+    const startBody: TransferBody | null = start === 0 ? null : ledger.transfer(payer, start);
+    pieces.push(
+      extendChainArgs({
+        params: ledger.params,
+        payer,
+        startBody,
+        startLocks: ledger.stateAt(payer, start).locks,
+        otherHead,
+        transfers: ledger.transfers(payer, start, end),
+      }),
+    );
+  }
+  return pieces;
+}
+
+/** `proveEquivocation` arguments from a window's proof (checks the channel id against the params). */
+export function equivocationArgs(
+  domain: Domain,
+  params: ChannelParams,
+  proof: EquivocationProof<SignedTransfer & { hash: Hash }>,
+) {
+  if (proof.channelId !== channelIdOf(domain, params))
+    throw new MalformedError("the proof is for another channel");
+  return proveEquivocationArgs(params, proof.first, proof.second);
+}
+
+/** `settle` arguments: the bodies of the on-chain heads, from the ledger. */
+export function settleArgsFromLedger(ledger: ChannelLedger, onchain: OnchainHeads) {
+  return settleArgs(
+    ledger.params,
+    onchain.seq0 === 0 ? null : ledger.transfer(0, onchain.seq0),
+    onchain.seq1 === 0 ? null : ledger.transfer(1, onchain.seq1),
+  );
+}
+
+// ---------------------------------------------------------------- evidence file
+
+/** A transfer in an evidence file: decimal strings for integers, hex for bytes. */
+export interface EvidenceTransfer {
+  readonly seq: number;
+  readonly kind: number;
+  readonly amount: string;
+  readonly paidTotal: string;
+  readonly lockedTotal: string;
+  readonly locksRoot: Hash;
+  readonly hashlock: Hash;
+  readonly expiry: string;
+  readonly invoiceId: Hash;
+  readonly prev: Hash;
+  readonly signature: Hex;
+}
+
+export interface EvidenceLock {
+  readonly amount: string;
+  readonly expiry: string;
+  readonly hashlock: Hash;
+}
+
+/** One payer's chain: optionally a base transfer with its pending locks, then contiguous transfers. */
+export interface EvidenceChain {
+  readonly payer: PayerIndex;
+  readonly base: { readonly transfer: EvidenceTransfer; readonly locks: readonly EvidenceLock[] } | null;
+  readonly transfers: readonly EvidenceTransfer[];
+}
+
+/** The evidence file, version 1. */
+export interface EvidenceFile {
+  readonly format: "parsec-evidence";
+  readonly version: 1;
+  readonly exportedBy: string;
+  readonly exportedAtMs: number;
+  readonly domain: { readonly chainId: string; readonly verifyingContract: Address };
+  readonly channel: {
+    readonly channelId: Hash;
+    readonly participant0: Address;
+    readonly participant1: Address;
+    readonly asset: Address;
+    readonly challengePeriod: number;
+    readonly nonce: string;
+  };
+  readonly deposits: { readonly deposit0: string; readonly deposit1: string } | null;
+  readonly checkpoint: {
+    readonly seq0: number;
+    readonly head0: Hash;
+    readonly seq1: number;
+    readonly head1: Hash;
+    readonly sig0: Hex;
+    readonly sig1: Hex;
+  } | null;
+  readonly chains: readonly [EvidenceChain, EvidenceChain];
+}
+
+function evidenceTransfer(t: SignedTransfer): EvidenceTransfer {
+  return {
+    seq: t.seq,
+    kind: t.kind,
+    amount: t.amount.toString(),
+    paidTotal: t.paidTotal.toString(),
+    lockedTotal: t.lockedTotal.toString(),
+    locksRoot: t.locksRoot,
+    hashlock: t.hashlock,
+    expiry: t.expiry.toString(),
+    invoiceId: t.invoiceId,
+    prev: t.prev,
+    signature: t.signature,
+  };
+}
+
+function evidenceLock(l: Lock): EvidenceLock {
+  return { amount: l.amount.toString(), expiry: l.expiry.toString(), hashlock: l.hashlock };
+}
+
+/**
+ * Exports a ledger as evidence: each chain from `fromSeq[i]` (default: as far back as the ledger holds),
+ * with the transfer at that seq as the base, plus the latest co-signed checkpoint if any.
+ */
+export function exportEvidence(
+  ledger: ChannelLedger,
+  opts: {
+    readonly exportedBy: string;
+    readonly checkpoint?: SignedCheckpoint | null;
+    readonly fromSeq?: readonly [number, number];
+    readonly exportedAtMs?: number;
+  },
+): EvidenceFile {
+  const chain = (payer: PayerIndex): EvidenceChain => {
+    const from = opts.fromSeq?.[payer] ?? ledger.baseSeq(payer);
+    const base =
+      from === 0
+        ? null
+        : {
+            transfer: evidenceTransfer(ledger.transfer(payer, from)),
+            locks: ledger.stateAt(payer, from).locks.map(evidenceLock),
+          };
+    return { payer, base, transfers: ledger.transfers(payer, from).map(evidenceTransfer) };
+  };
+  const b = ledger.balances();
+  const c = opts.checkpoint ?? null;
+  return {
+    format: "parsec-evidence",
+    version: 1,
+    exportedBy: opts.exportedBy,
+    exportedAtMs: opts.exportedAtMs ?? Date.now(),
+    domain: { chainId: ledger.domain.chainId.toString(), verifyingContract: ledger.domain.verifyingContract },
+    channel: {
+      channelId: ledger.channelId,
+      participant0: ledger.params.participant0,
+      participant1: ledger.params.participant1,
+      asset: ledger.params.asset,
+      challengePeriod: ledger.params.challengePeriod,
+      nonce: ledger.params.nonce.toString(),
+    },
+    deposits: { deposit0: b.deposit0.toString(), deposit1: b.deposit1.toString() },
+    checkpoint: c && {
+      seq0: c.seq0,
+      head0: c.head0,
+      seq1: c.seq1,
+      head1: c.head1,
+      sig0: c.sig0,
+      sig1: c.sig1,
+    },
+    chains: [chain(0), chain(1)],
+  };
+}
+
+/** Serializes evidence as pretty JSON. */
+export function serializeEvidence(e: EvidenceFile): string {
+  return JSON.stringify(e, null, 2) + "\n";
+}
+
+// Parsing: every field is checked; anything wrong is a MalformedError naming the field.
+
+function obj(v: unknown, field: string): Record<string, unknown> {
+  if (typeof v !== "object" || v === null || Array.isArray(v))
+    throw new MalformedError(`${field} must be an object`);
+  return v as Record<string, unknown>;
+}
+
+function str(v: unknown, field: string): string {
+  if (typeof v !== "string") throw new MalformedError(`${field} must be a string`);
+  return v;
+}
+
+function int(v: unknown, field: string, bits: number): number {
+  if (typeof v !== "number") throw new MalformedError(`${field} must be a number`);
+  return checkSmallUint(v, bits, field);
+}
+
+function big(v: unknown, field: string, bits: number): bigint {
+  const s = str(v, field);
+  if (!/^(0|[1-9][0-9]*)$/.test(s)) throw new MalformedError(`${field} must be a decimal integer string`);
+  return checkUint(BigInt(s), bits, field);
+}
+
+function hex(v: unknown, field: string, length: number): Hex {
+  if (!isHexOfLength(v, length)) throw new MalformedError(`${field} must be ${length} bytes of 0x hex`);
+  return v.toLowerCase() as Hex;
+}
+
+function parseTransfer(v: unknown, field: string, channelId: Hash, payer: PayerIndex): SignedTransfer {
+  const r = obj(v, field);
+  const t = toTransfer({
+    channelId,
+    payer,
+    seq: int(r.seq, `${field}.seq`, 32),
+    kind: int(r.kind, `${field}.kind`, 8),
+    amount: big(r.amount, `${field}.amount`, 128),
+    paidTotal: big(r.paidTotal, `${field}.paidTotal`, 128),
+    lockedTotal: big(r.lockedTotal, `${field}.lockedTotal`, 128),
+    locksRoot: toHash(str(r.locksRoot, `${field}.locksRoot`), `${field}.locksRoot`),
+    hashlock: toHash(str(r.hashlock, `${field}.hashlock`), `${field}.hashlock`),
+    expiry: big(r.expiry, `${field}.expiry`, 64),
+    invoiceId: toHash(str(r.invoiceId, `${field}.invoiceId`), `${field}.invoiceId`),
+    prev: toHash(str(r.prev, `${field}.prev`), `${field}.prev`),
+  });
+  return { ...t, signature: hex(r.signature, `${field}.signature`, 65) };
+}
+
+/** Parses and checks an evidence file (JSON text or parsed value). Signatures are checked by `ledgerFromEvidence`. */
+export function parseEvidence(input: string | unknown): EvidenceFile {
+  let value: unknown = input;
+  if (typeof input === "string") {
+    try {
+      value = JSON.parse(input);
+    } catch {
+      throw new MalformedError("the evidence file is not JSON");
+    }
+  }
+  const r = obj(value, "evidence");
+  if (r.format !== "parsec-evidence") throw new MalformedError('evidence.format must be "parsec-evidence"');
+  if (r.version !== 1) throw new MalformedError("evidence.version must be 1");
+  const d = obj(r.domain, "domain");
+  const domain = toDomain({
+    chainId: big(d.chainId, "domain.chainId", 256),
+    verifyingContract: str(d.verifyingContract, "domain.verifyingContract"),
+  });
+  const ch = obj(r.channel, "channel");
+  const params = toChannelParams({
+    participant0: str(ch.participant0, "channel.participant0"),
+    participant1: str(ch.participant1, "channel.participant1"),
+    asset: str(ch.asset, "channel.asset"),
+    challengePeriod: int(ch.challengePeriod, "channel.challengePeriod", 32),
+    nonce: big(ch.nonce, "channel.nonce", 64),
+  });
+  const channelId = channelIdOf(domain, params);
+  if (toHash(str(ch.channelId, "channel.channelId"), "channel.channelId") !== channelId) {
+    throw new MalformedError("channel.channelId is not the id of the channel's parameters on this domain");
+  }
+  const deposits =
+    r.deposits === null || r.deposits === undefined
+      ? null
+      : (() => {
+          const x = obj(r.deposits, "deposits");
+          return {
+            deposit0: big(x.deposit0, "deposits.deposit0", 128).toString(),
+            deposit1: big(x.deposit1, "deposits.deposit1", 128).toString(),
+          };
+        })();
+  const checkpoint =
+    r.checkpoint === null || r.checkpoint === undefined
+      ? null
+      : (() => {
+          const x = obj(r.checkpoint, "checkpoint");
+          return {
+            seq0: int(x.seq0, "checkpoint.seq0", 32),
+            head0: toHash(str(x.head0, "checkpoint.head0"), "checkpoint.head0"),
+            seq1: int(x.seq1, "checkpoint.seq1", 32),
+            head1: toHash(str(x.head1, "checkpoint.head1"), "checkpoint.head1"),
+            sig0: hex(x.sig0, "checkpoint.sig0", 65),
+            sig1: hex(x.sig1, "checkpoint.sig1", 65),
+          };
+        })();
+  if (!Array.isArray(r.chains) || r.chains.length !== 2)
+    throw new MalformedError("evidence.chains must hold two chains");
+  const chains = ([0, 1] as const).map((payer): EvidenceChain => {
+    const c = obj((r.chains as unknown[])[payer], `chains[${payer}]`);
+    if (c.payer !== payer) throw new MalformedError(`chains[${payer}].payer must be ${payer}`);
+    if (!Array.isArray(c.transfers)) throw new MalformedError(`chains[${payer}].transfers must be an array`);
+    const base =
+      c.base === null || c.base === undefined
+        ? null
+        : (() => {
+            const b = obj(c.base, `chains[${payer}].base`);
+            if (!Array.isArray(b.locks))
+              throw new MalformedError(`chains[${payer}].base.locks must be an array`);
+            const t = parseTransfer(b.transfer, `chains[${payer}].base.transfer`, channelId, payer);
+            const locks = b.locks.map((l, i) => {
+              const x = obj(l, `chains[${payer}].base.locks[${i}]`);
+              return evidenceLock(
+                toLock({
+                  amount: big(x.amount, `locks[${i}].amount`, 128),
+                  expiry: big(x.expiry, `locks[${i}].expiry`, 64),
+                  hashlock: str(x.hashlock, `locks[${i}].hashlock`),
+                }),
+              );
+            });
+            return { transfer: evidenceTransfer(t), locks };
+          })();
+    const transfers = c.transfers.map((t, i) =>
+      evidenceTransfer(parseTransfer(t, `chains[${payer}].transfers[${i}]`, channelId, payer)),
+    );
+    return { payer, base, transfers };
+  });
+  return {
+    format: "parsec-evidence",
+    version: 1,
+    exportedBy: str(r.exportedBy, "exportedBy"),
+    exportedAtMs: typeof r.exportedAtMs === "number" ? r.exportedAtMs : 0,
+    domain: { chainId: domain.chainId.toString(), verifyingContract: domain.verifyingContract },
+    channel: { channelId, ...params, nonce: params.nonce.toString() },
+    deposits,
+    checkpoint,
+    chains: [chains[0], chains[1]],
+  };
+}
+
+/** The domain and params of an evidence file. */
+export function evidenceChannel(e: EvidenceFile): { domain: Domain; params: ChannelParams } {
+  return {
+    domain: toDomain({ chainId: BigInt(e.domain.chainId), verifyingContract: e.domain.verifyingContract }),
+    params: toChannelParams({ ...e.channel, nonce: BigInt(e.channel.nonce) }),
+  };
+}
+
+/**
+ * Rebuilds and re-verifies a ledger from evidence: every signature, every chain rule; the checkpoint's
+ * signatures too (returned separately). Throws the first error found.
+ */
+export function ledgerFromEvidence(
+  e: EvidenceFile,
+  opts: Pick<LedgerOptions, "verifySignature"> = {},
+): { ledger: ChannelLedger; checkpoint: SignedCheckpoint | null } {
+  const { domain, params } = evidenceChannel(e);
+  const ledger = new ChannelLedger({
+    domain,
+    params,
+    deposit0: e.deposits ? BigInt(e.deposits.deposit0) : undefined,
+    deposit1: e.deposits ? BigInt(e.deposits.deposit1) : undefined,
+    verifySignature: opts.verifySignature,
+    // Evidence is what was signed; whether a payer overdrew is the settlement's business.
+    enforceFunds: false,
+  });
+  for (const chain of e.chains) {
+    const payer = chain.payer;
+    if (chain.base) {
+      const t = parseTransfer(chain.base.transfer, "base", ledger.channelId, payer);
+      ledger.startAt(
+        t,
+        chain.base.locks.map((l) =>
+          toLock({ amount: BigInt(l.amount), expiry: BigInt(l.expiry), hashlock: l.hashlock }),
+        ),
+      );
+    }
+    for (const raw of chain.transfers) ledger.apply(parseTransfer(raw, "transfer", ledger.channelId, payer));
+  }
+  let checkpoint: SignedCheckpoint | null = null;
+  if (e.checkpoint) {
+    checkpoint = { channelId: ledger.channelId, ...e.checkpoint };
+    verifyCheckpoint(domain, params, checkpoint);
+  }
+  return { ledger, checkpoint };
+}
+
+// ---------------------------------------------------------------- dispute plan
+
+/** One contract call of a dispute, in the order they must be sent. */
+export type DisputeStep =
+  | { readonly method: "checkpoint"; readonly args: readonly [Hex]; readonly description: string }
+  | { readonly method: "proveHead"; readonly args: readonly [Hex]; readonly description: string }
+  | { readonly method: "extendChain"; readonly args: ExtendChainArgs; readonly description: string };
+
+export interface DisputeOptions {
+  /** Chains to bring on-chain (default both; a participant usually pushes only the other side's). */
+  readonly payers?: readonly PayerIndex[];
+  /** The sender: when it is the payee of a chain, a one-transaction head proof replaces the extension. */
+  readonly sender?: string;
+  readonly maxTransfersPerPiece?: number;
+}
+
+/**
+ * The calls that bring the contract from `onchain` to the newest state the evidence proves: the
+ * checkpoint if it is newer, then each chosen payer's chain (head proof when the sender is its payee,
+ * else chain extension in pieces). Empty when the contract is already up to date.
+ */
+export function planDispute(
+  evidence: { ledger: ChannelLedger; checkpoint: SignedCheckpoint | null },
+  onchain: OnchainState,
+  opts: DisputeOptions = {},
+): DisputeStep[] {
+  const { ledger, checkpoint } = evidence;
+  let heads = onchainHeads(ledger, onchain);
+  const steps: DisputeStep[] = [];
+  if (checkpoint && isNewerCheckpoint(checkpoint, heads)) {
+    steps.push({
+      method: "checkpoint",
+      args: checkpointArgs(ledger.params, checkpoint),
+      description: `checkpoint to seqs (${checkpoint.seq0}, ${checkpoint.seq1})`,
+    });
+    heads = {
+      seq0: checkpoint.seq0,
+      head0: checkpoint.head0,
+      seq1: checkpoint.seq1,
+      head1: checkpoint.head1,
+    };
+  }
+  const sender = opts.sender ? toAddress(opts.sender) : undefined;
+  for (const payer of opts.payers ?? ([0, 1] as const)) {
+    const have = ledger.state(payer).seq;
+    const onchainSeq = payer === 0 ? heads.seq0 : heads.seq1;
+    if (have <= onchainSeq) continue;
+    const payee = payer === 0 ? ledger.params.participant1 : ledger.params.participant0;
+    const latest = ledger.transfer(payer, have);
+    if (sender === payee) {
+      steps.push({
+        method: "proveHead",
+        args: proveHeadArgs(headProof(ledger, payer, heads)),
+        description: `head proof of payer ${payer} at seq ${have}`,
+      });
+    } else {
+      const pieces = chainProof(ledger, payer, heads, { maxTransfersPerPiece: opts.maxTransfersPerPiece });
+      pieces.forEach((args, i) =>
+        steps.push({
+          method: "extendChain",
+          args,
+          description: `chain of payer ${payer} to seq ${have}, piece ${i + 1}/${pieces.length}`,
+        }),
+      );
+    }
+    heads =
+      payer === 0
+        ? { ...heads, seq0: have, head0: latest.hash }
+        : { ...heads, seq1: have, head1: latest.hash };
+  }
+  return steps;
+}
+
+/** Whether an error is one `planDispute` reports for evidence that cannot be used as is. */
+export function isEvidenceError(e: unknown): boolean {
+  return (
+    isParsecError(e) && (e.code === "StateMismatch" || e.code === "Malformed" || e.code === "BadSignature")
+  );
+}

@@ -1,0 +1,138 @@
+/**
+ * Items 7 and 8: the control topic (dispute in pieces, settle now cooperatively or unilaterally) and
+ * the watchtower (a counterparty closes with an older state: the node brings newer evidence within the
+ * challenge period and settles when it ends).
+ */
+import { expect } from "chai";
+import hre from "hardhat";
+import { Wallet, parseEther, type Contract } from "ethers";
+import { codecs, type ControlAction } from "../../sdk";
+import { ParsecNode } from "../../relayer/src/node";
+import { channelKey } from "../../relayer/src/kafka/topics";
+import { Harness, testLogger, waitFor, type TestChannel } from "./harness";
+
+describe("relayer: control requests and the watchtower", function () {
+  this.timeout(180_000);
+  let h: Harness;
+  let node: ParsecNode | null = null;
+  let disputed: TestChannel;
+  let coop: TestChannel;
+  let unilateral: TestChannel;
+  let watched: TestChannel;
+
+  const control = async (c: TestChannel, action: ControlAction, requestId: string): Promise<void> => {
+    const value = codecs().control.encode({
+      schemaVersion: 1,
+      requestId,
+      channelId: c.id,
+      action,
+      requestedBy: c.params.participant0,
+      requestedAtMs: Date.now(),
+      reason: "test",
+    });
+    await h.produce([{ key: channelKey(c.id), value }], h.topics.control);
+  };
+  const balance = (a: string): Promise<bigint> => hre.ethers.provider.getBalance(a);
+  const timeTravel = async (seconds: number): Promise<void> => {
+    await hre.network.provider.send("evm_increaseTime", [seconds]);
+    await hre.network.provider.send("evm_mine", []);
+  };
+
+  before(async () => {
+    h = await Harness.create();
+    disputed = await h.openChannel(parseEther("2"), parseEther("2"));
+    coop = await h.openChannel(parseEther("2"), parseEther("2"));
+    unilateral = await h.openChannel(parseEther("2"), parseEther("2"));
+    watched = await h.openChannel(parseEther("2"), parseEther("2"));
+    const keys = [...coop.wallets.map((w) => w.privateKey), unilateral.wallets[0].privateKey];
+    node = await ParsecNode.start(
+      h.config(
+        { commit: { everyM: 100_000, maxTransfersPerCall: 20, signatureTimeoutMs: 60_000 } },
+        { PARSEC_SIGNER_KEYS: keys.join(",") },
+      ),
+      { logger: testLogger() },
+    );
+  });
+  after(async () => {
+    await node?.stop();
+    await h?.close();
+  });
+
+  it("DISPUTE brings the whole chain since the on-chain state on-chain, in pieces", async () => {
+    const wires = Array.from(
+      { length: 45 },
+      (_, i) => disputed.next(0, { kind: "PAY", amount: 1000n + BigInt(i) }).wire,
+    );
+    await h.produce(wires.map((w) => disputed.record(w)));
+    await waitFor("applied", () => node?.locate(disputed.id)?.ch.payers[0].state.seq === 45);
+    await control(disputed, "DISPUTE", "dispute-1");
+    await waitFor("chain on-chain", async () => (await h.onchain(disputed.id)).seq0 === 45, 30_000);
+    const pieces = await waitFor("three piece events", async () => {
+      const e = (await h.settlements()).filter(
+        (x) => x.channelId === disputed.id && x.action === "CHAIN_EXTENSION" && x.status === "CONFIRMED",
+      );
+      return e.length >= 3 ? e : undefined;
+    });
+    expect(pieces).to.have.length(3);
+    expect(pieces.every((p) => p.requestId === "dispute-1")).to.equal(true);
+  });
+
+  it("SETTLE_NOW closes cooperatively when the node holds both keys", async () => {
+    await h.produce([
+      coop.record(coop.next(0, { kind: "PAY", amount: parseEther("0.5") }).wire),
+      coop.record(coop.next(1, { kind: "PAY", amount: parseEther("0.2") }).wire),
+    ]);
+    await waitFor("applied", () => node?.locate(coop.id)?.ch.payers[1].state.seq === 1);
+    const before = [await balance(coop.params.participant0), await balance(coop.params.participant1)];
+    await control(coop, "SETTLE_NOW", "settle-1");
+    await waitFor("settled", async () => (await h.onchain(coop.id)).status === 3, 20_000);
+    const out = coop.ledger.settlement();
+    expect((await balance(coop.params.participant0)) - before[0]).to.equal(out.payout0);
+    expect((await balance(coop.params.participant1)) - before[1]).to.equal(out.payout1);
+    const ev = await waitFor("close event", async () =>
+      (await h.settlements()).find((e) => e.channelId === coop.id && e.action === "COOPERATIVE_CLOSE"),
+    );
+    expect(ev.status).to.equal("CONFIRMED");
+    expect(ev.requestId).to.equal("settle-1");
+  });
+
+  it("SETTLE_NOW with one key: newest evidence on-chain, unilateral close, settled when the period ends", async () => {
+    const wires = [0, 1, 2].map(() => unilateral.next(1, { kind: "PAY", amount: parseEther("0.1") }).wire);
+    await h.produce(wires.map((w) => unilateral.record(w)));
+    await waitFor("applied", () => node?.locate(unilateral.id)?.ch.payers[1].state.seq === 3);
+    await control(unilateral, "SETTLE_NOW", "settle-2");
+    await waitFor("closing", async () => (await h.onchain(unilateral.id)).status === 2, 20_000);
+    expect((await h.onchain(unilateral.id)).seq1).to.equal(3);
+    const before = await balance(unilateral.params.participant0);
+    await timeTravel(3601);
+    await waitFor(
+      "settled by the watchtower",
+      async () => (await h.onchain(unilateral.id)).status === 3,
+      20_000,
+    );
+    expect((await balance(unilateral.params.participant0)) - before).to.equal(
+      unilateral.ledger.settlement().payout0,
+    );
+  });
+
+  it("the watchtower answers a close with an older state by newer evidence, then settles", async () => {
+    // P1 paid P0 ten times; P1 then closes hoping the chain forgets it.
+    const wires = Array.from(
+      { length: 10 },
+      () => watched.next(1, { kind: "PAY", amount: parseEther("0.05") }).wire,
+    );
+    await h.produce(wires.map((w) => watched.record(w)));
+    await waitFor("applied", () => node?.locate(watched.id)?.ch.payers[1].state.seq === 10);
+    const p1 = new Wallet(watched.wallets[1].privateKey, hre.ethers.provider);
+    await (await (h.channels.connect(p1) as Contract).getFunction("close")(watched.params)).wait();
+    await waitFor("newer evidence on-chain", async () => (await h.onchain(watched.id)).seq1 === 10, 20_000);
+    expect((await h.onchain(watched.id)).status).to.equal(2);
+    const before = await balance(watched.params.participant0);
+    await timeTravel(3601);
+    await waitFor("settled", async () => (await h.onchain(watched.id)).status === 3, 20_000);
+    expect((await balance(watched.params.participant0)) - before).to.equal(
+      watched.ledger.settlement().payout0,
+    );
+    expect(watched.ledger.settlement().payout0).to.equal(parseEther("2.5"));
+  });
+});
