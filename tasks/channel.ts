@@ -43,24 +43,8 @@ import {
 } from "./lib/context";
 import { TaskError, toTaskError } from "./lib/errors";
 import { print } from "./lib/output";
+import { withCommonParams, type CommonArgs } from "./lib/params";
 import { loadEvidence } from "./lib/sources";
-
-interface CommonArgs {
-  deployment: string;
-  from: string;
-}
-
-/** Adds `--deployment` and `--from` to a task. */
-function common<T>(t: ReturnType<typeof task<T>>) {
-  return t
-    .addOptionalParam("deployment", "Deployment JSON (default deployments/<network>.json)", "", types.string)
-    .addOptionalParam(
-      "from",
-      "Sending account: address or index (default the first account)",
-      "",
-      types.string,
-    );
-}
 
 function sideArg(side: string, channel: OnchainChannel, sender: string): 0 | 1 {
   if (side === "0" || side === "1") return Number(side) as 0 | 1;
@@ -107,7 +91,9 @@ export interface OpenResult {
   readonly txs: readonly TxReport[];
 }
 
-common(task("channel:open", "Opens a channel (ETH, or an ERC-20 with --token) with your first deposit"))
+withCommonParams(
+  task("channel:open", "Opens a channel (ETH, or an ERC-20 with --token) with your first deposit"),
+)
   .addParam("counterparty", "The other participant (P1)", undefined, types.string)
   .addParam("amount", 'Your deposit, in ETH or token units (e.g. "0.5")', undefined, types.string)
   .addOptionalParam(
@@ -166,7 +152,9 @@ interface DepositArgs extends CommonArgs {
   side: string;
 }
 
-common(task("channel:deposit", "Adds to a side's deposit of an open channel (your side by default)"))
+withCommonParams(
+  task("channel:deposit", "Adds to a side's deposit of an open channel (your side by default)"),
+)
   .addParam("channel", "Channel id", undefined, types.string)
   .addParam("amount", "Amount in ETH or token units", undefined, types.string)
   .addOptionalParam("side", "0 or 1 (default: the sender's side)", "", types.string)
@@ -194,7 +182,9 @@ interface ShowArgs extends CommonArgs {
   relayer: string;
 }
 
-common(task("channel:show", "Shows a channel, or every channel of a participant (default: the sender)"))
+withCommonParams(
+  task("channel:show", "Shows a channel, or every channel of a participant (default: the sender)"),
+)
   .addOptionalParam("channel", "Channel id", "", types.string)
   .addOptionalParam("participant", "List this participant's channels", "", types.string)
   .addOptionalParam("relayer", "Relayer URL: adds the off-chain balances", "", types.string)
@@ -246,7 +236,7 @@ interface EvidenceTaskArgs extends CommonArgs {
   relayer: string;
 }
 
-common(
+withCommonParams(
   task(
     "channel:checkpoint",
     "Submits the co-signed checkpoint of some evidence if it is newer than the chain's",
@@ -350,7 +340,7 @@ async function counterpartySignature(
   return normalized;
 }
 
-common(
+withCommonParams(
   task(
     "channel:close",
     "Closes a channel: cooperatively (both sign the split, paid at once) or unilaterally",
@@ -443,7 +433,7 @@ async function runStep(ctx: ParsecContext, step: DisputeStep): Promise<TxReport>
   }
 }
 
-common(
+withCommonParams(
   task(
     "channel:dispute",
     "Puts the newest state of some evidence on-chain (checkpoint, head proof, chain pieces)",
@@ -510,7 +500,7 @@ interface SettleResult {
   readonly pot1: bigint;
 }
 
-common(task("channel:settle", "Pays out a closing channel after its challenge period"))
+withCommonParams(task("channel:settle", "Pays out a closing channel after its challenge period"))
   .addParam("channel", "Channel id", undefined, types.string)
   .addOptionalParam("evidence", "Evidence JSON file with the on-chain head transfers", "", types.string)
   .addOptionalParam("relayer", "Relayer URL to fetch the evidence from", "", types.string)
@@ -581,7 +571,7 @@ function locksWithRoot(ledger: ChannelEvidenceLedger, payer: 0 | 1, root: Hash):
 
 type ChannelEvidenceLedger = NonNullable<Awaited<ReturnType<typeof loadEvidence>>>["ledger"];
 
-common(
+withCommonParams(
   task("channel:resolve-locks", "Splits a settled channel's locked pot of one payer between payee and payer"),
 )
   .addParam("channel", "Channel id", undefined, types.string)

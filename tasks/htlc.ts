@@ -14,22 +14,7 @@ import {
 } from "./lib/context";
 import { TaskError } from "./lib/errors";
 import { print } from "./lib/output";
-
-interface CommonArgs {
-  deployment: string;
-  from: string;
-}
-
-function common<T>(t: ReturnType<typeof task<T>>) {
-  return t
-    .addOptionalParam("deployment", "Deployment JSON (default deployments/<network>.json)", "", types.string)
-    .addOptionalParam(
-      "from",
-      "Sending account: address or index (default the first account)",
-      "",
-      types.string,
-    );
-}
+import { withCommonParams, type CommonArgs } from "./lib/params";
 
 function bytes32Arg(name: string, value: string): Hash {
   if (!/^0x[0-9a-fA-F]{64}$/.test(value))
@@ -55,7 +40,9 @@ export interface LockResult {
   readonly txs: readonly TxReport[];
 }
 
-common(task("htlc:lock", "Escrows ETH or an ERC-20 for a receiver under a sha256 hashlock until a timelock"))
+withCommonParams(
+  task("htlc:lock", "Escrows ETH or an ERC-20 for a receiver under a sha256 hashlock until a timelock"),
+)
   .addParam("receiver", "Who may claim with the preimage", undefined, types.string)
   .addParam("amount", "Amount in ETH or token units", undefined, types.string)
   .addOptionalParam("token", "ERC-20 address or TST; ETH if omitted", "", types.string)
@@ -119,7 +106,7 @@ interface ClaimArgs extends CommonArgs {
   preimage: string;
 }
 
-common(task("htlc:claim", "Pays an escrow to its receiver with the preimage, before the timelock"))
+withCommonParams(task("htlc:claim", "Pays an escrow to its receiver with the preimage, before the timelock"))
   .addParam("id", "Escrow id", undefined, types.string)
   .addParam("preimage", "The 32-byte secret", undefined, types.string)
   .setAction(async (args: ClaimArgs, hre): Promise<TxReport> => {
@@ -133,7 +120,7 @@ interface RefundArgs extends CommonArgs {
   id: string;
 }
 
-common(task("htlc:refund", "Returns an escrow to its sender after the timelock"))
+withCommonParams(task("htlc:refund", "Returns an escrow to its sender after the timelock"))
   .addParam("id", "Escrow id", undefined, types.string)
   .setAction(async (args: RefundArgs, hre): Promise<TxReport> => {
     const ctx = await parsecContext(hre, args);
@@ -146,7 +133,9 @@ interface RegisterArgs extends CommonArgs {
   preimages: string;
 }
 
-common(task("secret:register", "Reveals HTLC preimages on-chain so channel locks resolve to their payees"))
+withCommonParams(
+  task("secret:register", "Reveals HTLC preimages on-chain so channel locks resolve to their payees"),
+)
   .addParam("preimages", "Comma-separated 32-byte secrets", undefined, types.string)
   .setAction(async (args: RegisterArgs, hre): Promise<TxReport> => {
     const ctx = await parsecContext(hre, args);

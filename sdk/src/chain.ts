@@ -13,7 +13,7 @@ import {
   WrongChannelError,
 } from "./errors";
 import { GENESIS_STATE, applyTransfer, type ApplyOptions, type PayerState } from "./payer-state";
-import { settlementOutcome, type SettlementOutcome } from "./settlement";
+import { settlementOutcome, type SettlementInput, type SettlementOutcome } from "./settlement";
 import { transferSigner } from "./sign";
 import type {
   Address,
@@ -27,14 +27,8 @@ import type {
   VerifiedTransfer,
 } from "./types";
 
-/** Balances of a channel after some transfer (all in base units). */
-export interface ChannelBalances {
-  readonly deposit0: bigint;
-  readonly deposit1: bigint;
-  readonly paid0: bigint;
-  readonly paid1: bigint;
-  readonly locked0: bigint;
-  readonly locked1: bigint;
+/** Balances of a channel after some transfer (all in base units): deposits, paid and locked totals, and… */
+export interface ChannelBalances extends SettlementInput {
   /** `deposit0 − paid0 + paid1 − locked0`: what P0 can still pay or lock. */
   readonly available0: bigint;
   /** `deposit1 − paid1 + paid0 − locked1`. */

@@ -27,7 +27,8 @@ import {
   stopKafka,
   type KafkaCluster,
 } from "../../scripts/kafka/launcher";
-import { Harness, getJson, prng, sleep, testLogger, waitFor, workload, type TestChannel } from "./harness";
+import { prng } from "../../scripts/simulator/generate";
+import { Harness, getJson, sleep, testLogger, waitFor, workload, type TestChannel } from "./harness";
 
 interface Payers {
   payers: { seq: number; paidTotal: string }[];

@@ -44,7 +44,6 @@ import {
 import { channelKey } from "../../relayer/src/kafka/topics";
 import { silentLogger, createLogger, type Logger } from "../../relayer/src/log";
 import { signerGroupId } from "../../relayer/src/signer/signer";
-
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `check` until it returns a value (not undefined/false) or `timeoutMs` passes. */
@@ -414,18 +413,6 @@ function merge(base: Record<string, unknown>, over: Record<string, unknown>): Re
 export async function getJson<T>(url: string): Promise<{ status: number; body: T }> {
   const res = await fetch(url);
   return { status: res.status, body: (await res.json()) as T };
-}
-
-/** A small deterministic PRNG (mulberry32) so fault tests replay the same workload. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

@@ -5,14 +5,14 @@
  */
 import {
   codecs,
-  deadLetterOf,
   type Domain,
   type ErrorCode,
   type Hash,
+  hashCheckpoint,
   isParsecError,
   recoverSigner,
+  typedDataDigest,
 } from "../../../sdk";
-import { hashCheckpoint, typedDataDigest } from "../../../sdk/src/eip712";
 import type { ChainRegistry } from "../chain/registry";
 import type { Operator } from "../commit/operator";
 import { messageOf } from "../errors";
@@ -20,6 +20,7 @@ import { M, type Metrics } from "../http/metrics";
 import type { InRecord } from "../kafka/client";
 import { channelIdOfKey, channelKey } from "../kafka/topics";
 import type { PartitionState } from "../state/partition";
+import { deadLetterRecord } from "./dead-letter";
 
 export interface RequestPipelineDeps {
   readonly domain: Domain;
@@ -39,22 +40,7 @@ export class RequestPipeline {
     channelId: Hash | null,
   ): void {
     this.deps.metrics.inc(M.rejected, "Transfers rejected, by reason", { reason: code, topic: r.topic });
-    ps.deadLetter({
-      key: r.key,
-      value: codecs().deadLetter.encode(
-        deadLetterOf(
-          { code, message },
-          {
-            original: r.value ?? new Uint8Array(0),
-            originalKey: r.key,
-            topic: r.topic,
-            partition: r.partition,
-            offset: r.offset,
-          },
-          channelId,
-        ),
-      ),
-    });
+    ps.deadLetter(deadLetterRecord(r, code, message, channelId));
   }
 
   private async known(id: Hash): Promise<ReturnType<ChainRegistry["get"]>> {

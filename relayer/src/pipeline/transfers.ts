@@ -5,9 +5,7 @@
  * to the dead-letter topic with its reason and its original bytes. Nothing here throws for bad input.
  */
 import {
-  codecs,
   codeOfReason,
-  deadLetterOf,
   type EquivocationProof,
   type ErrorCode,
   errorForReason,
@@ -24,6 +22,7 @@ import { channelIdOfKey, channelKey, channelPartition } from "../kafka/topics";
 import { M, type Counter, type Metrics } from "../http/metrics";
 import type { ChannelState, WindowItem } from "../state/channel";
 import type { PartitionState } from "../state/partition";
+import { deadLetterRecord } from "./dead-letter";
 import { messageOf } from "../errors";
 
 /** A batch whose verification is under way. */
@@ -82,24 +81,9 @@ export class TransferPipeline {
   }
 
   private reject(ps: PartitionState, r: InRecord, reason: Reason, channelId: Hash | null): void {
-    const code = reason instanceof Rejection ? reason.code : reason.code;
+    const code = reason.code;
     this.deps.metrics.inc(M.rejected, "Transfers rejected, by reason", { reason: code });
-    ps.deadLetter({
-      key: r.key,
-      value: codecs().deadLetter.encode(
-        deadLetterOf(
-          { code, message: reason.message },
-          {
-            original: r.value ?? new Uint8Array(0),
-            originalKey: r.key,
-            topic: r.topic,
-            partition: r.partition,
-            offset: r.offset,
-          },
-          channelId,
-        ),
-      ),
-    });
+    ps.deadLetter(deadLetterRecord(r, code, reason.message, channelId));
   }
 
   /**
