@@ -173,7 +173,7 @@ async function main(): Promise<void> {
   const nodeLog = path.join(stateDir, "node.log");
   // The node's recommended V8 setting (docs/relayer.md): a small young generation keeps the resident
   // memory low at the same throughput (per-transfer garbage is short-lived).
-  const flags = (process.env.BENCH_NODE_FLAGS ?? "--max-semi-space-size=2").split(" ").filter(Boolean);
+  const flags = (process.env.BENCH_NODE_FLAGS ?? "--max-semi-space-size=8").split(" ").filter(Boolean);
   const child = spawn(process.execPath, [...flags, entry, "--config", file], {
     cwd: REPO_ROOT,
     env: {
