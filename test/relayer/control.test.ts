@@ -19,6 +19,8 @@ describe("relayer: control requests and the watchtower", function () {
   let coop: TestChannel;
   let unilateral: TestChannel;
   let watched: TestChannel;
+  let token: Contract;
+  let tokenChannel: TestChannel;
 
   const control = async (c: TestChannel, action: ControlAction, requestId: string): Promise<void> => {
     const value = codecs().control.encode({
@@ -44,7 +46,13 @@ describe("relayer: control requests and the watchtower", function () {
     coop = await h.openChannel(parseEther("2"), parseEther("2"));
     unilateral = await h.openChannel(parseEther("2"), parseEther("2"));
     watched = await h.openChannel(parseEther("2"), parseEther("2"));
-    const keys = [...coop.wallets.map((w) => w.privateKey), unilateral.wallets[0].privateKey];
+    token = await h.deployToken();
+    tokenChannel = await h.openChannel(parseEther("300"), parseEther("100"), undefined, token);
+    const keys = [
+      ...coop.wallets.map((w) => w.privateKey),
+      ...tokenChannel.wallets.map((w) => w.privateKey),
+      unilateral.wallets[0].privateKey,
+    ];
     node = await ParsecNode.start(
       h.config(
         { commit: { everyM: 100_000, maxTransfersPerCall: 20, signatureTimeoutMs: 60_000 } },
@@ -94,6 +102,26 @@ describe("relayer: control requests and the watchtower", function () {
     );
     expect(ev.status).to.equal("CONFIRMED");
     expect(ev.requestId).to.equal("settle-1");
+  });
+
+  it("runs an ERC-20 channel like an ETH one: applies, settles cooperatively, pays out in token units", async () => {
+    const tokenBalance = async (a: string): Promise<bigint> =>
+      (await token.getFunction("balanceOf")(a)) as bigint;
+    await h.produce([
+      tokenChannel.record(tokenChannel.next(0, { kind: "PAY", amount: parseEther("40") }).wire),
+      tokenChannel.record(tokenChannel.next(1, { kind: "PAY", amount: parseEther("15") }).wire),
+      tokenChannel.record(tokenChannel.next(0, { kind: "PAY", amount: 7n }).wire),
+    ]);
+    await waitFor("applied", () => node?.locate(tokenChannel.id)?.ch.payers[0].state.seq === 2);
+    const [p0, p1] = [tokenChannel.params.participant0, tokenChannel.params.participant1];
+    const before = [await tokenBalance(p0), await tokenBalance(p1)];
+    await control(tokenChannel, "SETTLE_NOW", "settle-token");
+    await waitFor("settled", async () => (await h.onchain(tokenChannel.id)).status === 3, 20_000);
+    const out = tokenChannel.ledger.settlement();
+    expect(out.payout0).to.equal(parseEther("275") - 7n);
+    expect((await tokenBalance(p0)) - before[0]).to.equal(out.payout0);
+    expect((await tokenBalance(p1)) - before[1]).to.equal(out.payout1);
+    expect(await tokenBalance(h.address)).to.equal(0n);
   });
 
   it("SETTLE_NOW with one key: newest evidence on-chain, unilateral close, settled when the period ends", async () => {

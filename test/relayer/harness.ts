@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import hre from "hardhat";
 import { JsonRpcServer } from "hardhat/internal/hardhat-network/jsonrpc/server";
-import { Wallet, parseEther, type Contract } from "ethers";
+import { Wallet, ZeroAddress, parseEther, type Contract } from "ethers";
 import {
   type Address,
   buildTransfer,
@@ -233,11 +233,15 @@ export class Harness {
     return merge(base, extra);
   }
 
-  /** Opens an ETH channel between two fresh funded wallets; P1 deposits too when `deposit1 > 0`. */
+  /**
+   * Opens a channel between two fresh funded wallets, in ETH or (with `token`) in that ERC-20, minted to
+   * both and approved; P1 deposits too when `deposit1 > 0`.
+   */
   async openChannel(
     deposit0 = parseEther("10"),
     deposit1 = parseEther("10"),
     wallets?: readonly [Wallet, Wallet],
+    token?: Contract,
   ): Promise<TestChannel> {
     const [w0, w1] = wallets ?? [Wallet.createRandom(), Wallet.createRandom()];
     await this.fund(w0.address);
@@ -248,21 +252,39 @@ export class Harness {
     const params: ChannelParams = {
       participant0: w0.address as Address,
       participant1: w1.address as Address,
-      asset: "0x0000000000000000000000000000000000000000" as Address,
+      asset: (token ? await token.getAddress() : ZeroAddress) as Address,
       challengePeriod: 3600,
       nonce: this.nonce++,
     };
-    const c = this.channels.connect(p0) as Contract;
-    await (
-      await c.getFunction("openEth")(params.participant1, params.challengePeriod, params.nonce, {
-        value: deposit0,
-      })
-    ).wait();
     const id = channelIdOf(this.domain, params);
-    if (deposit1 > 0n)
+    const by = (w: Wallet) => this.channels.connect(w) as Contract;
+    if (token) {
+      for (const [w, amount] of [
+        [p0, deposit0],
+        [p1, deposit1],
+      ] as const) {
+        await (await token.getFunction("mint")(w.address, amount)).wait();
+        const t = token.connect(w) as Contract;
+        await (await t.getFunction("approve")(this.address, amount)).wait();
+      }
       await (
-        await (this.channels.connect(p1) as Contract).getFunction("deposit")(id, 1, { value: deposit1 })
+        await by(p0).getFunction("openToken")(
+          params.participant1,
+          params.asset,
+          params.challengePeriod,
+          params.nonce,
+          deposit0,
+        )
       ).wait();
+      if (deposit1 > 0n) await (await by(p1).getFunction("depositToken")(params, 1, deposit1)).wait();
+    } else {
+      await (
+        await by(p0).getFunction("openEth")(params.participant1, params.challengePeriod, params.nonce, {
+          value: deposit0,
+        })
+      ).wait();
+      if (deposit1 > 0n) await (await by(p1).getFunction("deposit")(id, 1, { value: deposit1 })).wait();
+    }
     return new TestChannel(
       this.domain,
       params,
@@ -271,6 +293,14 @@ export class Harness {
       deposit0,
       deposit1,
     );
+  }
+
+  /** Deploys an 18-decimal ERC-20 anyone may mint (`contracts/test/TestToken.sol`). */
+  async deployToken(symbol = "TST"): Promise<Contract> {
+    const factory = await hre.ethers.getContractFactory("TestToken");
+    const token = await factory.deploy(`Test ${symbol}`, symbol, 18);
+    await token.waitForDeployment();
+    return token as unknown as Contract;
   }
 
   async produce(records: readonly OutRecord[], topic = this.topics.transfers): Promise<void> {
