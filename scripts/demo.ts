@@ -287,6 +287,8 @@ async function main(): Promise<void> {
     console.log(`    payout P0 ${formatEther(payouts.payout0)} ETH, P1 ${formatEther(payouts.payout1)} ETH`);
     console.log("  checks:");
     for (const [what, ok] of checks) console.log(`    ${ok ? "ok  " : "FAIL"} ${what}`);
+    if (!process.env.KAFKA_BROKERS)
+      console.log("\n  The local broker keeps running for the next run; `npm run kafka:stop` stops it.");
     if (checks.some(([, ok]) => !ok)) process.exitCode = 1;
   } finally {
     await node.stop();
