@@ -323,7 +323,12 @@ contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault 
             uint256 share = lock.amount < pot ? lock.amount : pot;
             pot -= share;
             bytes32 preimage = preimages.length == 0 ? bytes32(0) : preimages[i];
-            if (_unlockable(lock, preimage)) toPayee += share;
+            if (_unlockable(lock, preimage)) {
+                toPayee += share;
+            } else if (block.timestamp <= lock.expiry) {
+                // Returning an open lock early would let the payer take it before the payee can reveal it.
+                revert LockNotExpired(lock.hashlock, lock.expiry);
+            }
         }
         uint256 toPayer = (payer == 0 ? pending.pot0 : pending.pot1) - toPayee;
 

@@ -78,6 +78,8 @@ interface IParsecChannels {
     error NoPendingLocks(bytes32 channelId, uint8 payer);
     /// @notice `preimages` must be empty or one per lock.
     error PreimagesLengthMismatch(uint256 locks, uint256 preimages);
+    /// @notice A lock whose secret is not revealed may still be until its expiry: resolve after it.
+    error LockNotExpired(bytes32 hashlock, uint64 expiry);
 
     // ---------------------------------------------------------------- events
     /// @notice A channel was opened by `participant0` with its first deposit.
@@ -205,7 +207,9 @@ interface IParsecChannels {
         bytes calldata transferB
     ) external;
 
-    /// @notice Splits payer's locked pot of a settled channel between payee and payer.
+    /// @notice Splits payer's locked pot of a settled channel between payee and payer. Each lock with a share
+    /// goes to the payee if its secret is revealed (now or registered) by its expiry, else back to the payer,
+    /// which is only decided once the lock has expired (`LockNotExpired` before).
     /// @param locks The packed pending list of payer's settled head.
     /// @param preimages Empty, or one per lock (zero for none) revealed now.
     function resolveLocks(

@@ -32,6 +32,7 @@ export const ReasonCode = {
   AddressMismatch: 23,
   KindRuleViolation: 24,
   WalletError: 25,
+  LockNotExpired: 26,
 } as const;
 
 export type ErrorCode = Exclude<keyof typeof ReasonCode, "Ok">;
@@ -261,6 +262,18 @@ export class CancelNotAllowedError extends ParsecError {
       `CANCEL at seq ${seq} of a lock expiring at ${expiry} is not allowed at ${now}: a payee accepts a ` +
         `CANCEL only after expiry and only if the secret was not revealed.`,
       { seq, expiry, now },
+    );
+  }
+}
+
+/** Resolving a settled lock that is neither revealed nor expired: its payee may still reveal it. */
+export class LockNotExpiredError extends ParsecError {
+  readonly code = "LockNotExpired" as const;
+  constructor(hashlock: string, expiry: bigint, now: bigint) {
+    super(
+      `The lock ${hashlock} is not revealed and expires at ${expiry} (now ${now}): its payee may still reveal ` +
+        `it. Resolve the locks after their expiry, or register the secret first.`,
+      { hashlock, expiry, now },
     );
   }
 }

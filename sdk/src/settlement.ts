@@ -2,6 +2,7 @@
  * The payout rule of protocol §5, identical to `contracts/libraries/Settlement.sol`, and the lock
  * resolution of `resolveLocks`.
  */
+import { LockNotExpiredError } from "./errors";
 import type { Lock } from "./types";
 
 export interface SettlementInput {
@@ -43,11 +44,14 @@ export interface LockResolution {
 /**
  * How `resolveLocks` splits a payer's pot: in list order each lock takes `min(amount, pot left)`, to the
  * payee when `unlockable(lock, i)` (preimage shown before expiry or registered in time), else to the payer.
+ * With `now` (the block time), throws `LockNotExpiredError` where the contract reverts `LockNotExpired`: a
+ * lock with a share that is not unlockable and has not expired (`now <= expiry`).
  */
 export function resolveLocksOutcome(
   locks: readonly Lock[],
   pot: bigint,
   unlockable: (lock: Lock, index: number) => boolean,
+  now?: bigint,
 ): LockResolution {
   let left = pot;
   let toPayee = 0n;
@@ -56,7 +60,10 @@ export function resolveLocksOutcome(
     const share = left === 0n ? 0n : locks[i].amount < left ? locks[i].amount : left;
     left -= share;
     shares.push(share);
-    if (share !== 0n && unlockable(locks[i], i)) toPayee += share;
+    if (share === 0n) continue;
+    if (unlockable(locks[i], i)) toPayee += share;
+    else if (now !== undefined && now <= locks[i].expiry)
+      throw new LockNotExpiredError(locks[i].hashlock, locks[i].expiry, now);
   }
   return { toPayee, toPayer: pot - toPayee, shares };
 }

@@ -123,11 +123,12 @@ describe("ParsecChannels: HTLC locks, secret registry, resolveLocks", () => {
       const b = await loadFixture(deployBase);
       const ch = await openEth(b);
       const expiry = (await now()) + LONG;
-      await ch.c1.push(Kind.Lock, 10n, hashlockOf(S1), expiry);
-      await ch.c1.push(Kind.Lock, 20n, hashlockOf(S2), expiry);
+      const soon = (await now()) + 60n; // expired once the challenge period is over
+      await ch.c1.push(Kind.Lock, 10n, hashlockOf(S1), soon);
+      await ch.c1.push(Kind.Lock, 20n, hashlockOf(S2), soon);
       await ch.c1.push(Kind.Lock, 30n, hashlockOf(S3), expiry);
       await settleNow(b, ch);
-      // S2 is shown for the first lock (wrong hashlock), none for the second, S3 for the third
+      // S2 is shown for the first lock (wrong hashlock), none for the second, S3 for the third in time
       const tx = b.channels.resolveLocks(ch.params, 1, concat(ch.c1.locks), [S2, ZERO32, S3]);
       await expect(tx).to.emit(b.channels, "LocksResolved").withArgs(ch.id, 1, 30n, 30n);
       await expect(tx).to.changeEtherBalances([b.alice, b.bob], [30n, 30n]);
@@ -151,8 +152,11 @@ describe("ParsecChannels: HTLC locks, secret registry, resolveLocks", () => {
       await expect(
         b.channels.resolveLocks(both.params, 0, concat(both.c0.locks), [S1, S2]),
       ).to.changeEtherBalances([b.alice, b.bob], [0n, parseEther("0.8")]);
-      // only the second revealed: the first lock's 0.7 returns to the payer, the second gets the 0.1 left
-      await expect(b.channels.resolveLocks(second.params, 0, concat(second.c0.locks), [ZERO32, S2]))
+      // only the second revealed (registered in time): once the first has expired, its 0.7 returns to the
+      // payer and the second gets the 0.1 left
+      await b.channels.registerSecrets([S2]);
+      await time.increaseTo(expiry + 1n);
+      await expect(b.channels.resolveLocks(second.params, 0, concat(second.c0.locks), []))
         .to.emit(b.channels, "LocksResolved")
         .withArgs(second.id, 0, parseEther("0.1"), parseEther("0.7"));
     });
@@ -205,7 +209,18 @@ describe("ParsecChannels: HTLC locks, secret registry, resolveLocks", () => {
       await expect(b.channels.resolveLocks(ch.params, 1, "0x", []))
         .to.be.revertedWithCustomError(b.channels, "NoPendingLocks")
         .withArgs(ch.id, 1);
-      await b.channels.resolveLocks(ch.params, 0, locks, []);
+      // An unrevealed lock may still be revealed until its expiry: returning it early would rob the payee.
+      await expect(b.channels.resolveLocks(ch.params, 0, locks, []))
+        .to.be.revertedWithCustomError(b.channels, "LockNotExpired")
+        .withArgs(hashlockOf(S1), expiry);
+      await time.setNextBlockTimestamp(expiry); // at expiry the lock is still open
+      await expect(b.channels.resolveLocks(ch.params, 0, locks, [])).to.be.revertedWithCustomError(
+        b.channels,
+        "LockNotExpired",
+      );
+      await expect(b.channels.resolveLocks(ch.params, 0, locks, []))
+        .to.emit(b.channels, "LocksResolved")
+        .withArgs(ch.id, 0, 0n, 5n);
       await expect(b.channels.resolveLocks(ch.params, 0, locks, []))
         .to.be.revertedWithCustomError(b.channels, "NoPendingLocks")
         .withArgs(ch.id, 0);

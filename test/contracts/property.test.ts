@@ -534,16 +534,35 @@ async function run(b: Base, sc: Scenario): Promise<void> {
         : pending.locks.map((l, i) =>
             sc.reveal === 1 || (sc.mask >> (i % 30)) & 1 ? SECRETS[l.secret] : ZERO32,
           );
-    let left = pending.pot;
-    let toPayee = 0n;
-    pending.locks.forEach((l, i) => {
-      const share = l.amount < left ? l.amount : left;
-      left -= share;
-      const shown = preimages.length > 0 && preimages[i] !== ZERO32 && m.epoch <= l.k;
-      const revealed = m.registered.get(l.secret);
-      if (shown || (revealed !== undefined && revealed <= l.k)) toPayee += share;
-    });
-    const tx = channels.resolveLocks(params, p, packedLocks(pending.locks, expiryOf), preimages);
+    // The model of resolveLocks at the current epoch: what goes to the payee, and the first lock that
+    // has a share, is not revealed and has not expired yet (the contract refuses to decide it early).
+    const resolution = () => {
+      let left = pending.pot;
+      let toPayee = 0n;
+      let open: ModelLock | undefined;
+      pending.locks.forEach((l, i) => {
+        const share = l.amount < left ? l.amount : left;
+        left -= share;
+        if (share === 0n) return;
+        const shown = preimages.length > 0 && preimages[i] !== ZERO32 && m.epoch <= l.k;
+        const revealed = m.registered.get(l.secret);
+        if (shown || (revealed !== undefined && revealed <= l.k)) toPayee += share;
+        else if (m.epoch <= l.k) open ??= l;
+      });
+      return { toPayee, open };
+    };
+    const locks = packedLocks(pending.locks, expiryOf);
+    let { toPayee, open } = resolution();
+    if (open) {
+      await expect(channels.resolveLocks(params, p, locks, preimages))
+        .to.be.revertedWithCustomError(channels, "LockNotExpired")
+        .withArgs(hashlockOf(SECRETS[open.secret]), expiryOf(open.k));
+      m.epoch = Math.max(...pending.locks.map((l) => l.k)) + 1;
+      await time.increaseTo(T0 + BigInt(m.epoch) * EPOCH);
+      ({ toPayee, open } = resolution());
+      expect(open).to.equal(undefined);
+    }
+    const tx = channels.resolveLocks(params, p, locks, preimages);
     await expect(tx)
       .to.emit(channels, "LocksResolved")
       .withArgs(id, p, toPayee, pending.pot - toPayee);

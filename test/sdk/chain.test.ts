@@ -231,4 +231,18 @@ describe("sdk/settlement: identical to Settlement.sol", () => {
       shares: [0n, 0n, 0n],
     });
   });
+
+  it("refuses, like the contract, to return a lock that is neither revealed nor expired", () => {
+    const locks = [lockOf(1, 30n, 500n), lockOf(2, 50n, 1_000n), lockOf(3, 40n, 2_000n)];
+    const second = (_: Lock, i: number) => i === 1;
+    expectCode(() => resolveLocksOutcome(locks, 100n, second, 1_000n), "LockNotExpired");
+    // At 1,500 the first has expired and the third takes no share of the pot: nothing is left open.
+    expect(resolveLocksOutcome(locks, 80n, second, 1_500n)).to.deep.equal({
+      toPayee: 50n,
+      toPayer: 30n,
+      shares: [30n, 50n, 0n],
+    });
+    expectCode(() => resolveLocksOutcome(locks, 100n, second, 1_500n), "LockNotExpired");
+    expect(resolveLocksOutcome(locks, 100n, second, 2_001n).toPayer).to.equal(50n);
+  });
 });

@@ -302,7 +302,7 @@ describe("sdk ↔ ParsecChannels", function () {
     // it expired already, so without a timely registration it returns to the payer.
     const locks = ledger.state(0).locks;
     expect(locks).to.have.length(1);
-    const outcome = resolveLocksOutcome(locks, expected.pot0, () => false);
+    const outcome = resolveLocksOutcome(locks, expected.pot0, () => false, BigInt(await time.latest()) + 1n);
     await expect(contract.resolveLocks(...resolveLocksArgs(ch.params, 0, locks, [preimage])))
       .to.emit(contract, "LocksResolved")
       .withArgs(ch.channelId, 0, outcome.toPayee, outcome.toPayer);

@@ -348,7 +348,7 @@ describe("Hardhat tasks", function () {
   });
 
   describe("pending locks after settlement", function () {
-    it("resolves a payer's locks: shown preimages to the payee, the rest back, once", async function () {
+    it("resolves a payer's locks: shown preimages to the payee, expired ones back, once", async function () {
       const nonce = 77n;
       const { channelId } = await run<{ channelId: Hash }>("channel:open", {
         counterparty: bob,
@@ -364,8 +364,9 @@ describe("Hardhat tasks", function () {
       const expiry = BigInt((await hre.ethers.provider.getBlock("latest"))!.timestamp + 10 * HOUR);
       const shown = "0x" + "11".repeat(32);
       const kept = "0x" + "22".repeat(32);
+      const soon = expiry - 8n * BigInt(HOUR);
       await off.lock(0, parseEther("0.2"), hashlockOf(shown as Hash), expiry);
-      await off.lock(0, parseEther("0.3"), hashlockOf(kept as Hash), expiry);
+      await off.lock(0, parseEther("0.3"), hashlockOf(kept as Hash), soon);
       await off.cosign();
       const file = path.join(tmp, "evidence-locks.json");
       fs.writeFileSync(file, off.evidenceJson());
@@ -387,6 +388,12 @@ describe("Hardhat tasks", function () {
         "no locks left",
       );
 
+      // The kept lock could still be revealed until it expires: the contract refuses to return it earlier.
+      await expectFailure(
+        run("channel:resolve-locks", { channel: channelId, payer: "0", evidence: file, preimages: shown }),
+        "LockNotExpired: A lock whose secret is not revealed may still be until its expiry",
+      );
+      await time.increase(2 * HOUR);
       const result = await run<{ toPayee: bigint; toPayer: bigint }>("channel:resolve-locks", {
         channel: channelId,
         payer: "0",

@@ -91,6 +91,14 @@ export const parsecChannelsAbi = [
     type: "error",
   },
   {
+    inputs: [
+      { internalType: "bytes32", name: "hashlock", type: "bytes32" },
+      { internalType: "uint64", name: "expiry", type: "uint64" },
+    ],
+    name: "LockNotExpired",
+    type: "error",
+  },
+  {
     inputs: [{ internalType: "uint32", name: "seq", type: "uint32" }],
     name: "LockNotPending",
     type: "error",
@@ -1175,6 +1183,8 @@ export const errorNotices: Readonly<Record<string, string>> = {
     "A transfer's fields break its kind's rules (zero amount, missing hashlock, ...).",
   "LockedTotalMismatch(uint32,uint256,uint256)":
     "A transfer's `lockedTotal` does not follow from its lock operation.",
+  "LockNotExpired(bytes32,uint64)":
+    "A lock whose secret is not revealed may still be until its expiry: resolve after it.",
   "LockNotPending(uint32)": "An UNLOCK or CANCEL names a lock that is not pending.",
   "LocksMismatch(bytes32)": "The pending-lock list supplied does not hash to the committed `locksRoot`.",
   "LocksRootMismatch(uint32)":
