@@ -44,7 +44,8 @@ export async function seedForkSource(provider: JsonRpcProvider, artifacts: Artif
     });
   }
   await provider.send("hardhat_mine", ["0x5"]);
-  const forkBlock = await provider.getBlockNumber();
+  // Straight from the node: ethers' getBlockNumber may answer from its short cache, from before the mine.
+  const forkBlock = Number(await provider.send("eth_blockNumber", []));
   // State after the fork block: a fork pinned at forkBlock must not see these mints.
   for (const t of tokens) {
     const token = new ContractFactory(artifact.abi, artifact.bytecode, deployer).attach(t.address);

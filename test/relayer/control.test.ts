@@ -6,10 +6,10 @@
 import { expect } from "chai";
 import hre from "hardhat";
 import { Wallet, parseEther, type Contract } from "ethers";
-import { codecs, type ControlAction } from "../../sdk";
+import { codecs, hashlockOf, type ControlAction, type Hash } from "../../sdk";
 import { ParsecNode } from "../../relayer/src/node";
 import { channelKey } from "../../relayer/src/kafka/topics";
-import { Harness, testLogger, waitFor, type TestChannel } from "./harness";
+import { Harness, sleep, testLogger, waitFor, type TestChannel } from "./harness";
 
 describe("relayer: control requests and the watchtower", function () {
   this.timeout(180_000);
@@ -19,6 +19,7 @@ describe("relayer: control requests and the watchtower", function () {
   let coop: TestChannel;
   let unilateral: TestChannel;
   let watched: TestChannel;
+  let locked: TestChannel;
   let token: Contract;
   let tokenChannel: TestChannel;
 
@@ -46,6 +47,7 @@ describe("relayer: control requests and the watchtower", function () {
     coop = await h.openChannel(parseEther("2"), parseEther("2"));
     unilateral = await h.openChannel(parseEther("2"), parseEther("2"));
     watched = await h.openChannel(parseEther("2"), parseEther("2"));
+    locked = await h.openChannel(parseEther("2"), parseEther("2"));
     token = await h.deployToken();
     tokenChannel = await h.openChannel(parseEther("300"), parseEther("100"), undefined, token);
     const keys = [
@@ -162,5 +164,41 @@ describe("relayer: control requests and the watchtower", function () {
       watched.ledger.settlement().payout0,
     );
     expect(watched.ledger.settlement().payout0).to.equal(parseEther("2.5"));
+  });
+
+  it("after settling, resolves the locked pot once every lock has expired: registered secrets to the payee", async () => {
+    const secret = ("0x" + "5e".repeat(32)) as Hash;
+    const unrevealed = ("0x" + "0d".repeat(32)) as Hash;
+    const expiry = BigInt((await hre.ethers.provider.getBlock("latest"))!.timestamp + 3 * 3600);
+    const wires = [
+      locked.next(0, { kind: "LOCK", amount: parseEther("0.3"), hashlock: hashlockOf(secret), expiry }).wire,
+      locked.next(0, { kind: "LOCK", amount: parseEther("0.1"), hashlock: hashlockOf(unrevealed), expiry })
+        .wire,
+      locked.next(0, { kind: "PAY", amount: parseEther("0.05") }).wire,
+    ];
+    await h.produce(wires.map((w) => locked.record(w)));
+    await waitFor("applied", () => node?.locate(locked.id)?.ch.payers[0].state.seq === 3);
+    // P0 closes with nothing on-chain; the watchtower brings its chain (with both locks) and settles.
+    const p0 = new Wallet(locked.wallets[0].privateKey, hre.ethers.provider);
+    await (await (h.channels.connect(p0) as Contract).getFunction("close")(locked.params)).wait();
+    await waitFor("chain on-chain", async () => (await h.onchain(locked.id)).seq0 === 3, 20_000);
+    await timeTravel(3601);
+    await waitFor("settled", async () => (await h.onchain(locked.id)).status === 3, 20_000);
+    const pot = async (): Promise<bigint> =>
+      ((await h.channels.getFunction("pendingLocksOf")(locked.id)) as { pot0: bigint }).pot0;
+    expect(await pot()).to.equal(parseEther("0.4"));
+    // The payee reveals one secret in time; before the locks expire the node leaves the pot alone.
+    await (await (h.channels.connect(p0) as Contract).getFunction("registerSecrets")([secret])).wait();
+    await sleep(1500);
+    expect(await pot()).to.equal(parseEther("0.4"));
+    const before = [await balance(locked.params.participant0), await balance(locked.params.participant1)];
+    await timeTravel(3 * 3600);
+    await waitFor("resolved by the node", async () => ((await pot()) === 0n ? true : undefined), 20_000);
+    expect((await balance(locked.params.participant1)) - before[1]).to.equal(parseEther("0.3"));
+    expect((await balance(locked.params.participant0)) - before[0]).to.equal(parseEther("0.1"));
+    const ev = await waitFor("resolve event", async () =>
+      (await h.settlements()).find((e) => e.channelId === locked.id && e.action === "RESOLVE_LOCKS"),
+    );
+    expect(ev.status).to.equal("CONFIRMED");
   });
 });

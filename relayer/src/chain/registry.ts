@@ -31,6 +31,8 @@ export interface OnchainChannel {
   closer: Address | null;
   seq0: number;
   seq1: number;
+  /** Each payer's locked pot held back at settlement, until `resolveLocks` splits it (0 when none). */
+  lockPots: [bigint, bigint];
   readonly openedAtBlock: number;
 }
 
@@ -52,6 +54,7 @@ export type ChainEvent =
       readonly how: "settle" | "cooperative" | "equivocation";
       readonly txHash: Hash;
     }
+  | { readonly type: "locksResolved"; readonly channel: OnchainChannel; readonly txHash: Hash }
   | {
       readonly type: "skipped";
       readonly channelId: Hash;
@@ -209,6 +212,7 @@ export class ChainRegistry {
           closer: null,
           seq0: 0,
           seq1: 0,
+          lockPots: [0n, 0n],
           openedAtBlock: log.blockNumber,
         };
         this.channels.set(id, opened);
@@ -264,10 +268,15 @@ export class ChainRegistry {
         ch.closer = toAddress(String(a.closer));
         this.emit({ type: "closing", channel: ch });
         return;
+      case "LocksResolved":
+        ch.lockPots[Number(a.payer) === 0 ? 0 : 1] = 0n;
+        this.emit({ type: "locksResolved", channel: ch, txHash: log.transactionHash });
+        return;
       case "ChannelSettled":
       case "ChannelClosedCooperatively":
       case "EquivocationProved":
         ch.status = CHANNEL_STATUS[3];
+        if (parsed.name === "ChannelSettled") ch.lockPots = [BigInt(a.pot0), BigInt(a.pot1)];
         this.emit({
           type: "settled",
           channel: ch,

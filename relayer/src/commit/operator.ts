@@ -31,9 +31,11 @@ import {
   type Hex,
   isNewerCheckpoint,
   type LocalSigner,
+  type Lock,
   onchainHeads,
   planDispute,
   proveHeadsArgs,
+  resolveLocksArgs,
   settleArgsFromLedger,
   type SettlementAction,
   type SettlementStatus,
@@ -97,6 +99,8 @@ export class Operator {
   private readonly inflight = new Map<Hash, string>();
   private readonly retryAt = new Map<Hash, number>();
   private readonly closing = new Set<Hash>();
+  /** Settled channels with a locked pot left to split by `resolveLocks`. */
+  private readonly locked = new Set<Hash>();
   private readonly requests = new Map<Hash, PartitionState>();
   private readonly checkpoints: Batcher<CheckpointEntry>;
   private readonly heads = new Map<string, Batcher<HeadEntry>>();
@@ -127,7 +131,10 @@ export class Operator {
         ),
       );
     }
-    for (const ch of deps.registry.all()) if (ch.status === "CLOSING") this.closing.add(ch.channelId);
+    for (const ch of deps.registry.all()) {
+      if (ch.status === "CLOSING") this.closing.add(ch.channelId);
+      if (ch.lockPots[0] > 0n || ch.lockPots[1] > 0n) this.locked.add(ch.channelId);
+    }
     deps.registry.on((e) => this.onChainEvent(e));
   }
 
@@ -213,6 +220,8 @@ export class Operator {
   private onChainEvent(e: ChainEvent): void {
     if (e.type === "closing") this.closing.add(e.channel.channelId);
     if (e.type === "settled") this.closing.delete(e.channel.channelId);
+    if (e.type === "settled" && (e.channel.lockPots[0] > 0n || e.channel.lockPots[1] > 0n))
+      this.locked.add(e.channel.channelId);
     if (e.type !== "committed" && e.type !== "settled") return;
     const owned = this.deps.locate(e.channel.channelId);
     if (!owned) return;
@@ -315,6 +324,7 @@ export class Operator {
     await this.flushProposals();
     this.runRequests(now);
     this.watch(now);
+    this.resolvePots(now);
   }
 
   private propose(ps: PartitionState, ch: ChannelState): void {
@@ -764,6 +774,53 @@ export class Operator {
           await this.deps.registry.sync();
         });
       }
+    }
+  }
+
+  /**
+   * Splits the locked pots of settled channels this node holds: once every pending lock of a payer has
+   * expired, `resolveLocks` gives each lock whose secret was registered in time to the payee and returns
+   * the rest (the contract refuses earlier: the payee may still reveal). Needs no preimages.
+   */
+  private resolvePots(now: number): void {
+    const submitter = this.deps.submitter;
+    if (!this.deps.config.watchtower.settle || !submitter) return;
+    const chainNow = BigInt(this.deps.registry.latestTimestamp);
+    for (const id of this.locked) {
+      const onchain = this.deps.registry.get(id);
+      const payer = onchain?.lockPots[0] ? 0 : onchain?.lockPots[1] ? 1 : null;
+      if (!onchain || payer === null) {
+        this.locked.delete(id);
+        continue;
+      }
+      const owned = this.deps.locate(id);
+      if (!owned || this.inflight.has(id) || (this.retryAt.get(id) ?? 0) > now) continue;
+      let locks: readonly Lock[];
+      try {
+        locks = this.ledger(owned.ch, onchain).stateAt(
+          payer,
+          payer === 0 ? onchain.seq0 : onchain.seq1,
+        ).locks;
+      } catch (e) {
+        // The node does not hold the settled head (it was never sent this chain): a participant resolves.
+        this.deps.logger.warn("cannot resolve locks: settled head not held", {
+          channelId: id,
+          error: messageOf(e),
+        });
+        this.locked.delete(id);
+        continue;
+      }
+      if (locks.some((l) => l.expiry >= chainNow)) continue;
+      void this.act(id, "resolveLocks", async () => {
+        const data = channelsInterface.encodeFunctionData(
+          "resolveLocks",
+          resolveLocksArgs(onchain.params, payer, locks),
+        ) as Hex;
+        const r = await this.send(submitter, id, "resolveLocks", data);
+        this.deps.metrics.inc(M.watchtower, "Watchtower and fraud-proof actions", { action: "resolveLocks" });
+        this.event(id, "RESOLVE_LOCKS", "CONFIRMED", { txHash: r.transactionHash, gasUsed: r.gasUsed });
+        await this.deps.registry.sync();
+      });
     }
   }
 
