@@ -27,7 +27,7 @@ import type {
   VerifiedTransfer,
 } from "./types";
 
-/** Balances of a channel after some transfer (all in base units): deposits, paid and locked totals, and… */
+/** Balances of a channel after some transfer (all in base units): the settlement inputs and what is available. */
 export interface ChannelBalances extends SettlementInput {
   /** `deposit0 − paid0 + paid1 − locked0`: what P0 can still pay or lock. */
   readonly available0: bigint;

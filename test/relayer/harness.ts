@@ -44,6 +44,7 @@ import {
 import { channelKey } from "../../relayer/src/kafka/topics";
 import { silentLogger, createLogger, type Logger } from "../../relayer/src/log";
 import { signerGroupId } from "../../relayer/src/signer/signer";
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `check` until it returns a value (not undefined/false) or `timeoutMs` passes. */
@@ -263,6 +264,7 @@ export class Harness {
         [p0, deposit0],
         [p1, deposit1],
       ] as const) {
+        if (amount === 0n) continue;
         await (await token.getFunction("mint")(w.address, amount)).wait();
         const t = token.connect(w) as Contract;
         await (await t.getFunction("approve")(this.address, amount)).wait();

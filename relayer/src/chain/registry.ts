@@ -54,7 +54,6 @@ export type ChainEvent =
       readonly how: "settle" | "cooperative" | "equivocation";
       readonly txHash: Hash;
     }
-  | { readonly type: "locksResolved"; readonly channel: OnchainChannel; readonly txHash: Hash }
   | {
       readonly type: "skipped";
       readonly channelId: Hash;
@@ -270,7 +269,6 @@ export class ChainRegistry {
         return;
       case "LocksResolved":
         ch.lockPots[Number(a.payer) === 0 ? 0 : 1] = 0n;
-        this.emit({ type: "locksResolved", channel: ch, txHash: log.transactionHash });
         return;
       case "ChannelSettled":
       case "ChannelClosedCooperatively":

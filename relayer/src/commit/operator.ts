@@ -32,6 +32,7 @@ import {
   isNewerCheckpoint,
   type LocalSigner,
   type Lock,
+  type PayerIndex,
   onchainHeads,
   planDispute,
   proveHeadsArgs,
@@ -86,6 +87,16 @@ interface CheckpointEntry {
   readonly checkpoint: SignedCheckpoint;
 }
 
+/** A payer's pending locks at its settled head, and when the last of them expires. */
+interface PotLocks {
+  readonly payer: PayerIndex;
+  readonly locks: readonly Lock[];
+  readonly expiresAt: bigint;
+}
+
+/** Whether a settlement held back a pot for pending locks that is not yet resolved. */
+const hasLockPot = (ch: OnchainChannel): boolean => ch.lockPots[0] > 0n || ch.lockPots[1] > 0n;
+
 interface HeadEntry {
   readonly channelId: Hash;
   readonly record: HeadProofRecord;
@@ -99,8 +110,11 @@ export class Operator {
   private readonly inflight = new Map<Hash, string>();
   private readonly retryAt = new Map<Hash, number>();
   private readonly closing = new Set<Hash>();
-  /** Settled channels with a locked pot left to split by `resolveLocks`. */
-  private readonly locked = new Set<Hash>();
+  /**
+   * Settled channels with a locked pot left to split by `resolveLocks`, with the lock list of the payer
+   * due next once read from the node's history (read once: it is waited on until the locks expire).
+   */
+  private readonly locked = new Map<Hash, PotLocks | null>();
   private readonly requests = new Map<Hash, PartitionState>();
   private readonly checkpoints: Batcher<CheckpointEntry>;
   private readonly heads = new Map<string, Batcher<HeadEntry>>();
@@ -133,7 +147,7 @@ export class Operator {
     }
     for (const ch of deps.registry.all()) {
       if (ch.status === "CLOSING") this.closing.add(ch.channelId);
-      if (ch.lockPots[0] > 0n || ch.lockPots[1] > 0n) this.locked.add(ch.channelId);
+      if (hasLockPot(ch)) this.locked.set(ch.channelId, null);
     }
     deps.registry.on((e) => this.onChainEvent(e));
   }
@@ -220,8 +234,7 @@ export class Operator {
   private onChainEvent(e: ChainEvent): void {
     if (e.type === "closing") this.closing.add(e.channel.channelId);
     if (e.type === "settled") this.closing.delete(e.channel.channelId);
-    if (e.type === "settled" && (e.channel.lockPots[0] > 0n || e.channel.lockPots[1] > 0n))
-      this.locked.add(e.channel.channelId);
+    if (e.type === "settled" && hasLockPot(e.channel)) this.locked.set(e.channel.channelId, null);
     if (e.type !== "committed" && e.type !== "settled") return;
     const owned = this.deps.locate(e.channel.channelId);
     if (!owned) return;
@@ -786,41 +799,47 @@ export class Operator {
     const submitter = this.deps.submitter;
     if (!this.deps.config.watchtower.settle || !submitter) return;
     const chainNow = BigInt(this.deps.registry.latestTimestamp);
-    for (const id of this.locked) {
+    for (const [id, known] of this.locked) {
       const onchain = this.deps.registry.get(id);
       const payer = onchain?.lockPots[0] ? 0 : onchain?.lockPots[1] ? 1 : null;
       if (!onchain || payer === null) {
         this.locked.delete(id);
         continue;
       }
-      const owned = this.deps.locate(id);
-      if (!owned || this.inflight.has(id) || (this.retryAt.get(id) ?? 0) > now) continue;
-      let locks: readonly Lock[];
-      try {
-        locks = this.ledger(owned.ch, onchain).stateAt(
-          payer,
-          payer === 0 ? onchain.seq0 : onchain.seq1,
-        ).locks;
-      } catch (e) {
-        // The node does not hold the settled head (it was never sent this chain): a participant resolves.
-        this.deps.logger.warn("cannot resolve locks: settled head not held", {
-          channelId: id,
-          error: messageOf(e),
-        });
-        this.locked.delete(id);
-        continue;
-      }
-      if (locks.some((l) => l.expiry >= chainNow)) continue;
+      if (this.inflight.has(id) || (this.retryAt.get(id) ?? 0) > now) continue;
+      const pot = known?.payer === payer ? known : this.potLocks(id, onchain, payer);
+      if (!pot || pot.expiresAt >= chainNow) continue;
       void this.act(id, "resolveLocks", async () => {
         const data = channelsInterface.encodeFunctionData(
           "resolveLocks",
-          resolveLocksArgs(onchain.params, payer, locks),
+          resolveLocksArgs(onchain.params, payer, pot.locks),
         ) as Hex;
         const r = await this.send(submitter, id, "resolveLocks", data);
         this.deps.metrics.inc(M.watchtower, "Watchtower and fraud-proof actions", { action: "resolveLocks" });
         this.event(id, "RESOLVE_LOCKS", "CONFIRMED", { txHash: r.transactionHash, gasUsed: r.gasUsed });
         await this.deps.registry.sync();
       });
+    }
+  }
+
+  /** The settled head's pending locks of `payer`, remembered in `locked`; null if this node cannot tell. */
+  private potLocks(id: Hash, onchain: OnchainChannel, payer: PayerIndex): PotLocks | null {
+    const owned = this.deps.locate(id);
+    if (!owned) return null; // another node holds it, or its partition is not restored yet
+    try {
+      const seq = payer === 0 ? onchain.seq0 : onchain.seq1;
+      const { locks } = this.ledger(owned.ch, onchain).stateAt(payer, seq);
+      const pot = { payer, locks, expiresAt: locks.reduce((m, l) => (l.expiry > m ? l.expiry : m), 0n) };
+      this.locked.set(id, pot);
+      return pot;
+    } catch (e) {
+      // The node does not hold the settled head (it was never sent this chain): a participant resolves.
+      this.deps.logger.warn("cannot resolve locks: settled head not held", {
+        channelId: id,
+        error: messageOf(e),
+      });
+      this.locked.delete(id);
+      return null;
     }
   }
 

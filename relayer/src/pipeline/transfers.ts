@@ -81,9 +81,8 @@ export class TransferPipeline {
   }
 
   private reject(ps: PartitionState, r: InRecord, reason: Reason, channelId: Hash | null): void {
-    const code = reason.code;
-    this.deps.metrics.inc(M.rejected, "Transfers rejected, by reason", { reason: code });
-    ps.deadLetter(deadLetterRecord(r, code, reason.message, channelId));
+    this.deps.metrics.inc(M.rejected, "Transfers rejected, by reason", { reason: reason.code });
+    ps.deadLetter(deadLetterRecord(r, reason.code, reason.message, channelId));
   }
 
   /**
