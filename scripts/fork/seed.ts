@@ -21,6 +21,10 @@ const SEED_DEPLOYER_INDEX = 19;
 /** Base units each holder gets before the fork block (1,000,000 whole tokens). */
 const SEED_WHOLE_TOKENS = 1_000_000n;
 
+/**
+ * Deploys and mints the tokens, mines, and returns the fork block. `provider` must not cache requests
+ * (`cacheTimeout: -1`): the fork block is read right after mining.
+ */
 export async function seedForkSource(provider: JsonRpcProvider, artifacts: Artifacts): Promise<SeededSource> {
   // A deployer the fork never uses: the fork's own accounts start again at nonce 0 and would redeploy
   // onto the seeded tokens' addresses.
@@ -44,8 +48,7 @@ export async function seedForkSource(provider: JsonRpcProvider, artifacts: Artif
     });
   }
   await provider.send("hardhat_mine", ["0x5"]);
-  // Straight from the node: ethers' getBlockNumber may answer from its short cache, from before the mine.
-  const forkBlock = Number(await provider.send("eth_blockNumber", []));
+  const forkBlock = await provider.getBlockNumber();
   // State after the fork block: a fork pinned at forkBlock must not see these mints.
   for (const t of tokens) {
     const token = new ContractFactory(artifact.abi, artifact.bytecode, deployer).attach(t.address);

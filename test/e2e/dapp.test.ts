@@ -24,7 +24,7 @@ import { deployWith } from "../../tasks/lib/deploy";
 import { setPrinter } from "../../tasks/lib/output";
 import { OffchainChannel } from "../tasks/offchain";
 import { CHROMIUM_ARGS, ensureChromium } from "./chromium";
-import { ROOT, rpc, startDapp, startHardhatNode, type Service } from "./processes";
+import { ROOT, freshProvider, rpc, startDapp, startHardhatNode, type Service } from "./processes";
 import { startRelayerNode, type RelayerNode } from "./relayer-node";
 import { installWallet, type ShimWallet } from "./wallet-shim";
 
@@ -128,7 +128,7 @@ const HARDHAT_MNEMONIC = "test test test test test test test test test test test
     fs.mkdirSync(SHOTS, { recursive: true });
     const executablePath = ensureChromium();
     node = await startHardhatNode();
-    provider = new JsonRpcProvider(node.url, undefined, { pollingInterval: 100 });
+    provider = freshProvider(node.url);
     [alice, bob] = await provider.listAccounts();
     deployment = await deployWith(alice, hre.artifacts, {
       withTestToken: true,

@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
 import path from "node:path";
+import { JsonRpcProvider } from "ethers";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 const BIN = path.join(ROOT, "node_modules", ".bin");
@@ -17,6 +18,14 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * A provider for asserting on chain state: ethers shares identical requests made within 250 ms, so a
+ * balance or block number read right after a fast transaction could be the answer from before it.
+ */
+export function freshProvider(url: string): JsonRpcProvider {
+  return new JsonRpcProvider(url, undefined, { pollingInterval: 100, cacheTimeout: -1 });
 }
 
 export interface Service {

@@ -9,7 +9,6 @@ import { createProvider } from "hardhat/internal/core/providers/construction";
 import {
   BrowserProvider,
   Contract,
-  JsonRpcProvider,
   JsonRpcSigner,
   type Eip1193Provider as EthersEip1193,
   type Signer,
@@ -31,7 +30,7 @@ import { deployWith } from "../../tasks/lib/deploy";
 import { setPrinter } from "../../tasks/lib/output";
 import { MAINNET_TOKENS, holderOverrides, type ForkToken } from "../../scripts/fork/tokens";
 import { seedForkSource } from "../../scripts/fork/seed";
-import { startHardhatNode, type Service } from "../e2e/processes";
+import { freshProvider, startHardhatNode, type Service } from "../e2e/processes";
 import { OffchainChannel } from "../tasks/offchain";
 
 const enabled = process.env.PARSEC_FORK === "1";
@@ -75,7 +74,7 @@ const HOUR = 3600;
       this.timeout(600_000);
       let jsonRpcUrl = process.env.FORK_URL;
       if (jsonRpcUrl) {
-        const remote = new JsonRpcProvider(jsonRpcUrl);
+        const remote = freshProvider(jsonRpcUrl);
         forkBlock = process.env.FORK_BLOCK
           ? Number(process.env.FORK_BLOCK)
           : (await remote.getBlockNumber()) - 5;
@@ -84,7 +83,7 @@ const HOUR = 3600;
       } else {
         source = await startHardhatNode();
         jsonRpcUrl = source.url;
-        const seeded = await seedForkSource(new JsonRpcProvider(source.url), hre.artifacts);
+        const seeded = await seedForkSource(freshProvider(source.url), hre.artifacts);
         tokens = seeded.tokens;
         forkBlock = seeded.forkBlock;
         expectedAtFork = Object.fromEntries(
