@@ -9,7 +9,8 @@ import {IHashedTimelock} from "./interfaces/IHashedTimelock.sol";
 
 /// @title HashedTimelock
 /// @notice Escrows ETH or ERC-20 under a sha256 hashlock and a timelock: the receiver claims with the
-/// preimage before the timelock, else the sender refunds after it. Pays only what arrived.
+/// preimage before the timelock (`now < timelock`), else the sender refunds from it on (`now >= timelock`).
+/// Pays only what arrived.
 contract HashedTimelock is IHashedTimelock, ReentrancyGuardTransient {
     mapping(bytes32 id => Escrow) private _escrows;
 

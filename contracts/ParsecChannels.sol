@@ -12,35 +12,39 @@ import {
     ChannelParams,
     ChannelRecord,
     ChannelStatus,
-    CheckpointHeads,
-    Lock,
+    CooperativeCloseTerms,
     PendingLocks,
     SkipReason,
     TransferBody
 } from "./libraries/ParsecTypes.sol";
 import {Settlement} from "./libraries/Settlement.sol";
 import {SignatureCheck} from "./libraries/SignatureCheck.sol";
+import {StateWords} from "./libraries/StateWords.sol";
 import {PayoutVault} from "./PayoutVault.sol";
 import {SecretRegistry} from "./SecretRegistry.sol";
 
 /// @title ParsecChannels
 /// @notice The Parsec channel suite: escrow and judge for two-party ETH and ERC-20 payment channels.
-/// @dev Per channel the contract keeps one record word and one state word (docs/protocol.md §1); the
-/// channel's parameters travel in calldata and are checked against the id. Pure logic lives in
-/// `libraries/`; money moves through `PayoutVault`.
+/// @dev Per channel the contract keeps one record word, one checkpoint word and, once evidence arrived, one
+/// proven word per payer (docs/protocol.md §1); the channel's parameters travel in calldata and are
+/// checked against the id. Pure logic lives in `libraries/`; money moves through `PayoutVault`.
 contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault {
     /// @notice Shortest challenge period a channel may choose.
     uint32 public constant MIN_CHALLENGE_PERIOD = 1 hours;
     /// @notice Longest challenge period a channel may choose.
     uint32 public constant MAX_CHALLENGE_PERIOD = 30 days;
 
-    uint256 private constant SEQ0_SHIFT = 224;
-    uint256 private constant SEQ1_SHIFT = 192;
-
     /// @dev A packed `ChannelRecord` (see `ChannelRecords`).
     mapping(bytes32 channelId => uint256 word) private _records;
-    /// @dev `seq0:uint32 | seq1:uint32 | commitment:uint192`; zero before the first commit and after settling.
+    /// @dev The checkpoint word (see `StateWords`); zero before the first checkpoint and after settling.
     mapping(bytes32 channelId => uint256 word) private _states;
+    /// @dev Where a lock goes when resolved (`_decideLock`).
+    uint256 private constant LOCK_OPEN = 0;
+    uint256 private constant LOCK_TO_PAYEE = 1;
+    uint256 private constant LOCK_TO_PAYER = 2;
+
+    /// @dev Per payer, the proven word (see `StateWords`) head proofs and chain extensions write.
+    mapping(bytes32 channelId => uint256[2] words) private _proven;
     mapping(bytes32 channelId => PendingLocks) private _pendingLocks;
     mapping(bytes32 channelId => uint32 nonce) private _withdrawNonces;
 
@@ -72,7 +76,10 @@ contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault 
         // Marked open before the pull so that the id cannot be taken twice; the deposit follows.
         _records[channelId] = ChannelRecords.opened(0, true);
         uint256 received = amount == 0 ? 0 : _pullToken(token, msg.sender, amount);
-        _records[channelId] = ChannelRecords.opened(_toDeposit(received), true);
+        // A token hook may have acted on the channel during the pull: build on the word as it is now.
+        uint256 word = _records[channelId];
+        _requireOpenFor(channelId, word, true);
+        _records[channelId] = word + _toDeposit(received);
         emit ChannelOpened(channelId, msg.sender, counterparty, token, challengePeriod, nonce, received);
     }
 
@@ -90,7 +97,11 @@ contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault 
         _requireOpenFor(channelId, word, true);
         if (side > 1) revert InvalidSide(side);
         if (amount == 0) revert ZeroAmount();
-        _credit(channelId, word, side, _pullToken(params.asset, msg.sender, amount));
+        uint256 received = _pullToken(params.asset, msg.sender, amount);
+        // Re-read: a token hook may have closed the channel (or changed its word) during the pull.
+        word = _records[channelId];
+        _requireOpenFor(channelId, word, true);
+        _credit(channelId, word, side, received);
     }
 
     /// @inheritdoc IParsecChannels
@@ -169,23 +180,18 @@ contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault 
         bytes calldata transfers
     ) external {
         if (payer > 1) revert InvalidPayer(payer);
-        bytes32 channelId = ParsecHashing.channelId(params);
-        uint256 word = _states[channelId];
-        if (word == 0) _requireLive(channelId);
-        ChainVerifier.PayerState memory state = _chainStart(channelId, payer, word, startBody, otherHead, startLocks);
-        uint32 fromSeq = state.seq;
         ChainVerifier.Context memory ctx = ChainVerifier.Context({
-            channelId: channelId,
+            channelId: ParsecHashing.channelId(params),
             payer: payer,
             signer: payer == 0 ? params.participant0 : params.participant1,
             domainSeparator: _domainSeparatorV4()
         });
-        state = ChainVerifier.verify(ctx, state, transfers, _revealedAt);
-        _states[channelId] =
-            payer == 0
-                ? _packState(state.seq, _seqOf(word, 1), ParsecHashing.commitment(state.head, otherHead))
-                : _packState(_seqOf(word, 0), state.seq, ParsecHashing.commitment(otherHead, state.head));
-        emit ChainExtended(channelId, payer, fromSeq, state.seq);
+        uint256 recordWord = _requireLiveWord(ctx.channelId);
+        OnchainHead memory anchor = _onchainHead(ctx.channelId, recordWord, payer);
+        ChainVerifier.PayerState memory state = _chainStart(ctx, startBody, startLocks);
+        state = _verifyPiece(ctx, anchor, state, transfers, otherHead);
+        _writeProven(ctx.channelId, recordWord, payer, state.seq, state.head);
+        emit ChainExtended(ctx.channelId, payer, anchor.seq, state.seq);
     }
 
     // ================================================================ close and settle
@@ -202,19 +208,21 @@ contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault 
     }
 
     /// @inheritdoc IParsecChannels
-    function settle(ChannelParams calldata params, bytes calldata head0, bytes calldata head1) external nonReentrant {
+    function settle(
+        ChannelParams calldata params,
+        bytes calldata head0,
+        bytes calldata head1,
+        bytes32 checkpointHead0,
+        bytes32 checkpointHead1
+    ) external nonReentrant {
         bytes32 channelId = ParsecHashing.channelId(params);
         ChannelRecord memory record = _requireStatus(channelId, ChannelStatus.Closing);
         if (block.timestamp < record.closesAt) revert ChallengePeriodActive(record.closesAt);
 
-        uint256 word = _states[channelId];
-        TransferBody memory body0 = _openHead(channelId, _seqOf(word, 0), head0);
-        TransferBody memory body1 = _openHead(channelId, _seqOf(word, 1), head1);
-        if (word != 0) {
-            bytes32 hash0 = body0.seq == 0 ? bytes32(0) : ParsecHashing.transferHash(channelId, 0, body0);
-            bytes32 hash1 = body1.seq == 0 ? bytes32(0) : ParsecHashing.transferHash(channelId, 1, body1);
-            _requireHeads(channelId, word, hash0, hash1);
-        }
+        uint256 recordWord = ChannelRecords.pack(record);
+        _requireCheckpointHeads(channelId, checkpointHead0, checkpointHead1);
+        TransferBody memory body0 = _openSettledHead(channelId, recordWord, 0, head0, checkpointHead0);
+        TransferBody memory body1 = _openSettledHead(channelId, recordWord, 1, head1, checkpointHead1);
         Settlement.Outcome memory outcome = Settlement.split(
             record.deposit0,
             record.deposit1,
@@ -227,13 +235,13 @@ contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault 
         record.status = ChannelStatus.Settled;
         _records[channelId] = ChannelRecords.pack(record);
         delete _states[channelId];
+        if (record.hasProofs) delete _proven[channelId];
         if (outcome.pot0 != 0 || outcome.pot1 != 0) {
-            _pendingLocks[channelId] = PendingLocks({
-                locksRoot0: outcome.pot0 == 0 ? bytes32(0) : body0.locksRoot,
-                locksRoot1: outcome.pot1 == 0 ? bytes32(0) : body1.locksRoot,
-                pot0: uint128(outcome.pot0),
-                pot1: uint128(outcome.pot1)
-            });
+            PendingLocks storage pending = _pendingLocks[channelId];
+            pending.locksRoot0 = outcome.pot0 == 0 ? bytes32(0) : body0.locksRoot;
+            pending.locksRoot1 = outcome.pot1 == 0 ? bytes32(0) : body1.locksRoot;
+            pending.pot0 = uint128(outcome.pot0);
+            pending.pot1 = uint128(outcome.pot1);
         }
         emit ChannelSettled(channelId, outcome.payout0, outcome.payout1, outcome.pot0, outcome.pot1);
         _pay(params.participant0, params.asset, outcome.payout0);
@@ -243,29 +251,26 @@ contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault 
     /// @inheritdoc IParsecChannels
     function cooperativeClose(
         ChannelParams calldata params,
-        uint128 balance0,
-        uint128 balance1,
+        CooperativeCloseTerms calldata terms,
         bytes calldata sig0,
         bytes calldata sig1
     ) external nonReentrant {
         bytes32 channelId = ParsecHashing.channelId(params);
-        ChannelRecord memory record = _requireLive(channelId);
-        uint256 deposits = uint256(record.deposit0) + record.deposit1;
-        uint256 sum = uint256(balance0) + balance1;
+        uint256 recordWord = _requireLiveWord(channelId);
+        if (block.timestamp > terms.expiry) revert CooperativeCloseExpired(terms.expiry);
+        uint256 deposits = ChannelRecords.depositOf(recordWord, 0) + ChannelRecords.depositOf(recordWord, 1);
+        uint256 sum = uint256(terms.balance0) + terms.balance1;
         if (sum != deposits) revert BalancesMismatch(sum, deposits);
-        _requireCoSigned(
-            _hashTypedDataV4(ParsecHashing.cooperativeCloseHash(channelId, balance0, balance1)),
-            params,
-            sig0,
-            sig1
-        );
+        uint256 checkpointWord = _states[channelId];
+        _requireCloseNotStale(channelId, recordWord, checkpointWord, terms);
+        _requireCoSigned(_hashTypedDataV4(ParsecHashing.cooperativeCloseHash(channelId, terms)), params, sig0, sig1);
 
-        record.status = ChannelStatus.Settled;
-        _records[channelId] = ChannelRecords.pack(record);
-        delete _states[channelId];
-        emit ChannelClosedCooperatively(channelId, balance0, balance1);
-        _pay(params.participant0, params.asset, balance0);
-        _pay(params.participant1, params.asset, balance1);
+        _records[channelId] = ChannelRecords.withStatus(recordWord, ChannelStatus.Settled);
+        if (checkpointWord != 0) delete _states[channelId];
+        if (ChannelRecords.hasProofs(recordWord)) delete _proven[channelId];
+        emit ChannelClosedCooperatively(channelId, terms.balance0, terms.balance1);
+        _pay(params.participant0, params.asset, terms.balance0);
+        _pay(params.participant1, params.asset, terms.balance1);
     }
 
     /// @inheritdoc IParsecChannels
@@ -293,6 +298,7 @@ contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault 
         record.status = ChannelStatus.Settled;
         _records[channelId] = ChannelRecords.pack(record);
         delete _states[channelId];
+        if (record.hasProofs) delete _proven[channelId];
         emit EquivocationProved(channelId, payer, a.seq, forfeited);
         _pay(payer == 0 ? params.participant1 : params.participant0, params.asset, forfeited);
     }
@@ -308,39 +314,23 @@ contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault 
         bytes32 channelId = ParsecHashing.channelId(params);
         _requireStatus(channelId, ChannelStatus.Settled);
         PendingLocks storage pending = _pendingLocks[channelId];
-        (bytes32 root, uint256 pot) = payer == 0
-            ? (pending.locksRoot0, uint256(pending.pot0))
-            : (pending.locksRoot1, uint256(pending.pot1));
+        (bytes32 root, uint256 pot, uint64 resolved) = payer == 0
+            ? (pending.locksRoot0, uint256(pending.pot0), pending.resolved0)
+            : (pending.locksRoot1, uint256(pending.pot1), pending.resolved1);
         if (pot == 0) revert NoPendingLocks(channelId, payer);
         if (locks.length % LockList.LOCK_LENGTH != 0) revert MalformedRecord(locks.length, LockList.LOCK_LENGTH);
         if (LockList.root(locks) != root) revert LocksMismatch(root);
         uint256 n = locks.length / LockList.LOCK_LENGTH;
+        // The resolved-lock bitmap has one bit per lock: a longer list could never be marked resolved.
+        if (n > LockList.MAX_PENDING_LOCKS) revert LockListTooLong(n, LockList.MAX_PENDING_LOCKS);
         if (preimages.length != 0 && preimages.length != n) revert PreimagesLengthMismatch(n, preimages.length);
 
-        uint256 toPayee;
-        for (uint256 i = 0; i < n && pot != 0; ++i) {
-            Lock memory lock = PackedRecords.readLock(locks, i * LockList.LOCK_LENGTH);
-            uint256 share = lock.amount < pot ? lock.amount : pot;
-            pot -= share;
-            bytes32 preimage = preimages.length == 0 ? bytes32(0) : preimages[i];
-            if (_unlockable(lock, preimage)) {
-                toPayee += share;
-            } else if (block.timestamp <= lock.expiry) {
-                // Returning an open lock early would let the payer take it before the payee can reveal it.
-                revert LockNotExpired(lock.hashlock, lock.expiry);
-            }
-        }
-        uint256 toPayer = (payer == 0 ? pending.pot0 : pending.pot1) - toPayee;
-
-        if (payer == 0) {
-            pending.locksRoot0 = 0;
-            pending.pot0 = 0;
-        } else {
-            pending.locksRoot1 = 0;
-            pending.pot1 = 0;
-        }
-        emit LocksResolved(channelId, payer, toPayee, toPayer);
-        _pay(payer == 0 ? params.participant1 : params.participant0, params.asset, toPayee);
+        LockOutcome memory outcome = _resolveLockList(locks, preimages, pot, resolved);
+        if (outcome.resolved == 0 && outcome.uncovered == 0) revert NoLockResolvable(channelId, payer);
+        _recordResolution(pending, payer, n, resolved | outcome.resolved, pot - outcome.uncovered);
+        uint256 toPayer = outcome.toPayer + outcome.uncovered;
+        emit LocksResolved(channelId, payer, outcome.resolved, outcome.toPayee, toPayer);
+        _pay(payer == 0 ? params.participant1 : params.participant0, params.asset, outcome.toPayee);
         _pay(payer == 0 ? params.participant0 : params.participant1, params.asset, toPayer);
     }
 
@@ -356,7 +346,21 @@ contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault 
         bytes32 channelId
     ) external view returns (ChannelRecord memory record, uint32 seq0, uint32 seq1, uint192 commitment) {
         uint256 word = _states[channelId];
-        return (ChannelRecords.unpack(_records[channelId]), _seqOf(word, 0), _seqOf(word, 1), uint192(word));
+        return (
+            ChannelRecords.unpack(_records[channelId]),
+            StateWords.checkpointSeq(word, 0),
+            StateWords.checkpointSeq(word, 1),
+            StateWords.commitment(word)
+        );
+    }
+
+    /// @inheritdoc IParsecChannels
+    function provenHeadsOf(
+        bytes32 channelId
+    ) external view returns (uint32 seq0, uint224 head0, uint32 seq1, uint224 head1) {
+        uint256[2] storage words = _proven[channelId];
+        (uint256 word0, uint256 word1) = (words[0], words[1]);
+        return (StateWords.provenSeq(word0), uint224(word0), StateWords.provenSeq(word1), uint224(word1));
     }
 
     /// @inheritdoc IParsecChannels
@@ -370,55 +374,8 @@ contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault 
     }
 
     /// @inheritdoc IParsecChannels
-    function hashTransfer(bytes32 channelId, uint8 payer, bytes calldata body) external pure returns (bytes32) {
-        _requireLength(body.length, PackedRecords.TRANSFER_BODY_LENGTH);
-        return ParsecHashing.transferHash(channelId, payer, PackedRecords.readBody(body, 0));
-    }
-
-    /// @inheritdoc IParsecChannels
-    function hashCheckpoint(
-        bytes32 channelId,
-        uint32 seq0,
-        bytes32 head0,
-        uint32 seq1,
-        bytes32 head1
-    ) external pure returns (bytes32) {
-        return ParsecHashing.checkpointHash(channelId, seq0, head0, seq1, head1);
-    }
-
-    /// @inheritdoc IParsecChannels
-    function hashCooperativeClose(
-        bytes32 channelId,
-        uint128 balance0,
-        uint128 balance1
-    ) external pure returns (bytes32) {
-        return ParsecHashing.cooperativeCloseHash(channelId, balance0, balance1);
-    }
-
-    /// @inheritdoc IParsecChannels
-    function hashWithdraw(
-        bytes32 channelId,
-        uint32 nonce,
-        uint128 amount0,
-        uint128 amount1,
-        uint64 expiry
-    ) external pure returns (bytes32) {
-        return ParsecHashing.withdrawHash(channelId, nonce, amount0, amount1, expiry);
-    }
-
-    /// @inheritdoc IParsecChannels
     function typedDataDigest(bytes32 structHash) external view returns (bytes32) {
         return _hashTypedDataV4(structHash);
-    }
-
-    /// @inheritdoc IParsecChannels
-    function locksRootOf(bytes calldata locks) external pure returns (bytes32) {
-        return LockList.root(locks);
-    }
-
-    /// @inheritdoc IParsecChannels
-    function commitmentOf(bytes32 head0, bytes32 head1) external pure returns (uint192) {
-        return ParsecHashing.commitment(head0, head1);
     }
 
     // ================================================================ internals
@@ -450,8 +407,8 @@ contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault 
             uint256 word = _states[channelId];
             // A non-zero state word implies a live channel; only a first commit needs the record.
             if (word == 0 && !_isLive(channelId)) return (channelId, SkipReason.ChannelNotOpen);
-            if (!_isNewer(word, seq0, seq1)) return (channelId, SkipReason.StaleState);
-            newWord = _packState(seq0, seq1, ParsecHashing.commitment(head0, head1));
+            if (!StateWords.isNewerCheckpoint(word, seq0, seq1)) return (channelId, SkipReason.StaleState);
+            newWord = StateWords.packCheckpoint(seq0, seq1, ParsecHashing.commitment(head0, head1));
             digest = _hashTypedDataV4(ParsecHashing.checkpointHash(channelId, seq0, head0, seq1, head1));
         }
         at += PackedRecords.CHECKPOINT_HEADS_LENGTH;
@@ -462,17 +419,11 @@ contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault 
         ) return (channelId, SkipReason.BadSignature);
 
         _states[channelId] = newWord;
-        emit Checkpointed(channelId, uint32(newWord >> SEQ0_SHIFT), uint32(newWord >> SEQ1_SHIFT));
+        emit Checkpointed(channelId, StateWords.checkpointSeq(newWord, 0), StateWords.checkpointSeq(newWord, 1));
     }
 
-    /// @dev A checkpoint is newer when neither seq goes back and at least one moves forward.
-    function _isNewer(uint256 word, uint32 seq0, uint32 seq1) private pure returns (bool) {
-        uint32 onchain0 = _seqOf(word, 0);
-        uint32 onchain1 = _seqOf(word, 1);
-        return seq0 >= onchain0 && seq1 >= onchain1 && (seq0 != onchain0 || seq1 != onchain1);
-    }
-
-    /// @dev Applies one `HeadProofRecord`; reports instead of reverting so a batch can skip it.
+    /// @dev Applies one `HeadProofRecord`; reports instead of reverting so a batch can skip it. It depends on
+    /// nothing but payer's on-chain seq, so no other evidence landing first can invalidate it.
     function _applyHeadProof(
         bytes calldata records,
         uint256 offset
@@ -485,67 +436,220 @@ contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault 
         if (msg.sender != (payer == 0 ? params.participant1 : params.participant0)) {
             return (channelId, SkipReason.NotPayee);
         }
-        CheckpointHeads memory heads;
-        heads.head0 = PackedRecords.readBytes32(records, at + 1);
-        heads.head1 = PackedRecords.readBytes32(records, at + 33);
-        uint256 word = _states[channelId];
-        reason = _headsProblem(channelId, word, heads.head0, heads.head1);
-        if (reason != SkipReason.None) return (channelId, reason);
-
-        TransferBody memory body = PackedRecords.readBody(records, at + 65);
-        if (body.seq <= _seqOf(word, payer)) return (channelId, SkipReason.StaleState);
+        uint256 recordWord = _records[channelId];
+        if (!_isLiveWord(recordWord)) return (channelId, SkipReason.ChannelNotOpen);
+        TransferBody memory body = PackedRecords.readBody(records, at + 1);
+        if (body.seq <= _onchainHead(channelId, recordWord, payer).seq) return (channelId, SkipReason.StaleState);
         bytes32 hash = ParsecHashing.transferHash(channelId, payer, body);
         address signer = payer == 0 ? params.participant0 : params.participant1;
-        if (!_signedBy(_hashTypedDataV4(hash), records, at + 65 + PackedRecords.TRANSFER_BODY_LENGTH, signer)) {
+        if (!_signedBy(_hashTypedDataV4(hash), records, at + 1 + PackedRecords.TRANSFER_BODY_LENGTH, signer)) {
             return (channelId, SkipReason.BadSignature);
         }
-
-        heads.seq0 = _seqOf(word, 0);
-        heads.seq1 = _seqOf(word, 1);
-        if (payer == 0) (heads.seq0, heads.head0) = (body.seq, hash);
-        else (heads.seq1, heads.head1) = (body.seq, hash);
-        _states[channelId] = _packState(heads.seq0, heads.seq1, ParsecHashing.commitment(heads.head0, heads.head1));
+        _writeProven(channelId, recordWord, payer, body.seq, hash);
         emit HeadProved(channelId, payer, body.seq);
     }
 
-    /// @dev Whether the supplied heads open the state word of a live channel.
-    function _headsProblem(
-        bytes32 channelId,
-        uint256 word,
-        bytes32 head0,
-        bytes32 head1
-    ) private view returns (SkipReason) {
-        if (word == 0) {
-            if (!_isLive(channelId)) return SkipReason.ChannelNotOpen;
-            if (head0 != 0 || head1 != 0) return SkipReason.StateChanged;
-        } else if (ParsecHashing.commitment(head0, head1) != uint192(word)) {
-            return SkipReason.StateChanged;
-        }
-        return SkipReason.None;
+    /// @dev Verifies a chain piece from `state` on; the part up to the on-chain head `anchor` only re-derives
+    /// that head (so a piece stays valid when the head moved forward meanwhile), the rest must be new.
+    function _verifyPiece(
+        ChainVerifier.Context memory ctx,
+        OnchainHead memory anchor,
+        ChainVerifier.PayerState memory state,
+        bytes calldata transfers,
+        bytes32 otherHead
+    ) private view returns (ChainVerifier.PayerState memory) {
+        if (state.seq > anchor.seq) revert StateMismatch(ctx.channelId);
+        if (transfers.length == 0) revert EmptyChain();
+        uint256 unit = PackedRecords.SIGNED_TRANSFER_LENGTH;
+        if (transfers.length % unit != 0) revert MalformedRecord(transfers.length, unit);
+        uint256 known = (anchor.seq - state.seq) * unit;
+        if (transfers.length <= known) revert EntryRejected(ctx.channelId, SkipReason.StaleState);
+        if (known != 0) state = ChainVerifier.verify(ctx, state, transfers[:known], _revealedAt);
+        _requireAnchor(ctx.channelId, ctx.payer, anchor, state.head, otherHead);
+        return ChainVerifier.verify(ctx, state, transfers[known:], _revealedAt);
     }
 
-    /// @dev The on-chain state of payer's chain, opened from its head body and pending-lock list.
-    function _chainStart(
+    /// @dev Payer's on-chain head: the checkpoint word's or the proven word's, whichever has the higher seq.
+    struct OnchainHead {
+        uint32 seq;
+        /// @dev Whether it is the proven word's head (else the checkpoint word's).
+        bool proven;
+        uint256 checkpointWord;
+        uint256 provenWord;
+    }
+
+    function _onchainHead(
+        bytes32 channelId,
+        uint256 recordWord,
+        uint8 payer
+    ) private view returns (OnchainHead memory head) {
+        head.checkpointWord = _states[channelId];
+        if (ChannelRecords.hasProofs(recordWord)) head.provenWord = _proven[channelId][payer];
+        uint32 checkpointSeq = StateWords.checkpointSeq(head.checkpointWord, payer);
+        uint32 provenSeq = StateWords.provenSeq(head.provenWord);
+        head.proven = provenSeq > checkpointSeq;
+        head.seq = head.proven ? provenSeq : checkpointSeq;
+    }
+
+    /// @dev `head` (payer's transfer hash at `anchor.seq`, zero for seq 0) must be payer's on-chain head.
+    function _requireAnchor(
         bytes32 channelId,
         uint8 payer,
-        uint256 word,
+        OnchainHead memory anchor,
+        bytes32 head,
+        bytes32 otherHead
+    ) private pure {
+        bool matches;
+        if (anchor.proven) {
+            matches = StateWords.provenHeadIs(anchor.provenWord, head);
+        } else if (anchor.checkpointWord == 0) {
+            matches = head == 0;
+        } else {
+            (bytes32 head0, bytes32 head1) = payer == 0 ? (head, otherHead) : (otherHead, head);
+            matches = ParsecHashing.commitment(head0, head1) == StateWords.commitment(anchor.checkpointWord);
+        }
+        if (!matches) revert StateMismatch(channelId);
+    }
+
+    /// @dev Records payer's new head in its proven word and flags the record once.
+    function _writeProven(bytes32 channelId, uint256 recordWord, uint8 payer, uint32 seq, bytes32 head) private {
+        _proven[channelId][payer] = StateWords.packProven(seq, head);
+        if (!ChannelRecords.hasProofs(recordWord)) _records[channelId] = ChannelRecords.withProofs(recordWord);
+    }
+
+    /// @dev The state a chain piece starts from: a transfer of payer's chain (authenticated later by the piece
+    /// running through the on-chain head) or genesis, with its pending-lock list.
+    function _chainStart(
+        ChainVerifier.Context memory ctx,
         bytes calldata startBody,
-        bytes32 otherHead,
         bytes calldata startLocks
     ) private pure returns (ChainVerifier.PayerState memory state) {
-        TransferBody memory body = _openHead(channelId, _seqOf(word, payer), startBody);
-        state.seq = body.seq;
-        if (body.seq != 0) state.head = ParsecHashing.transferHash(channelId, payer, body);
-        state.paidTotal = body.paidTotal;
-        state.lockedTotal = body.lockedTotal;
-        state.locksRoot = body.locksRoot;
-        if (payer == 0) _requireHeads(channelId, word, state.head, otherHead);
-        else _requireHeads(channelId, word, otherHead, state.head);
+        if (startBody.length != 0) {
+            _requireLength(startBody.length, PackedRecords.TRANSFER_BODY_LENGTH);
+            TransferBody memory body = PackedRecords.readBody(startBody, 0);
+            if (body.seq == 0) revert StateMismatch(ctx.channelId);
+            state.seq = body.seq;
+            state.head = ParsecHashing.transferHash(ctx.channelId, ctx.payer, body);
+            state.paidTotal = body.paidTotal;
+            state.lockedTotal = body.lockedTotal;
+            state.locksRoot = body.locksRoot;
+        }
         if (startLocks.length % LockList.LOCK_LENGTH != 0) {
             revert MalformedRecord(startLocks.length, LockList.LOCK_LENGTH);
         }
         state.locks = startLocks;
         if (LockList.root(state.locks) != state.locksRoot) revert LocksMismatch(state.locksRoot);
+    }
+
+    /// @dev The checkpoint heads a settlement names must open the checkpoint word (both zero without one).
+    function _requireCheckpointHeads(bytes32 channelId, bytes32 head0, bytes32 head1) private view {
+        uint256 word = _states[channelId];
+        bool matches =
+            word == 0
+                ? head0 == 0 && head1 == 0
+                : ParsecHashing.commitment(head0, head1) == StateWords.commitment(word);
+        if (!matches) revert StateMismatch(channelId);
+    }
+
+    /// @dev Reads the body of payer's on-chain head at settlement; `checkpointHead` is the checkpoint's head.
+    function _openSettledHead(
+        bytes32 channelId,
+        uint256 recordWord,
+        uint8 payer,
+        bytes calldata data,
+        bytes32 checkpointHead
+    ) private view returns (TransferBody memory body) {
+        OnchainHead memory head = _onchainHead(channelId, recordWord, payer);
+        body = _openHead(channelId, head.seq, data);
+        if (head.seq == 0) return body;
+        bytes32 hash = ParsecHashing.transferHash(channelId, payer, body);
+        bool matches = head.proven ? StateWords.provenHeadIs(head.provenWord, hash) : hash == checkpointHead;
+        if (!matches) revert StateMismatch(channelId);
+    }
+
+    /// @dev A cooperative close must not name an older state of either payer's chain than the on-chain one.
+    function _requireCloseNotStale(
+        bytes32 channelId,
+        uint256 recordWord,
+        uint256 checkpointWord,
+        CooperativeCloseTerms calldata terms
+    ) private view {
+        uint32 onchain0 = StateWords.checkpointSeq(checkpointWord, 0);
+        uint32 onchain1 = StateWords.checkpointSeq(checkpointWord, 1);
+        if (ChannelRecords.hasProofs(recordWord)) {
+            uint256[2] storage proven = _proven[channelId];
+            uint32 proven0 = StateWords.provenSeq(proven[0]);
+            uint32 proven1 = StateWords.provenSeq(proven[1]);
+            if (proven0 > onchain0) onchain0 = proven0;
+            if (proven1 > onchain1) onchain1 = proven1;
+        }
+        if (terms.seq0 < onchain0) revert CooperativeCloseStale(0, terms.seq0, onchain0);
+        if (terms.seq1 < onchain1) revert CooperativeCloseStale(1, terms.seq1, onchain1);
+    }
+
+    /// @dev What one `resolveLocks` call decides.
+    struct LockOutcome {
+        /// @dev Bit i: lock i resolved by this call.
+        uint64 resolved;
+        uint256 toPayee;
+        uint256 toPayer;
+        /// @dev The part of the pot no lock of the list covers (a head whose lockedTotal exceeds its list).
+        uint256 uncovered;
+    }
+
+    /// @dev Decides each unresolved lock whose outcome is known. Lock i's share of the pot is fixed by the
+    /// list alone, `min(amount_i, pot − amounts before i)` (zero once the pot is used up), so shares never
+    /// sum above the pot and do not depend on the order in which locks are resolved.
+    function _resolveLockList(
+        bytes calldata locks,
+        bytes32[] calldata preimages,
+        uint256 pot,
+        uint64 alreadyResolved
+    ) private view returns (LockOutcome memory outcome) {
+        uint256 n = locks.length / LockList.LOCK_LENGTH;
+        uint256 before;
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 amount;
+            // A lock is `amount:uint128 expiry:uint64 hashlock:bytes32`, read in place.
+            assembly ("memory-safe") {
+                amount := shr(128, calldataload(add(locks.offset, mul(i, 56))))
+            }
+            uint256 share = pot > before ? pot - before : 0;
+            if (amount < share) share = amount;
+            // At most 64 amounts of 128 bits: the running sum cannot overflow.
+            unchecked {
+                before += amount;
+            }
+            if (alreadyResolved & (1 << i) != 0) continue;
+            if (share != 0) {
+                uint256 decision = _decideLock(locks, i, preimages.length == 0 ? bytes32(0) : preimages[i]);
+                // Open: its payee may still reveal the secret by the expiry. It blocks no other lock.
+                if (decision == LOCK_OPEN) continue;
+                if (decision == LOCK_TO_PAYEE) outcome.toPayee += share;
+                else outcome.toPayer += share;
+            }
+            outcome.resolved |= uint64(1 << i);
+        }
+        if (pot > before) outcome.uncovered = pot - before;
+    }
+
+    /// @dev Stores which locks are resolved, and the pot without its uncovered part (paid now); clears the
+    /// payer's entry once every lock is resolved.
+    function _recordResolution(
+        PendingLocks storage pending,
+        uint8 payer,
+        uint256 n,
+        uint64 resolved,
+        uint256 pot
+    ) private {
+        bool done = uint256(resolved) == (1 << n) - 1;
+        if (payer == 0) {
+            if (done) (pending.locksRoot0, pending.pot0, pending.resolved0) = (0, 0, 0);
+            else (pending.pot0, pending.resolved0) = (uint128(pot), resolved);
+        } else {
+            if (done) (pending.locksRoot1, pending.pot1, pending.resolved1) = (0, 0, 0);
+            else (pending.pot1, pending.resolved1) = (uint128(pot), resolved);
+        }
     }
 
     /// @dev Checks a signed withdrawal against the channel and takes it off the deposits.
@@ -578,13 +682,30 @@ contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault 
         if (body.seq != seq) revert StateMismatch(channelId);
     }
 
-    /// @dev Whether the lock goes to the payee: preimage shown now before expiry, or registered in time.
-    function _unlockable(Lock memory lock, bytes32 preimage) private view returns (bool) {
-        if (preimage != 0 && block.timestamp <= lock.expiry && sha256(abi.encodePacked(preimage)) == lock.hashlock) {
-            return true;
+    /// @dev Where lock `i` of a packed list goes now: to the payee if its preimage is shown now before its
+    /// expiry or was registered by then, to the payer once it expired unrevealed, else nowhere yet.
+    function _decideLock(bytes calldata locks, uint256 i, bytes32 preimage) private view returns (uint256) {
+        uint64 expiry;
+        bytes32 hashlock;
+        assembly ("memory-safe") {
+            let p := add(locks.offset, mul(i, 56))
+            expiry := shr(192, calldataload(add(p, 16)))
+            hashlock := calldataload(add(p, 24))
         }
-        uint256 revealed = _revealedAt[lock.hashlock];
-        return revealed != 0 && revealed <= lock.expiry;
+        if (preimage != 0 && block.timestamp <= expiry) {
+            bool ok;
+            bytes32 digest;
+            // sha256 precompile on the scratch space: no allocation per lock.
+            assembly ("memory-safe") {
+                mstore(0, preimage)
+                ok := staticcall(gas(), 0x02, 0, 0x20, 0, 0x20)
+                digest := mload(0)
+            }
+            if (ok && digest == hashlock) return LOCK_TO_PAYEE;
+        }
+        uint256 revealed = _revealedAt[hashlock];
+        if (revealed != 0 && revealed <= expiry) return LOCK_TO_PAYEE;
+        return block.timestamp > expiry ? LOCK_TO_PAYER : LOCK_OPEN;
     }
 
     /// @dev Adds `amount` to `side`'s deposit in the record word.
@@ -635,14 +756,18 @@ contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault 
     }
 
     function _isLive(bytes32 channelId) private view returns (bool) {
-        ChannelStatus status = ChannelRecords.status(_records[channelId]);
+        return _isLiveWord(_records[channelId]);
+    }
+
+    function _isLiveWord(uint256 recordWord) private pure returns (bool) {
+        ChannelStatus status = ChannelRecords.status(recordWord);
         return status == ChannelStatus.Open || status == ChannelStatus.Closing;
     }
 
-    /// @dev The supplied heads must open the state word (both zero before anything was committed).
-    function _requireHeads(bytes32 channelId, uint256 word, bytes32 head0, bytes32 head1) private pure {
-        bool matches = word == 0 ? head0 == 0 && head1 == 0 : ParsecHashing.commitment(head0, head1) == uint192(word);
-        if (!matches) revert StateMismatch(channelId);
+    /// @dev The record word of a live channel (else `ChannelNotInStatus`).
+    function _requireLiveWord(bytes32 channelId) private view returns (uint256 word) {
+        word = _records[channelId];
+        if (!_isLiveWord(word)) revert ChannelNotInStatus(channelId, uint8(ChannelRecords.status(word)));
     }
 
     /// @dev Both participants must have signed `digest`.
@@ -673,14 +798,6 @@ contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault 
         address signer
     ) private view returns (bool) {
         return SignatureCheck.signedBy(digest, data, offset, signer);
-    }
-
-    function _seqOf(uint256 word, uint8 payer) private pure returns (uint32) {
-        return uint32(word >> (payer == 0 ? SEQ0_SHIFT : SEQ1_SHIFT));
-    }
-
-    function _packState(uint32 seq0, uint32 seq1, uint192 commitment) private pure returns (uint256) {
-        return (uint256(seq0) << SEQ0_SHIFT) | (uint256(seq1) << SEQ1_SHIFT) | commitment;
     }
 
     function _toDeposit(uint256 amount) private pure returns (uint96) {

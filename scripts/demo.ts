@@ -59,6 +59,13 @@ async function main(): Promise<void> {
   const domain = parsec.parsecDomain(chainId, address);
   log(`ParsecChannels at ${address} on chain ${chainId}, served at ${rpcUrl}`);
 
+  // The wallets' signing journal: a file, synced before each signature is released.
+  const journalPath = path.join(
+    fs.mkdtempSync(path.join(os.tmpdir(), "parsec-demo-wallets-")),
+    "journal.jsonl",
+  );
+  const journal = await parsec.fileJournal(journalPath);
+
   // Open the channels: each opener deposits 2 ETH, the counterparty tops up 1 ETH.
   const fund = (a: string) =>
     hre.network.provider.send("hardhat_setBalance", [a, "0x" + parseEther("100").toString(16)]);
@@ -91,9 +98,10 @@ async function main(): Promise<void> {
     await (
       await channels.connect(wallets[1]).deposit(ledger.channelId, 1, { value: parseEther("1") })
     ).wait();
+    // Each wallet persists every transfer before it releases the signature (protocol §10).
     const signers = [
-      parsec.localSigner(wallets[0].privateKey as parsec.Hex),
-      parsec.localSigner(wallets[1].privateKey as parsec.Hex),
+      parsec.journaledTransferSigner(parsec.localSigner(wallets[0].privateKey as parsec.Hex), journal),
+      parsec.journaledTransferSigner(parsec.localSigner(wallets[1].privateKey as parsec.Hex), journal),
     ] as const;
     opened.push({ wallets, signers, ledger });
   }

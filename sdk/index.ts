@@ -3,6 +3,8 @@
  * there for a guided tour. Browser code imports `./isomorphic` instead (no Avro, no native verifier).
  */
 export * from "./isomorphic";
+export { fileJournal } from "./src/journal-file";
+export type { FileJournal } from "./src/journal-file";
 export * from "./src/avro/framing";
 export { AvroCodec, SchemaRegistry, assertFlatSchema, loadSchemaFile, SCHEMA_DIR } from "./src/avro/codec";
 export type { MessageMapping, RegisteredSchema } from "./src/avro/codec";

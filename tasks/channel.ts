@@ -5,12 +5,22 @@ import { task, types } from "hardhat/config";
 import {
   countdown,
   counterpartyOf,
+  describeShortfall,
   sideOf,
   STATUS_NAMES,
   ChannelStatus,
   type OnchainChannel,
 } from "../app/src/core/channel";
-import { planDispute, settleArgsFor, type DisputeStep } from "../app/src/core/dispute";
+import {
+  checkCloseTerms,
+  closeRule,
+  closeTerms,
+  CloseTermsError,
+  parseSignedClose,
+  signedCloseJson,
+  type SignedCloseInput,
+} from "../app/src/core/close";
+import { isEmptyOnchainState, planDispute, settleArgsFor, type DisputeStep } from "../app/src/core/dispute";
 import { relayerClient } from "../app/src/core/relayer";
 import {
   cooperativeCloseArgs,
@@ -24,6 +34,8 @@ import {
   typedDataDigest,
   walletSigner,
   ZERO_ADDRESS,
+  resolveLocksOutcome,
+  type CooperativeClose,
   type Eip1193Provider,
   type Hash,
   type Hex,
@@ -46,6 +58,16 @@ import { print } from "./lib/output";
 import { withCommonParams, type CommonArgs } from "./lib/params";
 import { loadEvidence } from "./lib/sources";
 
+/** Prints each `TokenShortfallShared` of a payout transaction: a payout the contract cut pro rata. */
+function printShortfalls(ctx: ParsecContext, tx: TxReport): void {
+  for (const log of tx.receipt.logs) {
+    const parsed = ctx.channels.interface.parseLog(log);
+    if (parsed?.name !== "TokenShortfallShared") continue;
+    const [token, account, owed, paid] = parsed.args as unknown as [string, string, bigint, bigint];
+    print(`  ${describeShortfall({ token, account, owed, paid })}`);
+  }
+}
+
 function sideArg(side: string, channel: OnchainChannel, sender: string): 0 | 1 {
   if (side === "0" || side === "1") return Number(side) as 0 | 1;
   if (side !== "") throw new TaskError(`--side must be 0 or 1, got ${side}`);
@@ -67,7 +89,12 @@ async function describeChannel(ctx: ParsecContext, c: OnchainChannel): Promise<v
   print(
     `  deposits P0 ${formatAmount(c.deposit0, decimals, symbol)}, P1 ${formatAmount(c.deposit1, decimals, symbol)}`,
   );
-  print(`  on-chain seqs P0 ${c.seq0}, P1 ${c.seq1}`);
+  const w = c.words;
+  const proven = w.proven[0].seq > w.seq0 || w.proven[1].seq > w.seq1;
+  print(
+    `  on-chain seqs P0 ${c.seq0}, P1 ${c.seq1}` +
+      (proven ? ` (checkpoint ${w.seq0}/${w.seq1}, proven ${w.proven[0].seq}/${w.proven[1].seq})` : ""),
+  );
   if (c.status === ChannelStatus.Closing) {
     const left = countdown(c.closesAt, now);
     print(
@@ -252,13 +279,11 @@ withCommonParams(
     if (!evidence) throw new TaskError("give --evidence <file> or --relayer <url>");
     const c = evidence.checkpoint;
     if (!c) throw new TaskError("the evidence holds no co-signed checkpoint");
-    if (
-      c.seq0 < channel.seq0 ||
-      c.seq1 < channel.seq1 ||
-      (c.seq0 === channel.seq0 && c.seq1 === channel.seq1)
-    ) {
+    // A checkpoint replaces the checkpoint word only (proven heads above it stay the on-chain heads).
+    const held = channel.words;
+    if (c.seq0 < held.seq0 || c.seq1 < held.seq1 || (c.seq0 === held.seq0 && c.seq1 === held.seq1)) {
       print(
-        `the chain holds (${channel.seq0}, ${channel.seq1}); the checkpoint (${c.seq0}, ${c.seq1}) is not newer: nothing to do`,
+        `the chain's checkpoint is (${held.seq0}, ${held.seq1}); the checkpoint (${c.seq0}, ${c.seq1}) is not newer: nothing to do`,
       );
       return null;
     }
@@ -276,14 +301,15 @@ interface CloseArgs extends CommonArgs {
   signature: string;
   signatureFile: string;
   relayer: string;
+  evidence: string;
+  seq0: string;
+  seq1: string;
+  expiry: string;
+  closeExpiry: number;
 }
 
 /** Signs a cooperative close as `address` through the network's provider (local or configured accounts). */
-async function signAs(
-  ctx: ParsecContext,
-  address: string,
-  close: { channelId: Hash; balance0: bigint; balance1: bigint },
-): Promise<Hex> {
+async function signAs(ctx: ParsecContext, address: string, close: CooperativeClose): Promise<Hex> {
   const provider = ctx.hre.network.provider as Eip1193Provider;
   try {
     return await signCooperativeClose(walletSigner(provider, address), ctx.domain, close);
@@ -292,76 +318,113 @@ async function signAs(
   }
 }
 
-async function counterpartySignature(
+/** The counterparty's signature on `close`, checked to be its signature on exactly these terms. */
+function checkCounterpartySignature(
   ctx: ParsecContext,
-  args: CloseArgs,
   counterparty: string,
-  close: { channelId: Hash; balance0: bigint; balance1: bigint },
-): Promise<Hex> {
-  let signature: string;
-  if (args.signature) signature = args.signature;
-  else if (args.signatureFile) {
-    const parsed = JSON.parse(fs.readFileSync(args.signatureFile, "utf8")) as { signature?: unknown };
-    if (typeof parsed.signature !== "string")
-      throw new TaskError(`${args.signatureFile} holds no "signature"`);
-    signature = parsed.signature;
-  } else if (args.relayer) {
-    print(`  asking the relayer ${args.relayer} for ${counterparty}'s signature`);
-    try {
-      signature = (
-        await relayerClient(args.relayer).cooperativeClose(close.channelId, close.balance0, close.balance1)
-      ).signature;
-    } catch (e) {
-      throw new TaskError((e as Error).message);
-    }
-  } else {
-    const accounts = (await ctx.hre.network.provider.request({ method: "eth_accounts" })) as string[];
-    if (!accounts.some((a) => a.toLowerCase() === counterparty.toLowerCase())) {
-      throw new TaskError(
-        `${counterparty}'s signature is needed: give --signature, --signature-file or --relayer`,
-      );
-    }
-    print(`  signing as the counterparty ${counterparty} (an account of this network)`);
-    return signAs(ctx, counterparty, close);
-  }
+  close: CooperativeClose,
+  signature: Hex,
+): Hex {
   let normalized: Hex;
   let recovered: string;
   try {
-    normalized = normalizeSignature(signature as Hex);
+    normalized = normalizeSignature(signature);
     recovered = recoverSigner(typedDataDigest(ctx.domain, hashCooperativeClose(close)), normalized);
   } catch (e) {
     throw new TaskError(`the counterparty signature is malformed: ${(e as Error).message}`);
   }
   if (recovered.toLowerCase() !== counterparty.toLowerCase()) {
     throw new TaskError(
-      `the counterparty signature is ${recovered}'s, not ${counterparty}'s, for balances (${close.balance0}, ${close.balance1})`,
+      `the counterparty signature is ${recovered}'s, not ${counterparty}'s, for balances (${close.balance0}, ${close.balance1}) at seqs (${close.seq0}, ${close.seq1}) until ${close.expiry}: check the terms it signed (--seq0/--seq1/--expiry, or its signed close JSON)`,
     );
   }
   return normalized;
 }
 
+/** A pasted counterparty close: `--signature` (0x… or its JSON) or `--signature-file` (its JSON). */
+function pastedClose(args: CloseArgs): SignedCloseInput | null {
+  try {
+    if (args.signature) return parseSignedClose(args.signature);
+    if (args.signatureFile) {
+      let text: string;
+      try {
+        text = fs.readFileSync(args.signatureFile, "utf8");
+      } catch (e) {
+        throw new TaskError(`cannot read ${args.signatureFile}: ${(e as Error).message}`);
+      }
+      return parseSignedClose(text);
+    }
+  } catch (e) {
+    if (e instanceof CloseTermsError) throw new TaskError(e.message);
+    throw e;
+  }
+  return null;
+}
+
+function uintArg(name: string, value: string, bits: number): bigint | undefined {
+  if (value === "") return undefined;
+  if (!/^\d+$/.test(value) || BigInt(value) >= 1n << BigInt(bits))
+    throw new TaskError(`--${name} must be an integer below 2^${bits}, got ${value}`);
+  return BigInt(value);
+}
+
 withCommonParams(
   task(
     "channel:close",
-    "Closes a channel: cooperatively (both sign the split, paid at once) or unilaterally",
+    "Closes a channel: cooperatively (both sign the split of the current state, paid at once) or unilaterally",
   ),
 )
   .addParam("channel", "Channel id", undefined, types.string)
   .addFlag("cooperative", "Close with both signatures on --balance0/--balance1")
   .addOptionalParam("balance0", "P0's final balance (cooperative; default: the relayer's)", "", types.string)
   .addOptionalParam("balance1", "P1's final balance (cooperative; default: the rest)", "", types.string)
-  .addOptionalParam("signature", "The counterparty's CooperativeClose signature (0x…)", "", types.string)
+  .addOptionalParam(
+    "signature",
+    'The counterparty\'s CooperativeClose signature (0x…) or its signed close JSON {"signature","seq0","seq1","expiry"}',
+    "",
+    types.string,
+  )
   .addOptionalParam(
     "signatureFile",
-    'JSON file with the counterparty\'s {"signature": "0x…"}',
+    'JSON file with the counterparty\'s signed close {"signature": "0x…", "seq0", "seq1", "expiry"}',
     "",
     types.string,
   )
   .addOptionalParam(
     "relayer",
-    "Relayer URL: POST /channels/:id/cooperative-close for the signature",
+    "Relayer URL: POST /channels/:id/cooperative-close for the signature (it names its ledger's seqs and an expiry)",
     "",
     types.string,
+  )
+  .addOptionalParam(
+    "evidence",
+    "Evidence JSON file: the close names its latest seqs (default: the on-chain seqs)",
+    "",
+    types.string,
+  )
+  .addOptionalParam(
+    "seq0",
+    "P0's seq of the state the close settles (default: evidence, else on-chain)",
+    "",
+    types.string,
+  )
+  .addOptionalParam(
+    "seq1",
+    "P1's seq of the state the close settles (default: evidence, else on-chain)",
+    "",
+    types.string,
+  )
+  .addOptionalParam(
+    "expiry",
+    "Unix seconds the close expires, as the counterparty signed it (default: now + --close-expiry)",
+    "",
+    types.string,
+  )
+  .addOptionalParam(
+    "closeExpiry",
+    "Seconds from now the close you sign stays valid (no transfers in the channel until then)",
+    3600,
+    types.int,
   )
   .setAction(async (args: CloseArgs, hre): Promise<TxReport> => {
     const ctx = await parsecContext(hre, args);
@@ -380,6 +443,8 @@ withCommonParams(
     }
     if (own === null)
       throw new TaskError(`${ctx.signer.address} is not a participant: use --from with a participant`);
+    if (!Number.isInteger(args.closeExpiry) || args.closeExpiry <= 0)
+      throw new TaskError(`--close-expiry must be a positive number of seconds, got ${args.closeExpiry}`);
     const { decimals, symbol } = await assetInfo(ctx, channel.params.asset);
     const total = channel.deposit0 + channel.deposit1;
     let balance0: bigint;
@@ -403,16 +468,82 @@ withCommonParams(
     if (balance0 < 0n || balance1 < 0n || balance0 + balance1 !== total) {
       throw new TaskError(`the balances must sum to the deposits, ${formatAmount(total, decimals, symbol)}`);
     }
-    const close = { channelId: channel.channelId, balance0, balance1 };
+    const counterparty = counterpartyOf(channel.params, own);
+    const now = BigInt((await hre.ethers.provider.getBlock("latest"))?.timestamp ?? 0);
+
+    // The terms: the seqs of the state the split settles and an expiry. The relayer, or a pasted close,
+    // fixes them when the counterparty signed first; else the evidence's (or the chain's) seqs and now + window.
+    let close: CooperativeClose;
+    let theirs: Hex | null = null;
+    const pasted = pastedClose(args);
+    const seqArg = (i: 0 | 1) => {
+      const v = uintArg(`seq${i}`, i === 0 ? args.seq0 : args.seq1, 32);
+      return v === undefined ? undefined : Number(v);
+    };
+    if (!pasted && args.relayer) {
+      print(`  asking the relayer ${args.relayer} for ${counterparty}'s signature`);
+      let answer;
+      try {
+        answer = await relayerClient(args.relayer).cooperativeClose(channel.channelId, balance0, balance1);
+      } catch (e) {
+        throw new TaskError((e as Error).message);
+      }
+      theirs = answer.signature;
+      close = {
+        channelId: channel.channelId,
+        balance0,
+        balance1,
+        seq0: answer.seq0,
+        seq1: answer.seq1,
+        expiry: answer.expiry,
+      };
+    } else {
+      const evidence = args.evidence
+        ? await loadEvidence({ evidence: args.evidence }, ctx.domain, channel.channelId)
+        : null;
+      const seqOf = (i: 0 | 1): number =>
+        (i === 0 ? pasted?.seq0 : pasted?.seq1) ??
+        seqArg(i) ??
+        (evidence ? evidence.ledger.state(i).seq : i === 0 ? channel.seq0 : channel.seq1);
+      const expiry = pasted?.expiry ?? uintArg("expiry", args.expiry, 64);
+      if (expiry === undefined && pasted) {
+        throw new TaskError(
+          "the counterparty signed its close for an expiry: give --expiry (and --seq0/--seq1), or its signed close JSON",
+        );
+      }
+      if (pasted) theirs = pasted.signature;
+      const terms = { channelId: channel.channelId, balance0, balance1, seq0: seqOf(0), seq1: seqOf(1) };
+      close =
+        expiry === undefined ? closeTerms({ ...terms, now, window: args.closeExpiry }) : { ...terms, expiry };
+    }
+    try {
+      checkCloseTerms(close, channel, now);
+    } catch (e) {
+      throw new TaskError((e as Error).message);
+    }
     print(
-      `closing ${channel.channelId} cooperatively: P0 ${formatAmount(balance0, decimals, symbol)}, P1 ${formatAmount(balance1, decimals, symbol)}`,
+      `closing ${channel.channelId} cooperatively: P0 ${formatAmount(balance0, decimals, symbol)}, P1 ${formatAmount(balance1, decimals, symbol)}, at seqs (${close.seq0}, ${close.seq1}), valid until ${new Date(Number(close.expiry) * 1000).toISOString()}`,
     );
+    print(`  wallet rule: ${closeRule(close.expiry)}`);
+    if (theirs) theirs = checkCounterpartySignature(ctx, counterparty, close, theirs);
     const mine = await signAs(ctx, ctx.signer.address, close);
-    const theirs = await counterpartySignature(ctx, args, counterpartyOf(channel.params, own), close);
+    print(`  your signed close: ${signedCloseJson(close, mine)}`);
+    if (!theirs) {
+      const accounts = (await ctx.hre.network.provider.request({ method: "eth_accounts" })) as string[];
+      if (!accounts.some((a) => a.toLowerCase() === counterparty.toLowerCase())) {
+        throw new TaskError(
+          `${counterparty}'s signature is needed: give --signature, --signature-file or --relayer (or pass it your signed close above)`,
+        );
+      }
+      print(`  signing as the counterparty ${counterparty} (an account of this network)`);
+      theirs = await signAs(ctx, counterparty, close);
+    }
     const [sig0, sig1] = own === 0 ? [mine, theirs] : [theirs, mine];
-    return send("cooperativeClose", () =>
+    const tx = await send("cooperativeClose", () =>
       ctx.channels.cooperativeClose(...cooperativeCloseArgs(channel.params, close, sig0, sig1)),
     );
+    printShortfalls(ctx, tx);
+    return tx;
   });
 
 // ---------------------------------------------------------------- dispute
@@ -465,7 +596,7 @@ withCommonParams(
     try {
       plan = planDispute({
         evidence,
-        onchain: channel,
+        onchain: channel.words,
         sender: ctx.signer.address,
         mode: args.mode,
         chunkSize: args.chunk,
@@ -515,13 +646,12 @@ withCommonParams(task("channel:settle", "Pays out a closing channel after its ch
     const now = Number((await hre.ethers.provider.getBlock("latest"))?.timestamp ?? 0);
     const left = countdown(channel.closesAt, now);
     if (left) print(`  the challenge period ends in ${left}; the contract will refuse until then`);
-    const evidence =
-      channel.seq0 === 0 && channel.seq1 === 0
-        ? null
-        : await loadEvidence(args, ctx.domain, channel.channelId);
+    const evidence = isEmptyOnchainState(channel.words)
+      ? null
+      : await loadEvidence(args, ctx.domain, channel.channelId);
     let settleArgs;
     try {
-      settleArgs = settleArgsFor(evidence, channel.params, channel);
+      settleArgs = settleArgsFor(evidence, channel.params, channel.words);
     } catch (e) {
       throw new TaskError(`${(e as Error).message} (--evidence or --relayer)`);
     }
@@ -541,8 +671,12 @@ withCommonParams(task("channel:settle", "Pays out a closing channel after its ch
     print(
       `settled: P0 ${formatAmount(payout0, decimals, symbol)}, P1 ${formatAmount(payout1, decimals, symbol)}`,
     );
-    if (pot0 > 0n || pot1 > 0n)
-      print(`  held for pending locks: P0 ${pot0}, P1 ${pot1} (resolveLocks splits them)`);
+    if (pot0 > 0n || pot1 > 0n) {
+      print(
+        `  held for pending locks: P0's ${pot0}, P1's ${pot1}; channel:resolve-locks pays each lock once its outcome is known (revealed in time: payee; expired: payer)`,
+      );
+    }
+    printShortfalls(ctx, tx);
     return { tx, payout0, payout1, pot0, pot1 };
   });
 
@@ -558,6 +692,10 @@ export interface ResolveLocksResult {
   readonly tx: TxReport;
   readonly toPayee: bigint;
   readonly toPayer: bigint;
+  /** Indexes (in the pending list) of the locks this call resolved. */
+  readonly resolved: readonly number[];
+  /** Indexes of the locks that stay open: unrevealed and not expired. */
+  readonly open: readonly number[];
 }
 
 /** The pending locks of `payer` whose list hashes to `root`: the settled head's, found in the evidence. */
@@ -572,7 +710,10 @@ function locksWithRoot(ledger: ChannelEvidenceLedger, payer: 0 | 1, root: Hash):
 type ChannelEvidenceLedger = NonNullable<Awaited<ReturnType<typeof loadEvidence>>>["ledger"];
 
 withCommonParams(
-  task("channel:resolve-locks", "Splits a settled channel's locked pot of one payer between payee and payer"),
+  task(
+    "channel:resolve-locks",
+    "Resolves each lock of a settled channel's pot of one payer whose outcome is known (revealed in time: payee; expired: payer); open ones stay",
+  ),
 )
   .addParam("channel", "Channel id", undefined, types.string)
   .addParam("payer", "Whose locks: 0 (P0's) or 1 (P1's)", undefined, types.string)
@@ -618,21 +759,65 @@ withCommonParams(
       byHashlock.set(hashlockOf(raw.toLowerCase() as Hash), raw.toLowerCase() as Hash);
     }
     const preimages = byHashlock.size === 0 ? [] : locks.map((l) => byHashlock.get(l.hashlock) ?? null);
+    const before = BigInt(payer === 0 ? pending.resolved0 : pending.resolved1);
+    const { decimals, symbol } = await assetInfo(ctx, channel.params.asset);
+    const fmt = (v: bigint) => formatAmount(v, decimals, symbol);
+    const until = (l: Lock) => new Date(Number(l.expiry) * 1000).toISOString();
+    const describeLock = (i: number) => `lock ${i} (${fmt(locks[i].amount)}, hashlock ${locks[i].hashlock})`;
+    const isResolved = (mask: bigint, i: number) => (mask & (1n << BigInt(i))) !== 0n;
+    const alreadyDone = locks.map((_l, i) => i).filter((i) => isResolved(before, i));
     print(
-      `  ${locks.length} pending lock(s) of payer ${payer}, pot ${pot}; ${byHashlock.size} preimage(s) shown`,
+      `  ${locks.length} pending lock(s) of payer ${payer}, pot ${fmt(pot)}` +
+        (alreadyDone.length > 0 ? ` (locks ${alreadyDone.join(", ")} resolved before)` : "") +
+        `; ${byHashlock.size} preimage(s) shown`,
     );
-    const tx = await send("resolveLocks", () =>
-      ctx.channels.resolveLocks(...resolveLocksArgs(channel.params, payer, locks, preimages)),
+    // When a preimage was registered on-chain (0: never): a lock revealed by its expiry goes to the payee.
+    const registered = await Promise.all(
+      locks.map(async (l) => BigInt(await ctx.channels.secretRevealedAt(l.hashlock))),
     );
+    let tx: TxReport;
+    try {
+      tx = await send("resolveLocks", () =>
+        ctx.channels.resolveLocks(...resolveLocksArgs(channel.params, payer, locks, preimages)),
+      );
+    } catch (e) {
+      const open = locks.map((_l, i) => i).filter((i) => !isResolved(before, i));
+      const detail = open.map((i) => `${describeLock(i)} open until ${until(locks[i])}`).join("; ");
+      throw new TaskError(`${(e as Error).message}${detail ? ` Still open: ${detail}.` : ""}`);
+    }
     const event = tx.receipt.logs
       .map((l) => ctx.channels.interface.parseLog(l))
       .find((p) => p?.name === "LocksResolved");
     if (!event) throw new TaskError("resolveLocks emitted no LocksResolved event");
     const toPayee = event.args.toPayee as bigint;
     const toPayer = event.args.toPayer as bigint;
-    const { decimals, symbol } = await assetInfo(ctx, channel.params.asset);
-    print(
-      `resolved: to the payee ${formatAmount(toPayee, decimals, symbol)}, back to the payer ${formatAmount(toPayer, decimals, symbol)}`,
-    );
-    return { tx, toPayee, toPayer };
+    const mask = BigInt(event.args.resolved as bigint);
+    const minedAt = BigInt((await hre.ethers.provider.getBlock(tx.blockNumber))?.timestamp ?? 0);
+    // Each lock's share and side, as the contract decided them in that block.
+    const revealedInTime = (l: Lock, i: number): boolean =>
+      (preimages[i] !== undefined && preimages[i] !== null && minedAt <= l.expiry) ||
+      (registered[i] !== 0n && registered[i] <= l.expiry);
+    const outcome = resolveLocksOutcome(locks, pot, revealedInTime, minedAt, before);
+    const resolved = locks.map((_l, i) => i).filter((i) => isResolved(mask, i));
+    const open = locks.map((_l, i) => i).filter((i) => !isResolved(before | mask, i));
+    print(`resolved: to the payee ${fmt(toPayee)}, back to the payer ${fmt(toPayer)}`);
+    for (const i of resolved) {
+      const share = outcome.shares[i];
+      const side =
+        share === 0n
+          ? "no share of the pot left"
+          : revealedInTime(locks[i], i)
+            ? `${fmt(share)} to the payee (revealed in time)`
+            : `${fmt(share)} back to the payer (expired unrevealed)`;
+      print(`  resolved ${describeLock(i)}: ${side}`);
+    }
+    if (outcome.uncovered > 0n) print(`  ${fmt(outcome.uncovered)} no lock covers went back to the payer`);
+    for (const i of open) {
+      print(
+        `  still open: ${describeLock(i)} until ${until(locks[i])}: reveal its preimage by then (payee), or call again after it (payer)`,
+      );
+    }
+    if (open.length === 0) print(`  every lock of payer ${payer} is resolved`);
+    printShortfalls(ctx, tx);
+    return { tx, toPayee, toPayer, resolved, open };
   });

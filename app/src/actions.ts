@@ -2,11 +2,18 @@
  * What the buttons do: each user action as simulate → wallet → pending → confirmed, through `runTx`, with
  * signatures from the SDK (EIP-712 through the wallet) and evidence plans from `core/dispute`.
  */
-import { readContract, simulateContract, writeContract, type Config } from "@wagmi/core";
-import type { Address, Hex } from "viem";
-import type { AssetInfo, ChannelView, EscrowView } from "./chain-data";
+import { getBlockNumber, readContract, simulateContract, writeContract, type Config } from "@wagmi/core";
+import { parseEventLogs, type Address, type Hex, type TransactionReceipt } from "viem";
+import { chainTime, type AssetInfo, type ChannelView, type EscrowView } from "./chain-data";
 import { hashedTimelockAbi, parsecChannelsAbi, testTokenAbi } from "./core/abi";
-import { counterpartyOf, toOnchainState } from "./core/channel";
+import { counterpartyOf, describeShortfall, toOnchainState, type OnchainState } from "./core/channel";
+import {
+  checkCloseTerms,
+  closeRule,
+  COOPERATIVE_CLOSE_WINDOW_SECONDS,
+  parseSignedClose,
+  type SignedCloseInput,
+} from "./core/close";
 import type { Deployment } from "./core/deployment";
 import { planDispute, settleArgsFor } from "./core/dispute";
 import type { ChannelEvidence } from "./core/evidence";
@@ -21,6 +28,7 @@ import {
   typedDataDigest,
   walletSigner,
   ZERO_ADDRESS,
+  type CooperativeClose,
   type Hash,
 } from "./core/sdk";
 import { runStep, runTx } from "./tx";
@@ -43,6 +51,9 @@ export class ActionError extends Error {
     this.name = "ActionError";
   }
 }
+
+/** The latest expiry the dapp accepts on a counterparty's close: a day (the relayer signs for an hour). */
+const MAX_CLOSE_EXPIRY_AHEAD = 24 * 3600;
 
 const channelsAt = (ctx: ActionContext) =>
   ({ address: ctx.deployment.ParsecChannels, abi: parsecChannelsAbi, account: ctx.account }) as const;
@@ -130,34 +141,87 @@ export async function deposit(ctx: ActionContext, channel: ChannelView, amount: 
   });
 }
 
+/** Shows each `TokenShortfallShared` of a payout transaction: the user was paid less than owed. */
+function reportShortfalls(ctx: ActionContext, receipt: TransactionReceipt): void {
+  const events = parseEventLogs({
+    abi: parsecChannelsAbi,
+    eventName: "TokenShortfallShared",
+    logs: receipt.logs,
+  });
+  for (const e of events) ctx.activity.add("Token shortfall", "failed", describeShortfall(e.args));
+}
+
+/** Reads both views of a channel (`channelState`, `provenHeadsOf`) at one block into `OnchainState`. */
+async function readOnchain(ctx: ActionContext, channelId: Hash): Promise<OnchainState> {
+  // Uncached: viem keeps a block number for seconds, and a state read before the last transaction would
+  // plan evidence on top of a state the chain already left.
+  const blockNumber = await getBlockNumber(ctx.config, { cacheTime: 0 });
+  const at = { ...channelsAt(ctx), args: [channelId], blockNumber } as const;
+  const [state, proven] = await Promise.all([
+    readContract(ctx.config, { ...at, functionName: "channelState" }),
+    readContract(ctx.config, { ...at, functionName: "provenHeadsOf" }),
+  ]);
+  return toOnchainState(state, proven);
+}
+
 /**
- * Cooperative close: the counterparty's signature from the relayer (or pasted), the user's from the
- * wallet (EIP-712 `CooperativeClose`), then one transaction that pays both at once.
+ * Cooperative close: the counterparty's signed close from the relayer (or pasted as its JSON), checked
+ * against the chain, the user's signature from the wallet (EIP-712 `CooperativeClose` on the same terms:
+ * the split, the seqs of the state it settles, an expiry about an hour ahead), then one transaction that
+ * pays both at once. After signing, the wallet rule holds until the expiry: no new transfer in the channel.
  */
 export async function closeCooperatively(
   ctx: ActionContext,
   channel: ChannelView,
   balance0: bigint,
   balance1: bigint,
-  pastedSignature: string,
+  pasted: string,
 ): Promise<void> {
   const total = channel.deposit0 + channel.deposit1;
   if (balance0 + balance1 !== total)
     throw new ActionError("The two balances must add up to the channel's deposits.");
   const domain = parsecDomain(ctx.deployment.chainId, ctx.deployment.ParsecChannels);
-  const close = { channelId: channel.channelId, balance0, balance1 };
   const counterparty = counterpartyOf(channel.params, channel.side);
   let theirs: Hex;
-  if (pastedSignature.trim()) theirs = pastedSignature.trim() as Hex;
-  else if (ctx.relayer) {
+  let terms: { seq0: number; seq1: number; expiry: bigint };
+  if (pasted.trim()) {
+    let signed: SignedCloseInput;
+    try {
+      signed = parseSignedClose(pasted);
+    } catch (e) {
+      throw new ActionError((e as Error).message);
+    }
+    if (signed.seq0 === undefined || signed.seq1 === undefined || signed.expiry === undefined) {
+      throw new ActionError(
+        'Paste the counterparty\'s whole signed close, {"signature", "seq0", "seq1", "expiry"}: a close is bound to the seqs and expiry it was signed for.',
+      );
+    }
+    theirs = signed.signature;
+    terms = { seq0: signed.seq0, seq1: signed.seq1, expiry: signed.expiry };
+  } else if (ctx.relayer) {
     const relayer = ctx.relayer;
-    theirs = await runStep(
+    const answer = await runStep(
       ctx.activity,
       "Counterparty signature (relayer)",
-      async () => (await relayer.cooperativeClose(channel.channelId, balance0, balance1)).signature,
+      () => relayer.cooperativeClose(channel.channelId, balance0, balance1),
       "received",
     );
-  } else throw new ActionError("No relayer is configured: paste the counterparty's signature.");
+    theirs = answer.signature;
+    terms = { seq0: answer.seq0, seq1: answer.seq1, expiry: answer.expiry };
+  } else throw new ActionError("No relayer is configured: paste the counterparty's signed close.");
+  const close: CooperativeClose = { channelId: channel.channelId, balance0, balance1, ...terms };
+  const now = await chainTime(ctx.config);
+  try {
+    checkCloseTerms(close, await readOnchain(ctx, channel.channelId), now);
+  } catch (e) {
+    throw new ActionError((e as Error).message);
+  }
+  if (close.expiry > BigInt(now + MAX_CLOSE_EXPIRY_AHEAD)) {
+    throw new ActionError(
+      `The counterparty's close is valid until ${new Date(Number(close.expiry) * 1000).toISOString()}, more than a day ahead: ` +
+        `you could not safely transfer in this channel until then. Ask for one that expires within ${COOPERATIVE_CLOSE_WINDOW_SECONDS / 3600} hour.`,
+    );
+  }
   let recovered: Address;
   try {
     theirs = normalizeSignature(theirs);
@@ -167,7 +231,7 @@ export async function closeCooperatively(
   }
   if (recovered.toLowerCase() !== counterparty.toLowerCase()) {
     throw new ActionError(
-      `The counterparty's signature is ${recovered}'s, not ${counterparty}'s, for this split.`,
+      `The counterparty's signature is ${recovered}'s, not ${counterparty}'s, for this split at seqs (${close.seq0}, ${close.seq1}).`,
     );
   }
   const provider = await ctx.wallet.provider();
@@ -175,10 +239,10 @@ export async function closeCooperatively(
     ctx.activity,
     "Your signature",
     () => signCooperativeClose(walletSigner(provider, ctx.account), domain, close),
-    "signed",
+    `signed at seqs (${close.seq0}, ${close.seq1}). ${closeRule(close.expiry)}`,
   );
   const [sig0, sig1] = channel.side === 0 ? [mine, theirs] : [theirs, mine];
-  await runTx(ctx.config, ctx.activity, "Cooperative close", async () => {
+  const receipt = await runTx(ctx.config, ctx.activity, "Cooperative close", async () => {
     const { request } = await simulateContract(ctx.config, {
       ...channelsAt(ctx),
       functionName: "cooperativeClose",
@@ -186,6 +250,7 @@ export async function closeCooperatively(
     });
     return writeContract(ctx.config, request);
   });
+  reportShortfalls(ctx, receipt);
 }
 
 export async function closeUnilaterally(ctx: ActionContext, channel: ChannelView): Promise<void> {
@@ -207,13 +272,8 @@ export async function dispute(
 ): Promise<number> {
   if (evidence.channelId !== channel.channelId)
     throw new ActionError(`The evidence is for channel ${evidence.channelId}, not this one.`);
-  const [record, seq0, seq1, commitment] = await readContract(ctx.config, {
-    ...channelsAt(ctx),
-    functionName: "channelState",
-    args: [channel.channelId],
-  });
-  const onchain = toOnchainState({ record, seq0, seq1, commitment });
-  const plan = planDispute({ evidence, onchain, sender: ctx.account });
+  const onchain = await readOnchain(ctx, channel.channelId);
+  const plan = planDispute({ evidence, onchain: onchain.words, sender: ctx.account });
   if (plan.steps.length === 0) {
     ctx.activity.add(
       "Dispute",
@@ -256,8 +316,9 @@ export async function settle(
   channel: ChannelView,
   evidence: ChannelEvidence | null,
 ): Promise<void> {
-  const args = settleArgsFor(evidence, channel.params, channel);
-  await runTx(ctx.config, ctx.activity, "Settle", async () => {
+  const onchain = await readOnchain(ctx, channel.channelId);
+  const args = settleArgsFor(evidence, channel.params, onchain.words);
+  const receipt = await runTx(ctx.config, ctx.activity, "Settle", async () => {
     const { request } = await simulateContract(ctx.config, {
       ...channelsAt(ctx),
       functionName: "settle",
@@ -265,6 +326,7 @@ export async function settle(
     });
     return writeContract(ctx.config, request);
   });
+  reportShortfalls(ctx, receipt);
 }
 
 export async function claimEscrow(ctx: ActionContext, escrow: EscrowView, preimage: string): Promise<void> {

@@ -117,11 +117,17 @@ export async function loadChannels(
       });
       const side = sideOf(params, account);
       if (side === null) return null;
-      const [state, asset, off] = await Promise.all([
+      const [state, proven, asset, off] = await Promise.all([
         readContract(config, {
           address: deployment.ParsecChannels,
           abi: parsecChannelsAbi,
           functionName: "channelState",
+          args: [a.channelId],
+        }),
+        readContract(config, {
+          address: deployment.ParsecChannels,
+          abi: parsecChannelsAbi,
+          functionName: "provenHeadsOf",
           args: [a.channelId],
         }),
         assetInfo(config, params.asset),
@@ -132,12 +138,11 @@ export async function loadChannels(
             )
           : Promise.resolve({ v: null, e: null }),
       ]);
-      const [record, seq0, seq1, commitment] = state;
       return {
         channelId: a.channelId.toLowerCase() as Hash,
         params,
         openedAt: log.blockNumber ?? 0n,
-        ...toOnchainState({ record, seq0, seq1, commitment }),
+        ...toOnchainState(state, proven),
         side,
         asset,
         offchain: off.v,

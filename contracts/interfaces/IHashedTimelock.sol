@@ -51,7 +51,7 @@ interface IHashedTimelock {
 
     /// @notice Escrows `amount` of `asset` (`address(0)` = ETH, sent as value) for `receiver`.
     /// @param hashlock `sha256` of a 32-byte preimage (Bitcoin/Lightning compatible).
-    /// @param timelock Unix time after which the sender may refund.
+    /// @param timelock Unix time from which the sender may refund (claims need `now < timelock`).
     /// @return id `keccak256(abi.encode(sender, receiver, asset, amount, hashlock, timelock))`.
     function lock(
         address receiver,

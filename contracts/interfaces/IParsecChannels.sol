@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {ChannelParams, ChannelRecord, PendingLocks, SkipReason} from "../libraries/ParsecTypes.sol";
+import {
+    ChannelParams,
+    ChannelRecord,
+    CooperativeCloseTerms,
+    PendingLocks,
+    SkipReason
+} from "../libraries/ParsecTypes.sol";
 
 /// @title IParsecChannels
 /// @notice Two-party payment channels for ETH and ERC-20 with hash-linked transfer chains, co-signed
@@ -78,8 +84,15 @@ interface IParsecChannels {
     error NoPendingLocks(bytes32 channelId, uint8 payer);
     /// @notice `preimages` must be empty or one per lock.
     error PreimagesLengthMismatch(uint256 locks, uint256 preimages);
-    /// @notice A lock whose secret is not revealed may still be until its expiry: resolve after it.
-    error LockNotExpired(bytes32 hashlock, uint64 expiry);
+    /// @notice A settled lock list holds more locks than a chain may have pending (`count` > `max`): such a
+    /// head breaks §3 and its pot cannot be split lock by lock.
+    error LockListTooLong(uint256 count, uint256 max);
+    /// @notice None of payer's unresolved locks has a known outcome yet: each is unrevealed and unexpired.
+    error NoLockResolvable(bytes32 channelId, uint8 payer);
+    /// @notice A cooperative close is used after the expiry both sides signed.
+    error CooperativeCloseExpired(uint64 expiry);
+    /// @notice A cooperative close names an older state of `payer`'s chain than the one on-chain.
+    error CooperativeCloseStale(uint8 payer, uint32 signedSeq, uint32 onchainSeq);
 
     // ---------------------------------------------------------------- events
     /// @notice A channel was opened by `participant0` with its first deposit.
@@ -114,8 +127,9 @@ interface IParsecChannels {
     event ChannelClosedCooperatively(bytes32 indexed channelId, uint256 payout0, uint256 payout1);
     /// @notice `equivocator` signed two transfers with one seq and forfeited `forfeited` to the other side.
     event EquivocationProved(bytes32 indexed channelId, uint8 equivocator, uint32 seq, uint256 forfeited);
-    /// @notice A payer's pending locks were resolved.
-    event LocksResolved(bytes32 indexed channelId, uint8 payer, uint256 toPayee, uint256 toPayer);
+    /// @notice Some of a payer's pending locks were resolved: bit i of `resolved` is lock i of the list,
+    /// resolved by this call. `toPayer` includes any part of the pot not covered by the list.
+    event LocksResolved(bytes32 indexed channelId, uint8 payer, uint64 resolved, uint256 toPayee, uint256 toPayer);
 
     // ---------------------------------------------------------------- lifecycle
     /// @notice Opens an ETH channel between the caller (P0) and `counterparty` (P1); `msg.value` is P0's deposit.
@@ -162,17 +176,22 @@ interface IParsecChannels {
     /// @return applied How many entries were applied.
     function checkpointBatch(bytes calldata records) external returns (uint256 applied);
 
-    /// @notice Applies one `HeadProofRecord`; the caller must be the transfer's payee.
+    /// @notice Applies one `HeadProofRecord`; the caller must be the transfer's payee. Valid whatever else
+    /// changed on-chain meanwhile, as long as its seq is above payer's on-chain seq.
     function proveHead(bytes calldata record) external;
 
     /// @notice Applies many `HeadProofRecord`s; bad entries are skipped with `HeadProofSkipped`.
     /// @return applied How many entries were applied.
     function proveHeads(bytes calldata records) external returns (uint256 applied);
 
-    /// @notice Extends payer's on-chain chain with verified `SignedTransfer`s (the dispute path).
-    /// @param startBody The `TransferBody` of payer's on-chain head (empty when its seq is 0).
-    /// @param otherHead The other payer's on-chain head hash.
-    /// @param startLocks The packed pending locks of the head (empty when none).
+    /// @notice Extends payer's on-chain chain with verified `SignedTransfer`s (the dispute path). The piece
+    /// may start at or before payer's on-chain head: it must then run through that head, so a piece stays
+    /// valid when someone moves the head forward first.
+    /// @param startBody The `TransferBody` the piece continues (empty for seq 0): payer's on-chain head or
+    /// an earlier transfer of its chain.
+    /// @param otherHead The other payer's head in the checkpoint word; read only when payer's on-chain head
+    /// is the checkpoint's (else any value).
+    /// @param startLocks The packed pending locks at `startBody` (empty when none).
     /// @param transfers Packed `SignedTransfer`s continuing the chain; any number per call.
     function extendChain(
         ChannelParams calldata params,
@@ -187,14 +206,22 @@ interface IParsecChannels {
     function close(ChannelParams calldata params) external;
 
     /// @notice Pays out a closing channel after its challenge period, from the on-chain heads.
-    /// @param head0 The `TransferBody` of P0's on-chain head (empty when seq0 is 0); likewise `head1`.
-    function settle(ChannelParams calldata params, bytes calldata head0, bytes calldata head1) external;
+    /// @param head0 The `TransferBody` of P0's on-chain head (empty when its seq is 0); likewise `head1`.
+    /// @param checkpointHead0 Head 0 of the checkpoint word (zero when none); it opens the commitment.
+    /// @param checkpointHead1 Head 1 of the checkpoint word (zero when none).
+    function settle(
+        ChannelParams calldata params,
+        bytes calldata head0,
+        bytes calldata head1,
+        bytes32 checkpointHead0,
+        bytes32 checkpointHead1
+    ) external;
 
-    /// @notice Pays out at once the final split both participants signed.
+    /// @notice Pays out at once the final split both participants signed for the state at `terms.seq0`,
+    /// `terms.seq1`, until `terms.expiry`.
     function cooperativeClose(
         ChannelParams calldata params,
-        uint128 balance0,
-        uint128 balance1,
+        CooperativeCloseTerms calldata terms,
         bytes calldata sig0,
         bytes calldata sig1
     ) external;
@@ -207,10 +234,11 @@ interface IParsecChannels {
         bytes calldata transferB
     ) external;
 
-    /// @notice Splits payer's locked pot of a settled channel between payee and payer. Each lock with a share
-    /// goes to the payee if its secret is revealed (now or registered) by its expiry, else back to the payer,
-    /// which is only decided once the lock has expired (`LockNotExpired` before).
-    /// @param locks The packed pending list of payer's settled head.
+    /// @notice Resolves every lock of payer's settled pot whose outcome is known, each on its own: a lock
+    /// whose secret is revealed (now or registered) by its expiry goes to the payee, an expired unrevealed
+    /// one back to the payer; an open lock stays for a later call and blocks nothing. A lock resolves once.
+    /// Reverts `NoLockResolvable` when the call would resolve nothing.
+    /// @param locks The packed pending list of payer's settled head (always the whole list).
     /// @param preimages Empty, or one per lock (zero for none) revealed now.
     function resolveLocks(
         ChannelParams calldata params,
@@ -223,10 +251,20 @@ interface IParsecChannels {
     /// @notice The id of a channel with these parameters on this chain and contract.
     function channelIdOf(ChannelParams calldata params) external view returns (bytes32);
 
-    /// @notice A channel's record and on-chain state.
+    /// @notice A channel's record and its checkpoint word (the last co-signed checkpoint).
     function channelState(
         bytes32 channelId
     ) external view returns (ChannelRecord memory record, uint32 seq0, uint32 seq1, uint192 commitment);
+
+    /// @notice The proven words: each payer's head as head proofs and chain extensions last set it (seq 0:
+    /// none). A payer's on-chain head is this one when its seq is above the checkpoint word's.
+    /// @return seq0 P0's proven seq.
+    /// @return head0 The low 224 bits of P0's proven head.
+    /// @return seq1 P1's proven seq.
+    /// @return head1 The low 224 bits of P1's proven head.
+    function provenHeadsOf(
+        bytes32 channelId
+    ) external view returns (uint32 seq0, uint224 head0, uint32 seq1, uint224 head1);
 
     /// @notice What is left to resolve of a settled channel's locks.
     function pendingLocksOf(bytes32 channelId) external view returns (PendingLocks memory);
@@ -234,40 +272,6 @@ interface IParsecChannels {
     /// @notice The nonce the next `Withdraw` of a channel must carry.
     function withdrawNonceOf(bytes32 channelId) external view returns (uint32);
 
-    /// @notice The transfer hash of a packed `TransferBody` of `payer` in `channelId`.
-    function hashTransfer(bytes32 channelId, uint8 payer, bytes calldata body) external pure returns (bytes32);
-
-    /// @notice The struct hash of a `Checkpoint`.
-    function hashCheckpoint(
-        bytes32 channelId,
-        uint32 seq0,
-        bytes32 head0,
-        uint32 seq1,
-        bytes32 head1
-    ) external pure returns (bytes32);
-
-    /// @notice The struct hash of a `CooperativeClose`.
-    function hashCooperativeClose(
-        bytes32 channelId,
-        uint128 balance0,
-        uint128 balance1
-    ) external pure returns (bytes32);
-
-    /// @notice The struct hash of a `Withdraw`.
-    function hashWithdraw(
-        bytes32 channelId,
-        uint32 nonce,
-        uint128 amount0,
-        uint128 amount1,
-        uint64 expiry
-    ) external pure returns (bytes32);
-
     /// @notice The EIP-712 digest (0x1901 || domain separator || struct hash) a signer signs.
     function typedDataDigest(bytes32 structHash) external view returns (bytes32);
-
-    /// @notice The `locksRoot` of a packed pending-lock list.
-    function locksRootOf(bytes calldata locks) external pure returns (bytes32);
-
-    /// @notice The commitment the state word keeps for two heads.
-    function commitmentOf(bytes32 head0, bytes32 head1) external pure returns (uint192);
 }

@@ -8,11 +8,15 @@ interface IPayoutVault {
     error NothingToWithdraw(address account, address asset);
     /// @notice Pulling a credit failed: the recipient rejects ETH or the token refused the transfer.
     error CreditTransferFailed(address account, address asset);
-    /// @notice The contract holds less of `token` than its channels own: a rebasing token, refused.
+    /// @notice The contract holds less of `token` than its channels own (a negative rebase): no new
+    /// deposits of it are taken, so new money never covers an old loss.
     error TokenBalanceShrank(address token, uint256 owned, uint256 balance);
 
     /// @notice A payout to `account` could not be pushed and was credited instead.
     event PayoutCredited(address indexed account, address indexed asset, uint256 amount);
+    /// @notice The contract held less of `token` than its channels own (a negative rebase), so a payout
+    /// owed `owed` and paid `paid`: every later payout of the token bears the same ratio (pro rata).
+    event TokenShortfallShared(address indexed token, address indexed account, uint256 owed, uint256 paid);
     /// @notice `account` pulled its credit.
     event CreditWithdrawn(address indexed account, address indexed asset, uint256 amount);
 

@@ -5,7 +5,8 @@ import {ChannelRecord, ChannelStatus} from "./ParsecTypes.sol";
 
 /// @title ChannelRecords
 /// @notice Packs a `ChannelRecord` into the one storage word each channel keeps (docs/protocol.md §1):
-/// `deposit0:uint96 | deposit1:uint96 | closesAt:uint40 | status:uint8 | isToken:uint8`, low bits first.
+/// `deposit0:uint96 | deposit1:uint96 | closesAt:uint40 | status:uint8 | isToken:uint8 | hasProofs:uint8`,
+/// low bits first.
 /// @dev Explicit packing lets the hottest calls (open, deposit) touch the word once and nothing else.
 library ChannelRecords {
     uint256 internal constant DEPOSIT_BITS = 96;
@@ -14,6 +15,7 @@ library ChannelRecords {
     uint256 internal constant CLOSES_AT_MASK = (1 << 40) - 1;
     uint256 internal constant STATUS_SHIFT = 232;
     uint256 internal constant IS_TOKEN_SHIFT = 240;
+    uint256 internal constant HAS_PROOFS_SHIFT = 248;
     uint256 internal constant BYTE_MASK = 0xff;
 
     /// @notice The word of a freshly opened channel.
@@ -31,6 +33,21 @@ library ChannelRecords {
         return (word >> IS_TOKEN_SHIFT) & BYTE_MASK != 0;
     }
 
+    /// @notice Whether a head proof or chain extension has written a proven head for the channel.
+    function hasProofs(uint256 word) internal pure returns (bool) {
+        return (word >> HAS_PROOFS_SHIFT) & BYTE_MASK != 0;
+    }
+
+    /// @notice `word` with the proofs flag set.
+    function withProofs(uint256 word) internal pure returns (uint256) {
+        return word | (uint256(1) << HAS_PROOFS_SHIFT);
+    }
+
+    /// @notice `word` with its status replaced by `newStatus`.
+    function withStatus(uint256 word, ChannelStatus newStatus) internal pure returns (uint256) {
+        return (word & ~(BYTE_MASK << STATUS_SHIFT)) | (uint256(newStatus) << STATUS_SHIFT);
+    }
+
     /// @notice The deposit of `side` (0 or 1).
     function depositOf(uint256 word, uint8 side) internal pure returns (uint256) {
         return (word >> (side == 0 ? 0 : DEPOSIT_BITS)) & DEPOSIT_MASK;
@@ -43,6 +60,7 @@ library ChannelRecords {
         record.closesAt = uint40(word >> CLOSES_AT_SHIFT);
         record.status = status(word);
         record.isToken = isToken(word);
+        record.hasProofs = hasProofs(word);
     }
 
     /// @notice The word of a record.
@@ -52,7 +70,8 @@ library ChannelRecords {
             (uint256(record.deposit1) << DEPOSIT_BITS) |
             (uint256(record.closesAt) << CLOSES_AT_SHIFT) |
             (uint256(record.status) << STATUS_SHIFT) |
-            (_flag(record.isToken) << IS_TOKEN_SHIFT);
+            (_flag(record.isToken) << IS_TOKEN_SHIFT) |
+            (_flag(record.hasProofs) << HAS_PROOFS_SHIFT);
     }
 
     function _flag(bool value) private pure returns (uint256) {

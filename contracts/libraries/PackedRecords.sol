@@ -15,7 +15,7 @@ library PackedRecords {
     uint256 internal constant PARAMS_LENGTH = 72;
     uint256 internal constant CHECKPOINT_HEADS_LENGTH = 72;
     uint256 internal constant CHECKPOINT_RECORD_LENGTH = PARAMS_LENGTH + CHECKPOINT_HEADS_LENGTH + 2 * SIGNATURE_LENGTH;
-    uint256 internal constant HEAD_PROOF_RECORD_LENGTH = PARAMS_LENGTH + 65 + SIGNED_TRANSFER_LENGTH;
+    uint256 internal constant HEAD_PROOF_RECORD_LENGTH = PARAMS_LENGTH + 1 + SIGNED_TRANSFER_LENGTH;
     uint256 internal constant LOCK_LENGTH = 56;
 
     /// @notice Reads a `TransferBody` at `offset` of `data`.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {ChannelParams, TransferBody} from "./ParsecTypes.sol";
+import {ChannelParams, CooperativeCloseTerms, TransferBody} from "./ParsecTypes.sol";
 
 /// @title ParsecHashing
 /// @notice EIP-712 struct hashes of every signed Parsec message, channel ids and the state commitment.
@@ -14,7 +14,7 @@ library ParsecHashing {
         "Checkpoint(bytes32 channelId,uint32 seq0,bytes32 head0,uint32 seq1,bytes32 head1)"
     );
     bytes32 internal constant COOPERATIVE_CLOSE_TYPEHASH = keccak256(
-        "CooperativeClose(bytes32 channelId,uint128 balance0,uint128 balance1)"
+        "CooperativeClose(bytes32 channelId,uint32 seq0,uint32 seq1,uint128 balance0,uint128 balance1,uint64 expiry)"
     );
     bytes32 internal constant WITHDRAW_TYPEHASH = keccak256(
         "Withdraw(bytes32 channelId,uint32 nonce,uint128 amount0,uint128 amount1,uint64 expiry)"
@@ -69,8 +69,20 @@ library ParsecHashing {
     }
 
     /// @notice The struct hash of a cooperative close.
-    function cooperativeCloseHash(bytes32 id, uint128 balance0, uint128 balance1) internal pure returns (bytes32) {
-        return keccak256(abi.encode(COOPERATIVE_CLOSE_TYPEHASH, id, balance0, balance1));
+    /// @dev Hashed straight from calldata: `terms` is a static struct, five words in order. A value with
+    /// dirty high bits hashes to something nobody signed, so it fails the signature check.
+    function cooperativeCloseHash(
+        bytes32 id,
+        CooperativeCloseTerms calldata terms
+    ) internal pure returns (bytes32 hash) {
+        bytes32 typeHash = COOPERATIVE_CLOSE_TYPEHASH;
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, typeHash)
+            mstore(add(m, 0x20), id)
+            calldatacopy(add(m, 0x40), terms, 0xa0)
+            hash := keccak256(m, 0xe0)
+        }
     }
 
     /// @notice The struct hash of a withdrawal while open.

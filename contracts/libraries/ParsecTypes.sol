@@ -27,7 +27,8 @@ enum TransferKind {
     Cancel
 }
 
-/// @notice Why an entry of a batch was skipped instead of applied (`None`: it was applied).
+/// @notice Why an entry of a batch was skipped instead of applied (`None`: it was applied). Append-only:
+/// `StateChanged` is no longer produced (head proofs stopped naming the current heads) but keeps its number.
 enum SkipReason {
     None,
     Malformed,
@@ -45,6 +46,8 @@ struct ChannelRecord {
     uint40 closesAt;
     ChannelStatus status;
     bool isToken;
+    /// @dev Set once a head proof or chain extension wrote a proven head (see `StateWords`).
+    bool hasProofs;
 }
 
 /// @notice A transfer as the contract reads it from a packed `TransferBody` record.
@@ -76,12 +79,15 @@ struct Lock {
     bytes32 hashlock;
 }
 
-/// @notice What is left to resolve of a settled channel's locks: the pot of each payer and its lock list.
+/// @notice What is left to resolve of a settled channel's locks: the pot of each payer, its lock list, and
+/// which locks of the list are resolved already (bit i: lock i, in list order).
 struct PendingLocks {
     bytes32 locksRoot0;
     bytes32 locksRoot1;
     uint128 pot0;
     uint128 pot1;
+    uint64 resolved0;
+    uint64 resolved1;
 }
 
 /// @notice The two heads a checkpoint commits, as read from a `CheckpointRecord`.
@@ -90,4 +96,14 @@ struct CheckpointHeads {
     bytes32 head0;
     uint32 seq1;
     bytes32 head1;
+}
+
+/// @notice The final split both participants sign to close at once. It binds to the state it closes: it is
+/// refused once either payer's on-chain seq is above the one it names, and after `expiry`.
+struct CooperativeCloseTerms {
+    uint32 seq0;
+    uint32 seq1;
+    uint128 balance0;
+    uint128 balance1;
+    uint64 expiry;
 }

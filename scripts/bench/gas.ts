@@ -30,9 +30,13 @@ async function main(): Promise<void> {
   const bob = Wallet.createRandom().connect(ethers.provider);
   for (const w of [alice, bob])
     await (await funder.sendTransaction({ to: w.address, value: parseEther("1000") })).wait();
+  // Benchmark keys never outlive the process: an in-memory signing journal is enough.
   const signers = [
-    parsec.localSigner(alice.privateKey as parsec.Hex),
-    parsec.localSigner(bob.privateKey as parsec.Hex),
+    parsec.journaledTransferSigner(
+      parsec.localSigner(alice.privateKey as parsec.Hex),
+      parsec.memoryJournal(),
+    ),
+    parsec.journaledTransferSigner(parsec.localSigner(bob.privateKey as parsec.Hex), parsec.memoryJournal()),
   ];
 
   const channels = (await (
@@ -65,8 +69,11 @@ async function main(): Promise<void> {
   };
   const cosign = (ledger: parsec.ChannelLedger) => parsec.cosignCheckpoint(ledger, signers[0], signers[1]);
   const onchain = async (ledger: parsec.ChannelLedger) => {
-    const [, seq0, seq1, commitment] = await channels.channelState(ledger.channelId);
-    return parsec.onchainHeads(ledger, { seq0: Number(seq0), seq1: Number(seq1), commitment });
+    const state = parsec.onchainStateOf(
+      await channels.channelState(ledger.channelId),
+      await channels.provenHeadsOf(ledger.channelId),
+    );
+    return parsec.onchainHeads(ledger, state);
   };
   const closeAndWait = async (ledger: parsec.ChannelLedger) => {
     await (await channels.connect(alice).close(ledger.params)).wait();
@@ -116,7 +123,14 @@ async function main(): Promise<void> {
   // Cooperative close.
   {
     const { ledger } = await openChannel();
-    const split = { channelId: ledger.channelId, balance0: parseEther("0.7"), balance1: parseEther("1.3") };
+    const split = {
+      channelId: ledger.channelId,
+      seq0: 0,
+      seq1: 0,
+      balance0: parseEther("0.7"),
+      balance1: parseEther("1.3"),
+      expiry: (await now()) + 3600n,
+    };
     const [sig0, sig1] = await Promise.all(signers.map((s) => parsec.signCooperativeClose(s, domain, split)));
     out.cooperativeClose = await gasOf(
       channels.cooperativeClose(...parsec.cooperativeCloseArgs(ledger.params, split, sig0, sig1)),
@@ -206,6 +220,10 @@ async function main(): Promise<void> {
     await pay(ledger, 0, { kind: "PAY", amount: MICRO_PAYMENT });
     const proof = parsec.headProof(ledger, 0, await onchain(ledger));
     out.headProof = await gasOf(channels.connect(bob).proveHead(...parsec.proveHeadArgs(proof)));
+    // A payer's first head proof writes its proven word fresh; later ones update it.
+    await pay(ledger, 0, { kind: "PAY", amount: MICRO_PAYMENT });
+    const again = parsec.headProof(ledger, 0, await onchain(ledger));
+    out.headProofRepeat = await gasOf(channels.connect(bob).proveHead(...parsec.proveHeadArgs(again)));
 
     const withdrawal = {
       channelId: ledger.channelId,

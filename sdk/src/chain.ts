@@ -25,13 +25,17 @@ import type {
   PayerIndex,
   SignedTransfer,
   VerifiedTransfer,
+  Withdraw,
 } from "./types";
 
 /** Balances of a channel after some transfer (all in base units): the settlement inputs and what is available. */
 export interface ChannelBalances extends SettlementInput {
-  /** `deposit0 − paid0 + paid1 − locked0`: what P0 can still pay or lock. */
+  /**
+   * `deposit0 − paid0 + paid1 − locked0 − pendingWithdraw0`: what P0 can still pay, lock or withdraw
+   * (`pendingWithdraw0` sums P0's amounts in co-signed withdrawals not yet applied on-chain).
+   */
   readonly available0: bigint;
-  /** `deposit1 − paid1 + paid0 − locked1`. */
+  /** `deposit1 − paid1 + paid0 − locked1 − pendingWithdraw1`. */
   readonly available1: bigint;
 }
 
@@ -62,12 +66,17 @@ export interface LedgerOptions {
   readonly enforceFunds?: boolean;
 }
 
-/** The balances for deposits and two payer states. */
+/**
+ * The balances for deposits and two payer states, less the sides' pending (signed, not yet applied)
+ * withdrawals.
+ */
 export function channelBalances(
   deposit0: bigint,
   deposit1: bigint,
   s0: PayerState,
   s1: PayerState,
+  pendingWithdraw0 = 0n,
+  pendingWithdraw1 = 0n,
 ): ChannelBalances {
   return {
     deposit0,
@@ -76,9 +85,15 @@ export function channelBalances(
     paid1: s1.paidTotal,
     locked0: s0.lockedTotal,
     locked1: s1.lockedTotal,
-    available0: deposit0 - s0.paidTotal + s1.paidTotal - s0.lockedTotal,
-    available1: deposit1 - s1.paidTotal + s0.paidTotal - s1.lockedTotal,
+    available0: deposit0 - s0.paidTotal + s1.paidTotal - s0.lockedTotal - pendingWithdraw0,
+    available1: deposit1 - s1.paidTotal + s0.paidTotal - s1.lockedTotal - pendingWithdraw1,
   };
+}
+
+/** What co-signed withdrawals not yet applied on-chain take from each side. */
+export interface PendingWithdrawTotals {
+  readonly amount0: bigint;
+  readonly amount1: bigint;
 }
 
 /** A channel's two chains and balances. */
@@ -94,6 +109,10 @@ export class ChannelLedger {
   /** The state each chain starts from (genesis, or a transfer the ledger was started at or pruned to). */
   private readonly bases: [PayerState, PayerState] = [GENESIS_STATE, GENESIS_STATE];
   private readonly baseTransfers: [VerifiedTransfer | null, VerifiedTransfer | null] = [null, null];
+  /** Co-signed withdrawals not yet applied on-chain nor expired, in nonce order. */
+  private pending: Withdraw[] = [];
+  /** The channel's next withdraw nonce on-chain (`withdrawNonceOf`), as last told by `setDeposits`. */
+  private withdrawNonce = 0;
 
   constructor(opts: LedgerOptions) {
     this.domain = opts.domain;
@@ -123,10 +142,98 @@ export class ChannelLedger {
     return payer === 0 ? this.params.participant0 : this.params.participant1;
   }
 
-  /** Sets the deposits (after a deposit or withdrawal on-chain). */
-  setDeposits(deposit0: bigint, deposit1: bigint): void {
+  /**
+   * Sets the deposits (after a deposit or withdrawal on-chain). Give `withdrawNonce`, the contract's
+   * `withdrawNonceOf(channelId)` read with them, so pending withdrawals below it (now in the deposits)
+   * are dropped; without it they stay counted, which only understates what is available.
+   */
+  setDeposits(deposit0: bigint, deposit1: bigint, withdrawNonce?: number): void {
     if (deposit0 < 0n || deposit1 < 0n) throw new MalformedError("deposits cannot be negative");
     this.deposits = [deposit0, deposit1];
+    if (withdrawNonce !== undefined) {
+      if (!Number.isInteger(withdrawNonce) || withdrawNonce < 0) {
+        throw new MalformedError(`withdrawNonce must be a uint32, got ${withdrawNonce}`);
+      }
+      this.withdrawNonce = Math.max(this.withdrawNonce, withdrawNonce);
+      this.pending = this.pending.filter((w) => w.nonce >= this.withdrawNonce);
+    }
+  }
+
+  /** The channel's next withdraw nonce on-chain, as last given to `setDeposits` (0 at first). */
+  onchainWithdrawNonce(): number {
+    return this.withdrawNonce;
+  }
+
+  /**
+   * Registers a withdrawal both sides signed (or are about to sign) that is not applied on-chain yet:
+   * until `setDeposits` reports its nonce used, or `dropExpiredWithdraws` its expiry passed, its
+   * amounts are taken off `available0`/`available1`, so neither side pays, and no payee accepts,
+   * transfers that rely on the withdrawn funds. Call it before releasing your signature.
+   */
+  addPendingWithdraw(w: Withdraw): void {
+    if (w.channelId !== this.channelId) {
+      throw new WrongChannelError(`withdrawal is for ${w.channelId}, this ledger is ${this.channelId}`, {
+        expected: this.channelId,
+        got: w.channelId,
+      });
+    }
+    if (w.amount0 < 0n || w.amount1 < 0n) throw new MalformedError("withdrawal amounts cannot be negative");
+    if (w.nonce < this.withdrawNonce) return; // already applied on-chain, so already in the deposits
+    const same = this.pending.find(
+      (p) =>
+        p.nonce === w.nonce && p.amount0 === w.amount0 && p.amount1 === w.amount1 && p.expiry === w.expiry,
+    );
+    if (same) return;
+    this.pending = [...this.pending, w].sort((a, b) => a.nonce - b.nonce);
+  }
+
+  /**
+   * Forgets a registered pending withdrawal whose own signature was never produced (so it can never be
+   * applied). Never call it for one you signed: it stays usable on-chain until it expires.
+   */
+  removePendingWithdraw(w: Withdraw): void {
+    const i = this.pending.findIndex(
+      (p) =>
+        p.nonce === w.nonce && p.amount0 === w.amount0 && p.amount1 === w.amount1 && p.expiry === w.expiry,
+    );
+    if (i >= 0) this.pending = [...this.pending.slice(0, i), ...this.pending.slice(i + 1)];
+  }
+
+  /** The registered pending withdrawals, in nonce order. */
+  pendingWithdraws(): readonly Withdraw[] {
+    return this.pending;
+  }
+
+  /** The sums of the pending withdrawals' amounts per side. */
+  pendingWithdrawTotals(): PendingWithdrawTotals {
+    let amount0 = 0n;
+    let amount1 = 0n;
+    for (const w of this.pending) {
+      amount0 += w.amount0;
+      amount1 += w.amount1;
+    }
+    return { amount0, amount1 };
+  }
+
+  /**
+   * Drops pending withdrawals the contract can no longer accept: `now` (the chain's latest block
+   * timestamp, seconds) is past their expiry. Returns the dropped ones.
+   */
+  dropExpiredWithdraws(now: bigint): Withdraw[] {
+    const dropped = this.pending.filter((w) => w.expiry < now);
+    if (dropped.length > 0) this.pending = this.pending.filter((w) => w.expiry >= now);
+    return dropped;
+  }
+
+  /**
+   * The nonce a new withdrawal must carry: the lowest one at or above the on-chain next nonce that no
+   * pending withdrawal holds (a pending one's nonce is used until it expires).
+   */
+  nextWithdrawNonce(): number {
+    const used = new Set(this.pending.map((w) => w.nonce));
+    let n = this.withdrawNonce;
+    while (used.has(n)) n++;
+    return n;
   }
 
   /** Payer `i`'s latest state. */
@@ -214,9 +321,17 @@ export class ChannelLedger {
     return this.entries[payer];
   }
 
-  /** The channel's balances now. */
+  /** The channel's balances now (available less pending withdrawals). */
   balances(): ChannelBalances {
-    return channelBalances(this.deposits[0], this.deposits[1], this.state(0), this.state(1));
+    const p = this.pendingWithdrawTotals();
+    return channelBalances(
+      this.deposits[0],
+      this.deposits[1],
+      this.state(0),
+      this.state(1),
+      p.amount0,
+      p.amount1,
+    );
   }
 
   /**
@@ -234,7 +349,8 @@ export class ChannelLedger {
     const state = applyTransfer(this.state(t.payer), t, { ...opts, hash });
     const s0 = t.payer === 0 ? state : this.state(0);
     const s1 = t.payer === 1 ? state : this.state(1);
-    const balances = channelBalances(this.deposits[0], this.deposits[1], s0, s1);
+    const p = this.pendingWithdrawTotals();
+    const balances = channelBalances(this.deposits[0], this.deposits[1], s0, s1, p.amount0, p.amount1);
     if (this.enforceFunds) {
       // Only transfers that lower the payer's available balance (PAY, LOCK) can overdraw it.
       const pick = (b: ChannelBalances): bigint => (t.payer === 0 ? b.available0 : b.available1);

@@ -17,6 +17,7 @@ import type {
   Withdraw,
 } from "./types";
 import { encodeLocks } from "./records";
+import { transferBodyJson } from "./validate";
 
 /** The type strings, identical to the contract's (protocol §2). */
 export const TYPE_STRINGS = {
@@ -25,7 +26,8 @@ export const TYPE_STRINGS = {
     "Transfer(bytes32 channelId,uint8 payer,uint32 seq,uint8 kind,uint128 amount,uint128 paidTotal," +
     "uint128 lockedTotal,bytes32 locksRoot,bytes32 hashlock,uint64 expiry,bytes32 invoiceId,bytes32 prev)",
   Checkpoint: "Checkpoint(bytes32 channelId,uint32 seq0,bytes32 head0,uint32 seq1,bytes32 head1)",
-  CooperativeClose: "CooperativeClose(bytes32 channelId,uint128 balance0,uint128 balance1)",
+  CooperativeClose:
+    "CooperativeClose(bytes32 channelId,uint32 seq0,uint32 seq1,uint128 balance0,uint128 balance1,uint64 expiry)",
   Withdraw: "Withdraw(bytes32 channelId,uint32 nonce,uint128 amount0,uint128 amount1,uint64 expiry)",
   Invoice: "Invoice(address supplier,uint128 price,uint8 currency,uint8 invoiceType,bytes32 nonce)",
 } as const;
@@ -77,8 +79,11 @@ export const EIP712_TYPES = {
   ],
   CooperativeClose: [
     { name: "channelId", type: "bytes32" },
+    { name: "seq0", type: "uint32" },
+    { name: "seq1", type: "uint32" },
     { name: "balance0", type: "uint128" },
     { name: "balance1", type: "uint128" },
+    { name: "expiry", type: "uint64" },
   ],
   Withdraw: [
     { name: "channelId", type: "bytes32" },
@@ -162,8 +167,11 @@ export function hashCooperativeClose(c: CooperativeClose): Hash {
   return hashWords([
     fromHex(TYPE_HASHES.CooperativeClose),
     fromHex(c.channelId),
+    uintWord(c.seq0),
+    uintWord(c.seq1),
     uintWord(c.balance0),
     uintWord(c.balance1),
+    uintWord(c.expiry),
   ]);
 }
 
@@ -238,20 +246,7 @@ function payload(
 
 /** The typed data of a transfer, as a wallet signs it. */
 export function transferTypedData(domain: Domain, t: Transfer): TypedDataPayload {
-  return payload(domain, "Transfer", {
-    channelId: t.channelId,
-    payer: t.payer,
-    seq: t.seq,
-    kind: t.kind,
-    amount: t.amount.toString(),
-    paidTotal: t.paidTotal.toString(),
-    lockedTotal: t.lockedTotal.toString(),
-    locksRoot: t.locksRoot,
-    hashlock: t.hashlock,
-    expiry: t.expiry.toString(),
-    invoiceId: t.invoiceId,
-    prev: t.prev,
-  });
+  return payload(domain, "Transfer", { channelId: t.channelId, payer: t.payer, ...transferBodyJson(t) });
 }
 
 /** The typed data of a checkpoint. */
@@ -269,8 +264,11 @@ export function checkpointTypedData(domain: Domain, c: Checkpoint): TypedDataPay
 export function cooperativeCloseTypedData(domain: Domain, c: CooperativeClose): TypedDataPayload {
   return payload(domain, "CooperativeClose", {
     channelId: c.channelId,
+    seq0: c.seq0,
+    seq1: c.seq1,
     balance0: c.balance0.toString(),
     balance1: c.balance1.toString(),
+    expiry: c.expiry.toString(),
   });
 }
 

@@ -33,6 +33,10 @@ export const ReasonCode = {
   KindRuleViolation: 24,
   WalletError: 25,
   LockNotExpired: 26,
+  WouldEquivocate: 27,
+  JournalError: 28,
+  UnsafeWithdraw: 29,
+  JournalRequired: 30,
 } as const;
 
 export type ErrorCode = Exclude<keyof typeof ReasonCode, "Ok">;
@@ -348,11 +352,69 @@ export class KindRuleViolationError extends ParsecError {
   }
 }
 
-/** A browser wallet that refused or failed to sign. */
+/**
+ * A browser wallet that refused or failed to sign. `details.walletCode` is the EIP-1193 error code when
+ * the wallet gave one (4001: the user rejected the request).
+ */
 export class WalletError extends ParsecError {
   readonly code = "WalletError" as const;
-  constructor(why: string) {
-    super(`The wallet did not sign: ${why}. Unlock the wallet, select the right account and try again.`);
+  constructor(why: string, details: ErrorDetails = {}) {
+    super(
+      `The wallet did not sign: ${why}. Unlock the wallet, select the right account and try again.`,
+      details,
+    );
+  }
+}
+
+/**
+ * Signing a transfer whose (channel, payer, seq) the signing journal already holds with another transfer
+ * hash: the two signatures would be an equivocation, which forfeits the whole channel on-chain.
+ */
+export class WouldEquivocateError extends ParsecError {
+  readonly code = "WouldEquivocate" as const;
+  constructor(channelId: string, payer: number, seq: number, recorded: string, attempted: string) {
+    super(
+      `Refusing to sign: seq ${seq} of payer ${payer}'s chain in channel ${channelId} was already signed as ` +
+        `${recorded}, and this transfer is ${attempted}. Two different transfers with one seq are an ` +
+        `equivocation and forfeit the whole channel. Build the next transfer on top of it: read it from the ` +
+        `signing journal (get(channelId, ${payer}, ${seq})), apply it to the ledger, and sign seq ${seq + 1}.`,
+      { channelId, payer, seq, recorded, attempted },
+    );
+  }
+}
+
+/** The signing journal could not be read or written, so nothing is signed. */
+export class JournalError extends ParsecError {
+  readonly code = "JournalError" as const;
+  constructor(why: string, details: ErrorDetails = {}) {
+    super(
+      `Signing journal: ${why}. Nothing was signed; fix the journal's storage (space, permissions, a ` +
+        `damaged file) before signing transfers again.`,
+      details,
+    );
+  }
+}
+
+/** A transfer signer without a signing journal: it would release signatures nothing remembers. */
+export class JournalRequiredError extends ParsecError {
+  readonly code = "JournalRequired" as const;
+  constructor(signer: string) {
+    super(
+      `Refusing to sign a transfer for ${signer}: the signer has no signing journal, so after a crash it ` +
+        `could sign a different transfer with the same seq (an equivocation forfeits the whole channel). ` +
+        `Wrap it: journaledTransferSigner(signer, fileJournal(path)) in Node, ` +
+        `journaledTransferSigner(signer, storageJournal(localStorage, prefix)) in a browser, or ` +
+        `memoryJournal() for a key that never outlives the process (tests, benchmarks).`,
+      { signer },
+    );
+  }
+}
+
+/** A withdrawal that is not safe to co-sign (amount, nonce or expiry); `details` holds the numbers. */
+export class UnsafeWithdrawError extends ParsecError {
+  readonly code = "UnsafeWithdraw" as const;
+  constructor(why: string, details: ErrorDetails = {}) {
+    super(`Refusing to co-sign the withdrawal: ${why}.`, details);
   }
 }
 

@@ -24,6 +24,7 @@ import type {
   Checkpoint,
   Domain,
   Hash,
+  HeadPair,
   Hex,
   Lock,
   OnchainHeads,
@@ -33,7 +34,7 @@ import type {
   TransferBody,
 } from "./types";
 import { ZERO_HASH } from "./types";
-import { toChannelParams, toDomain, toLock, toTransfer } from "./validate";
+import { toChannelParams, toDomain, toLock, toTransfer, transferBodyJson } from "./validate";
 
 // ---------------------------------------------------------------- checkpoint
 
@@ -74,21 +75,57 @@ export function isNewerCheckpoint(c: Checkpoint, onchain: { seq0: number; seq1: 
 
 // ---------------------------------------------------------------- on-chain heads
 
-/** What `channelState` returns about the commitment: seqs and the 192-bit commitment (0 if none). */
+/** A proven word as `provenHeadsOf` returns it: a payer's seq and the low 224 bits of its head (0: none). */
+export interface ProvenHead {
+  readonly seq: number;
+  readonly head224: bigint;
+}
+
+/** What the contract holds: the checkpoint word (`channelState`) and both proven words (`provenHeadsOf`). */
 export interface OnchainState {
   readonly seq0: number;
   readonly seq1: number;
   readonly commitment: bigint;
+  readonly proven: readonly [ProvenHead, ProvenHead];
 }
 
+/** No state at all: a channel nothing was committed to. */
+export const EMPTY_ONCHAIN_STATE: OnchainState = {
+  seq0: 0,
+  seq1: 0,
+  commitment: 0n,
+  proven: [
+    { seq: 0, head224: 0n },
+    { seq: 0, head224: 0n },
+  ],
+};
+
 /**
- * The heads the contract holds, found in the ledger by seq and checked against the commitment.
- * Throws `StateMismatchError` when the ledger lacks them or they do not open the commitment.
+ * `OnchainState` from the results of the two views `channelState(id)` (`[record, seq0, seq1, commitment]`)
+ * and `provenHeadsOf(id)` (`[seq0, head0, seq1, head1]`), as ethers or viem return them.
+ */
+export function onchainStateOf(
+  channelState: readonly [unknown, bigint | number, bigint | number, bigint],
+  provenHeads: readonly [bigint | number, bigint, bigint | number, bigint],
+): OnchainState {
+  return {
+    seq0: Number(channelState[1]),
+    seq1: Number(channelState[2]),
+    commitment: BigInt(channelState[3]),
+    proven: [
+      { seq: Number(provenHeads[0]), head224: BigInt(provenHeads[1]) },
+      { seq: Number(provenHeads[2]), head224: BigInt(provenHeads[3]) },
+    ],
+  };
+}
+
+const LOW_224_BITS = (1n << 224n) - 1n;
+
+/**
+ * The heads the contract holds, found in the ledger by seq and checked against the checkpoint commitment
+ * and the proven words. Throws `StateMismatchError` when the ledger lacks them or they do not match.
  */
 export function onchainHeads(ledger: ChannelLedger, onchain: OnchainState): OnchainHeads {
-  if (onchain.commitment === 0n && onchain.seq0 === 0 && onchain.seq1 === 0) {
-    return { seq0: 0, head0: ZERO_HASH, seq1: 0, head1: ZERO_HASH };
-  }
   const head = (payer: PayerIndex, seq: number): Hash => {
     if (seq === 0) return ZERO_HASH;
     if (!ledger.hasTransfer(payer, seq)) {
@@ -98,25 +135,62 @@ export function onchainHeads(ledger: ChannelLedger, onchain: OnchainState): Onch
     }
     return ledger.transfer(payer, seq).hash;
   };
-  const heads = {
-    seq0: onchain.seq0,
-    head0: head(0, onchain.seq0),
-    seq1: onchain.seq1,
-    head1: head(1, onchain.seq1),
-  };
-  if (commitmentOf(heads.head0, heads.head1) !== onchain.commitment) {
-    throw new StateMismatchError(
-      "the ledger's transfers at the on-chain seqs do not open the on-chain commitment",
-    );
+  let checkpoint: HeadPair = { seq0: 0, head0: ZERO_HASH, seq1: 0, head1: ZERO_HASH };
+  if (onchain.commitment !== 0n || onchain.seq0 !== 0 || onchain.seq1 !== 0) {
+    checkpoint = {
+      seq0: onchain.seq0,
+      head0: head(0, onchain.seq0),
+      seq1: onchain.seq1,
+      head1: head(1, onchain.seq1),
+    };
+    if (commitmentOf(checkpoint.head0, checkpoint.head1) !== onchain.commitment) {
+      throw new StateMismatchError(
+        "the ledger's transfers at the on-chain seqs do not open the on-chain commitment",
+      );
+    }
   }
-  return heads;
+  const side = (payer: PayerIndex): { seq: number; head: Hash } => {
+    const proven = onchain.proven[payer];
+    const checkpointSeq = payer === 0 ? checkpoint.seq0 : checkpoint.seq1;
+    if (proven.seq <= checkpointSeq) {
+      return { seq: checkpointSeq, head: payer === 0 ? checkpoint.head0 : checkpoint.head1 };
+    }
+    const hash = head(payer, proven.seq);
+    if ((BigInt(hash) & LOW_224_BITS) !== proven.head224) {
+      throw new StateMismatchError(
+        `the ledger's transfer ${proven.seq} of payer ${payer} is not the head the contract holds`,
+      );
+    }
+    return { seq: proven.seq, head: hash };
+  };
+  const s0 = side(0);
+  const s1 = side(1);
+  return { seq0: s0.seq, head0: s0.head, seq1: s1.seq, head1: s1.head, checkpoint };
+}
+
+/** `heads` after payer's on-chain head moved to `seq` (a head proof or chain extension). */
+function withProvenHead(heads: OnchainHeads, payer: PayerIndex, seq: number, hash: Hash): OnchainHeads {
+  return payer === 0 ? { ...heads, seq0: seq, head0: hash } : { ...heads, seq1: seq, head1: hash };
+}
+
+/** `heads` after a checkpoint landed: each payer keeps whichever head has the higher seq. */
+function withCheckpoint(heads: OnchainHeads, c: Checkpoint): OnchainHeads {
+  const checkpoint: HeadPair = { seq0: c.seq0, head0: c.head0, seq1: c.seq1, head1: c.head1 };
+  return {
+    seq0: Math.max(heads.seq0, c.seq0),
+    head0: heads.seq0 > c.seq0 ? heads.head0 : c.head0,
+    seq1: Math.max(heads.seq1, c.seq1),
+    head1: heads.seq1 > c.seq1 ? heads.head1 : c.head1,
+    checkpoint,
+  };
 }
 
 // ---------------------------------------------------------------- head proof
 
 /**
- * A head proof of payer's transfer `seq` (default: latest) over the on-chain heads. Only the payee may
- * submit it. Throws `StaleError` when the contract already holds that seq or a later one.
+ * A head proof of payer's transfer `seq` (default: latest). Only the payee may submit it; it stays valid
+ * whatever else lands first, as long as the contract holds no later seq of payer. Throws `StaleError`
+ * when the contract already holds that seq or a later one.
  */
 export function headProof(
   ledger: ChannelLedger,
@@ -128,13 +202,7 @@ export function headProof(
   const onchainSeq = payer === 0 ? onchain.seq0 : onchain.seq1;
   if (target <= onchainSeq)
     throw new StaleError(`the contract already holds payer ${payer}'s seq ${onchainSeq}`);
-  return {
-    params: ledger.params,
-    payer,
-    head0: onchain.head0,
-    head1: onchain.head1,
-    transfer: ledger.transfer(payer, target),
-  };
+  return { params: ledger.params, payer, transfer: ledger.transfer(payer, target) };
 }
 
 // ---------------------------------------------------------------- chain proof
@@ -142,27 +210,37 @@ export function headProof(
 /**
  * `extendChain` calls that take payer's chain from the on-chain head to `toSeq` (default: latest), at most
  * `maxTransfersPerPiece` transfers per call; each piece continues where the previous one left the
- * contract, so they must be sent in order.
+ * contract, so they must be sent in order. Each piece starts at `fromSeq` (default: the on-chain head) or
+ * earlier: a piece that starts before the on-chain head re-derives it, so it stays valid when someone
+ * moves the head forward before it lands.
  */
 export function chainProof(
   ledger: ChannelLedger,
   payer: PayerIndex,
   onchain: OnchainHeads,
-  opts: { readonly maxTransfersPerPiece?: number; readonly toSeq?: number } = {},
+  opts: { readonly maxTransfersPerPiece?: number; readonly toSeq?: number; readonly fromSeq?: number } = {},
 ): ExtendChainArgs[] {
   const size = opts.maxTransfersPerPiece ?? 50;
   if (!Number.isInteger(size) || size < 1)
     throw new RangeError("maxTransfersPerPiece must be a positive integer");
-  const from = payer === 0 ? onchain.seq0 : onchain.seq1;
-  const otherHead = payer === 0 ? onchain.head1 : onchain.head0;
+  const onchainSeq = payer === 0 ? onchain.seq0 : onchain.seq1;
+  const from = opts.fromSeq ?? onchainSeq;
+  if (from > onchainSeq) throw new RangeError(`fromSeq ${from} is above the on-chain seq ${onchainSeq}`);
+  const otherHead = payer === 0 ? onchain.checkpoint.head1 : onchain.checkpoint.head0;
   const to = opts.toSeq ?? ledger.state(payer).seq;
-  if (to <= from) throw new StaleError(`the contract already holds payer ${payer}'s seq ${from}`);
-  if (from !== 0 && ledger.transfer(payer, from).hash !== (payer === 0 ? onchain.head0 : onchain.head1)) {
-    throw new StateMismatchError(`the on-chain head of payer ${payer} is not the ledger's transfer ${from}`);
+  if (to <= onchainSeq) throw new StaleError(`the contract already holds payer ${payer}'s seq ${onchainSeq}`);
+  if (
+    onchainSeq !== 0 &&
+    ledger.transfer(payer, onchainSeq).hash !== (payer === 0 ? onchain.head0 : onchain.head1)
+  ) {
+    throw new StateMismatchError(
+      `the on-chain head of payer ${payer} is not the ledger's transfer ${onchainSeq}`,
+    );
   }
   const pieces: ExtendChainArgs[] = [];
-  for (let start = from; start < to; start += size) {
-    const end = Math.min(start + size, to);
+  for (let start = from; start < to;) {
+    // The first piece re-derives the known part up to the on-chain head on top of its new transfers.
+    const end = Math.min(Math.max(start, onchainSeq) + size, to);
     const startBody: TransferBody | null = start === 0 ? null : ledger.transfer(payer, start);
     pieces.push(
       extendChainArgs({
@@ -174,6 +252,7 @@ export function chainProof(
         transfers: ledger.transfers(payer, start, end),
       }),
     );
+    start = end;
   }
   return pieces;
 }
@@ -189,12 +268,13 @@ export function equivocationArgs(
   return proveEquivocationArgs(params, proof.first, proof.second);
 }
 
-/** `settle` arguments: the bodies of the on-chain heads, from the ledger. */
+/** `settle` arguments: the bodies of the on-chain heads, from the ledger, and the checkpoint's heads. */
 export function settleArgsFromLedger(ledger: ChannelLedger, onchain: OnchainHeads) {
   return settleArgs(
     ledger.params,
     onchain.seq0 === 0 ? null : ledger.transfer(0, onchain.seq0),
     onchain.seq1 === 0 ? null : ledger.transfer(1, onchain.seq1),
+    onchain.checkpoint,
   );
 }
 
@@ -256,19 +336,7 @@ export interface EvidenceFile {
 }
 
 function evidenceTransfer(t: SignedTransfer): EvidenceTransfer {
-  return {
-    seq: t.seq,
-    kind: t.kind,
-    amount: t.amount.toString(),
-    paidTotal: t.paidTotal.toString(),
-    lockedTotal: t.lockedTotal.toString(),
-    locksRoot: t.locksRoot,
-    hashlock: t.hashlock,
-    expiry: t.expiry.toString(),
-    invoiceId: t.invoiceId,
-    prev: t.prev,
-    signature: t.signature,
-  };
+  return { ...transferBodyJson(t), signature: t.signature };
 }
 
 function evidenceLock(l: Lock): EvidenceLock {
@@ -555,18 +623,19 @@ export function planDispute(
   const { ledger, checkpoint } = evidence;
   let heads = onchainHeads(ledger, onchain);
   const steps: DisputeStep[] = [];
-  if (checkpoint && isNewerCheckpoint(checkpoint, heads)) {
+  // First, so that no older checkpoint the counterparty holds can move the checkpoint word under a chain
+  // extension that names it (head proofs name nothing and cannot be blocked that way).
+  if (
+    checkpoint &&
+    isNewerCheckpoint(checkpoint, heads.checkpoint) &&
+    (checkpoint.seq0 > heads.seq0 || checkpoint.seq1 > heads.seq1)
+  ) {
     steps.push({
       method: "checkpoint",
       args: checkpointArgs(ledger.params, checkpoint),
       description: `checkpoint to seqs (${checkpoint.seq0}, ${checkpoint.seq1})`,
     });
-    heads = {
-      seq0: checkpoint.seq0,
-      head0: checkpoint.head0,
-      seq1: checkpoint.seq1,
-      head1: checkpoint.head1,
-    };
+    heads = withCheckpoint(heads, checkpoint);
   }
   const sender = opts.sender ? toAddress(opts.sender) : undefined;
   for (const payer of opts.payers ?? ([0, 1] as const)) {
@@ -591,10 +660,7 @@ export function planDispute(
         }),
       );
     }
-    heads =
-      payer === 0
-        ? { ...heads, seq0: have, head0: latest.hash }
-        : { ...heads, seq1: have, head1: latest.hash };
+    heads = withProvenHead(heads, payer, have, latest.hash);
   }
   return steps;
 }

@@ -28,7 +28,7 @@ export const RECORD_LENGTH = {
   params: 72,
   checkpointHeads: 72,
   checkpointRecord: 274,
-  headProofRecord: 391,
+  headProofRecord: 327,
   lock: 56,
 } as const;
 
@@ -236,21 +236,16 @@ export function decodeCheckpointRecord(bytes: Uint8Array, offset = 0): Checkpoin
 export interface HeadProofRecord {
   readonly params: ChannelParams;
   readonly payer: PayerIndex;
-  /** The heads the contract holds now (they open its commitment). */
-  readonly head0: Hash;
-  readonly head1: Hash;
   readonly transfer: SignedTransfer;
 }
 
-/** The packed `HeadProofRecord` (391 bytes). */
+/** The packed `HeadProofRecord` (327 bytes). */
 export function encodeHeadProofRecord(r: HeadProofRecord): Uint8Array {
   if (r.transfer.payer !== r.payer) throw new MalformedError("the head proof's transfer is not the payer's");
   const out = new Uint8Array(RECORD_LENGTH.headProofRecord);
   out.set(encodeParams(r.params), 0);
   out[72] = r.payer;
-  out.set(fromHex(r.head0, "head0", 32), 73);
-  out.set(fromHex(r.head1, "head1", 32), 105);
-  out.set(encodeSignedTransfer(r.transfer), 137);
+  out.set(encodeSignedTransfer(r.transfer), 73);
   return out;
 }
 
@@ -261,9 +256,7 @@ export function decodeHeadProofRecord(bytes: Uint8Array, channelId: Hash, offset
   return {
     params: decodeParams(bytes, offset),
     payer,
-    head0: hashAt(bytes, offset + 73),
-    head1: hashAt(bytes, offset + 105),
-    transfer: decodeSignedTransfer(bytes, { channelId, payer }, offset + 137),
+    transfer: decodeSignedTransfer(bytes, { channelId, payer }, offset + 73),
   };
 }
 
@@ -316,7 +309,9 @@ export type ExtendChainArgs = readonly [
 
 /**
  * `extendChain(params, payer, startBody, otherHead, startLocks, transfers)`: `start` is the on-chain head
- * of payer's chain (`null` at seq 0) with its pending locks; `transfers` continue it.
+ * of payer's chain or an earlier transfer of it (`null`: genesis) with its pending locks; `transfers`
+ * continue it and must run through the on-chain head. `otherHead` is the other payer's head in the
+ * checkpoint word (read only when payer's on-chain head is the checkpoint's).
  */
 export function extendChainArgs(input: {
   readonly params: ChannelParams;
@@ -339,14 +334,24 @@ export function extendChainArgs(input: {
   ];
 }
 
-/** `settle(params, head0, head1)`: the bodies of the on-chain heads (`null` where the seq is 0). */
+/**
+ * `settle(params, head0, head1, checkpointHead0, checkpointHead1)`: the bodies of the on-chain heads
+ * (`null` where the seq is 0) and the two heads of the checkpoint word (zero when there is none).
+ */
 export function settleArgs(
   params: ChannelParams,
   head0: TransferBody | null,
   head1: TransferBody | null,
-): readonly [ChannelParams, Hex, Hex] {
+  checkpointHeads: { readonly head0: Hash; readonly head1: Hash },
+): readonly [ChannelParams, Hex, Hex, Hash, Hash] {
   const enc = (b: TransferBody | null): Hex => bytesArg(b ? encodeTransferBody(b) : new Uint8Array(0));
-  return [params, enc(head0), enc(head1)];
+  return [
+    params,
+    enc(head0),
+    enc(head1),
+    toHex(fromHex(checkpointHeads.head0, "checkpointHead0", 32)) as Hash,
+    toHex(fromHex(checkpointHeads.head1, "checkpointHead1", 32)) as Hash,
+  ];
 }
 
 /** `resolveLocks(params, payer, locks, preimages)`: preimages empty or one per lock (`null` → 0x0). */
@@ -384,17 +389,31 @@ export function proveEquivocationArgs(
   return [params, a.payer, bytesArg(ea), bytesArg(eb)];
 }
 
-/** `cooperativeClose(params, balance0, balance1, sig0, sig1)`. */
+/** The `terms` tuple of `cooperativeClose`. */
+export interface CooperativeCloseTerms {
+  readonly seq0: number;
+  readonly seq1: number;
+  readonly balance0: bigint;
+  readonly balance1: bigint;
+  readonly expiry: bigint;
+}
+
+/** `cooperativeClose(params, terms, sig0, sig1)` with `terms = (seq0, seq1, balance0, balance1, expiry)`. */
 export function cooperativeCloseArgs(
   params: ChannelParams,
   close: CooperativeClose,
   sig0: Hex,
   sig1: Hex,
-): readonly [ChannelParams, bigint, bigint, Hex, Hex] {
+): readonly [ChannelParams, CooperativeCloseTerms, Hex, Hex] {
   return [
     params,
-    checkUint(close.balance0, 128, "balance0"),
-    checkUint(close.balance1, 128, "balance1"),
+    {
+      seq0: Number(checkUint(BigInt(close.seq0), 32, "seq0")),
+      seq1: Number(checkUint(BigInt(close.seq1), 32, "seq1")),
+      balance0: checkUint(close.balance0, 128, "balance0"),
+      balance1: checkUint(close.balance1, 128, "balance1"),
+      expiry: checkUint(close.expiry, 64, "expiry"),
+    },
     bytesArg(fromHex(sig0, "sig0", 65)),
     bytesArg(fromHex(sig1, "sig1", 65)),
   ];

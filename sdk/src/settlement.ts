@@ -2,7 +2,6 @@
  * The payout rule of protocol §5, identical to `contracts/libraries/Settlement.sol`, and the lock
  * resolution of `resolveLocks`.
  */
-import { LockNotExpiredError } from "./errors";
 import type { Lock } from "./types";
 
 export interface SettlementInput {
@@ -35,35 +34,60 @@ export function settlementOutcome(i: SettlementInput): SettlementOutcome {
 }
 
 export interface LockResolution {
+  /** Paid to the payee by this call. */
   readonly toPayee: bigint;
+  /** Paid back to the payer by this call, `uncovered` included. */
   readonly toPayer: bigint;
-  /** What each lock took from the pot, in list order. */
+  /** Each lock's share of the pot, in list order: `min(amount, pot − amounts before it)`, at least 0. */
   readonly shares: readonly bigint[];
+  /** Bit i set: lock i is resolved by this call. */
+  readonly resolved: bigint;
+  /** Indexes of the locks that stay open (unrevealed and not expired): a later call resolves them. */
+  readonly open: readonly number[];
+  /** The part of the pot no lock of the list covers; paid to the payer by the first call. */
+  readonly uncovered: bigint;
 }
 
 /**
- * How `resolveLocks` splits a payer's pot: in list order each lock takes `min(amount, pot left)`, to the
- * payee when `unlockable(lock, i)` (preimage shown before expiry or registered in time), else to the payer.
- * With `now` (the block time), throws `LockNotExpiredError` where the contract reverts `LockNotExpired`: a
- * lock with a share that is not unlockable and has not expired (`now <= expiry`).
+ * What one `resolveLocks` call does (protocol §5), lock by lock, for the pot as `pendingLocksOf` holds it
+ * now (the first call pays the uncovered part and stores the pot without it, so pass the current pot, not
+ * the one `ChannelSettled` reported, once `alreadyResolved` is non-zero): a lock already in `alreadyResolved` is
+ * skipped; a lock with no share resolves at once; a lock goes to the payee when `unlockable(lock, i)`
+ * (preimage shown before expiry or registered in time), to the payer once expired (`now > expiry`; without
+ * `now` every lock counts as expired), and otherwise stays open. `resolved === 0n && uncovered === 0n` is
+ * where the contract reverts `NoLockResolvable`.
  */
 export function resolveLocksOutcome(
   locks: readonly Lock[],
   pot: bigint,
   unlockable: (lock: Lock, index: number) => boolean,
   now?: bigint,
+  alreadyResolved = 0n,
 ): LockResolution {
-  let left = pot;
+  let before = 0n;
   let toPayee = 0n;
+  let toPayer = 0n;
+  let resolved = 0n;
   const shares: bigint[] = [];
+  const open: number[] = [];
   for (let i = 0; i < locks.length; i++) {
-    const share = left === 0n ? 0n : locks[i].amount < left ? locks[i].amount : left;
-    left -= share;
+    const lock = locks[i];
+    const left = pot > before ? pot - before : 0n;
+    const share = lock.amount < left ? lock.amount : left;
+    before += lock.amount;
     shares.push(share);
-    if (share === 0n) continue;
-    if (unlockable(locks[i], i)) toPayee += share;
-    else if (now !== undefined && now <= locks[i].expiry)
-      throw new LockNotExpiredError(locks[i].hashlock, locks[i].expiry, now);
+    const bit = 1n << BigInt(i);
+    if ((alreadyResolved & bit) !== 0n) continue;
+    if (share !== 0n) {
+      if (unlockable(lock, i)) toPayee += share;
+      else if (now === undefined || now > lock.expiry) toPayer += share;
+      else {
+        open.push(i);
+        continue;
+      }
+    }
+    resolved |= bit;
   }
-  return { toPayee, toPayer: pot - toPayee, shares };
+  const uncovered = pot > before ? pot - before : 0n;
+  return { toPayee, toPayer: toPayer + uncovered, shares, resolved, open, uncovered };
 }

@@ -17,7 +17,8 @@ import {
   withdrawTypedData,
   type TypedDataPayload,
 } from "./eip712";
-import { BadSignatureError, WalletError, isParsecError } from "./errors";
+import { BadSignatureError, JournalError, JournalRequiredError, WalletError, isParsecError } from "./errors";
+import { signWithJournal, type SigningJournal } from "./journal";
 import type {
   Address,
   Checkpoint,
@@ -111,6 +112,8 @@ export interface LocalSigner {
   readonly address: Address;
   /** Signs a 32-byte digest (RFC 6979, low s). */
   signDigest(digest: Hash): Hex;
+  /** The signing journal transfers go through (`journaledTransferSigner`); none by default. */
+  readonly journal?: SigningJournal;
 }
 
 /** A browser (or remote) wallet reached through EIP-1193. */
@@ -118,6 +121,8 @@ export interface WalletSigner {
   readonly type: "eip1193";
   readonly address: Address;
   readonly provider: Eip1193Provider;
+  /** The signing journal transfers go through (`journaledTransferSigner`); none by default. */
+  readonly journal?: SigningJournal;
 }
 
 export type ParsecSigner = LocalSigner | WalletSigner;
@@ -163,7 +168,11 @@ export async function signTypedPayload(
       params: [signer.address, JSON.stringify(payload)],
     });
   } catch (e) {
-    throw new WalletError(e instanceof Error ? e.message : String(e));
+    const walletCode = (e as { code?: unknown } | null)?.code;
+    throw new WalletError(
+      e instanceof Error ? e.message : String(e),
+      typeof walletCode === "number" ? { walletCode } : {},
+    );
   }
   if (typeof raw !== "string") throw new WalletError("eth_signTypedData_v4 returned no signature");
   const signature = normalizeSignature(raw as Hex);
@@ -174,19 +183,35 @@ export async function signTypedPayload(
   return signature;
 }
 
-/** Signs a transfer (as its payer). */
+/**
+ * Signs a transfer (as its payer) through the signer's journal (`journaledTransferSigner`): the transfer is
+ * persisted before the wallet is asked and the signature before it is returned; signing the same
+ * transfer again returns the recorded signature, and a different transfer for a recorded seq throws
+ * `WouldEquivocateError` (see `signWithJournal`). A signer without a journal is refused
+ * (`JournalRequiredError`): persist before you sign (protocol §10).
+ */
 export async function signTransfer(
   signer: ParsecSigner,
   domain: Domain,
   transfer: Transfer,
 ): Promise<SignedTransfer> {
   const digest = typedDataDigest(domain, hashTransfer(transfer));
-  const signature = await signTypedPayload(signer, transferTypedData(domain, transfer), digest);
+  const sign = (): Promise<Hex> => signTypedPayload(signer, transferTypedData(domain, transfer), digest);
+  if (!signer.journal) throw new JournalRequiredError(signer.address);
+  const signature = await signWithJournal(signer.journal, transfer, sign, { local: signer.type === "local" });
   return { ...transfer, signature };
 }
 
-/** Signs a transfer with a local key, synchronously. */
+/**
+ * Signs a transfer with a local key, synchronously and WITHOUT a journal: the raw primitive for keys that
+ * never act as a wallet (load generators, tests that build equivocations on purpose). A wallet signs
+ * through `signTransfer` with a journal. A journaled signer is refused with `JournalError`: a journal is
+ * asynchronous, use `signTransfer`.
+ */
 export function signTransferSync(signer: LocalSigner, domain: Domain, transfer: Transfer): SignedTransfer {
+  if (signer.journal) {
+    throw new JournalError("a journaled signer signs transfers only through the asynchronous signTransfer");
+  }
   return { ...transfer, signature: signer.signDigest(typedDataDigest(domain, hashTransfer(transfer))) };
 }
 

@@ -129,11 +129,21 @@ export interface SignedCheckpoint extends Checkpoint {
   readonly sig1: Hex;
 }
 
-/** The co-signed final split of a cooperative close; the balances sum to the deposits. */
+/**
+ * The co-signed final split of a cooperative close; the balances sum to the deposits. It binds to the state
+ * it closes: the contract refuses it once either payer's on-chain seq is above `seq0`/`seq1`, and after
+ * `expiry`.
+ */
 export interface CooperativeClose {
   readonly channelId: Hash;
+  /** Payer 0's seq in the state this split settles (uint32). */
+  readonly seq0: number;
+  /** Payer 1's seq in the state this split settles (uint32). */
+  readonly seq1: number;
   readonly balance0: bigint;
   readonly balance1: bigint;
+  /** Unix seconds after which the contract refuses it (uint64). */
+  readonly expiry: bigint;
 }
 
 /** A co-signed withdrawal while the channel stays open. */
@@ -147,10 +157,19 @@ export interface Withdraw {
   readonly expiry: bigint;
 }
 
-/** The heads the contract holds for a channel: what a head proof or chain extension must open. */
-export interface OnchainHeads {
+/** Two payers' heads at their seqs (`head_i` is zero exactly when `seq_i` is 0). */
+export interface HeadPair {
   readonly seq0: number;
   readonly head0: Hash;
   readonly seq1: number;
   readonly head1: Hash;
+}
+
+/**
+ * The heads the contract holds for a channel (protocol §1): per payer the on-chain head (`seq_i`,
+ * `head_i`: the checkpoint's or the proven one, whichever has the higher seq), and the checkpoint word's
+ * two heads, which a settlement and a chain extension from a checkpoint head must name.
+ */
+export interface OnchainHeads extends HeadPair {
+  readonly checkpoint: HeadPair;
 }

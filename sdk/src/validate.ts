@@ -119,3 +119,36 @@ export function toLock(raw: { amount: bigint; expiry: bigint; hashlock: string }
 export function isZeroHash(h: Hash): boolean {
   return h === ZERO_HASH;
 }
+
+/** A transfer body as JSON-safe fields: integers as decimal strings, bytes as `0x` hex. */
+export interface TransferBodyJson {
+  readonly seq: number;
+  readonly kind: number;
+  readonly amount: string;
+  readonly paidTotal: string;
+  readonly lockedTotal: string;
+  readonly locksRoot: Hash;
+  readonly hashlock: Hash;
+  readonly expiry: string;
+  readonly invoiceId: Hash;
+  readonly prev: Hash;
+}
+
+/**
+ * The fields of a transfer body in the JSON form every Parsec file and wallet payload uses (the inverse of
+ * `toTransferBody` for them): evidence files, the signing journal, `eth_signTypedData_v4` messages.
+ */
+export function transferBodyJson(t: TransferBody): TransferBodyJson {
+  return {
+    seq: t.seq,
+    kind: t.kind,
+    amount: t.amount.toString(),
+    paidTotal: t.paidTotal.toString(),
+    lockedTotal: t.lockedTotal.toString(),
+    locksRoot: t.locksRoot,
+    hashlock: t.hashlock,
+    expiry: t.expiry.toString(),
+    invoiceId: t.invoiceId,
+    prev: t.prev,
+  };
+}

@@ -135,7 +135,7 @@ export async function send(
   };
 }
 
-/** A channel's parameters (from its `ChannelOpened` event) and on-chain state. */
+/** A channel's parameters (from its `ChannelOpened` event) and on-chain state (both views, one block). */
 export async function findChannel(ctx: ParsecContext, channelId: string): Promise<OnchainChannel> {
   if (!/^0x[0-9a-fA-F]{64}$/.test(channelId))
     throw new TaskError(`--channel must be a 32-byte 0x id, got ${channelId}`);
@@ -148,7 +148,12 @@ export async function findChannel(ctx: ParsecContext, channelId: string): Promis
     throw new TaskError(
       `no channel ${channelId} was opened on ParsecChannels ${ctx.deployment.ParsecChannels}`,
     );
-  const state = await ctx.channels.channelState(channelId);
+  // Both views at one block: the checkpoint word (`channelState`) and the proven words (`provenHeadsOf`).
+  const blockTag = await ctx.hre.ethers.provider.getBlockNumber();
+  const [state, proven] = await Promise.all([
+    ctx.channels.channelState(channelId, { blockTag }),
+    ctx.channels.provenHeadsOf(channelId, { blockTag }),
+  ]);
   return {
     channelId: channelId.toLowerCase() as Hash,
     params: paramsFromOpened({
@@ -160,7 +165,7 @@ export async function findChannel(ctx: ParsecContext, channelId: string): Promis
       nonce: opened.args.nonce,
     }),
     openedAt: BigInt(opened.blockNumber),
-    ...toOnchainState(state),
+    ...toOnchainState(state, proven),
   };
 }
 

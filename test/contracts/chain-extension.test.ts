@@ -5,7 +5,6 @@ import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { concat, dataSlice, parseEther } from "ethers";
 import {
   checkpointRecord,
-  headProofRecord,
   hashlockOf,
   Kind,
   locksRoot,
@@ -17,7 +16,19 @@ import {
   ZERO32,
 } from "../helpers/kit";
 import type { Body, Hex } from "../helpers/kit";
-import { commitment, deployBase, headAt, now, openEth, stateOf, Status } from "./fixtures";
+import {
+  commitment,
+  deployBase,
+  head224,
+  headAt,
+  headProofRecord,
+  now,
+  openEth,
+  settleArgs,
+  Skip,
+  stateOf,
+  Status,
+} from "./fixtures";
 import type { Base, Channel } from "./fixtures";
 
 const SECRET = word(0xc0ffee);
@@ -37,7 +48,11 @@ function locksAt(chain: PayerChain, seq: number): Hex[] {
   return locks;
 }
 
-/** extendChain of `payer` from its on-chain `fromSeq` with the signed transfers `fromSeq+1 .. toSeq`. */
+/**
+ * extendChain of `payer` from its transfer `fromSeq` with the signed transfers `fromSeq+1 .. toSeq`;
+ * `otherSeq` is the other payer's seq in the checkpoint word (only read when payer's on-chain head is the
+ * checkpoint's).
+ */
 function extend(b: Base, ch: Channel, payer: number, fromSeq: number, toSeq: number, otherSeq = 0) {
   const [chain, other] = payer === 0 ? [ch.c0, ch.c1] : [ch.c1, ch.c0];
   return b.channels.extendChain(
@@ -91,6 +106,20 @@ async function forged(
   ]) as Hex;
 }
 
+/** A channel with copies of its chains. */
+function copyOf(ch: Channel): Channel {
+  const copy = (c: PayerChain) => {
+    const n = new PayerChain(c.wallet, c.dom, c.id, c.payer);
+    n.bodies.push(...c.bodies);
+    n.signed.push(...c.signed);
+    n.locks = [...c.locks];
+    n.paidTotal = c.paidTotal;
+    n.lockedTotal = c.lockedTotal;
+    return n;
+  };
+  return { ...ch, c0: copy(ch.c0), c1: copy(ch.c1) };
+}
+
 /** extendChain of payer 0 from the genesis state with explicit packed transfers. */
 function extendRaw(b: Base, ch: Channel, transfers: string[]) {
   return b.channels.extendChain(ch.params, 0, "0x", ZERO32, "0x", concat(transfers));
@@ -113,11 +142,12 @@ describe("ParsecChannels: extendChain (dispute path)", () => {
         .to.emit(b.channels, "ChainExtended")
         .withArgs(ch.id, 0, 0, 6);
       const s = await stateOf(b.channels, ch.id);
-      expect([s.seq0, s.seq1, s.commitment]).to.deep.equal([6, 0, commitment(ch.c0.head, ZERO32)]);
+      expect([s.seq0, s.seq1, s.commitment]).to.deep.equal([0, 0, 0n]);
+      expect([s.head0, s.head1, s.proven0.head224]).to.deep.equal([6, 0, head224(ch.c0.head)]);
       // UNLOCK paid the 0.2 lock, CANCEL returned the 0.3 one: P0 paid 0.1 + 0.2 + 1 wei in all
       await b.channels.close(ch.params);
       await time.increase(ch.params.challengePeriod);
-      await expect(b.channels.settle(ch.params, ch.c0.headBody, "0x")).to.changeEtherBalances(
+      await expect(b.channels.settle(...(await settleArgs(b.channels, ch)))).to.changeEtherBalances(
         [b.alice, b.bob],
         [parseEther("0.7") - 1n, parseEther("1.3") + 1n],
       );
@@ -150,11 +180,15 @@ describe("ParsecChannels: extendChain (dispute path)", () => {
         .to.emit(b.channels, "ChainExtended")
         .withArgs(ch.id, 0, 6, 8);
       const s = await stateOf(b.channels, ch.id);
-      expect([s.seq0, s.seq1, s.commitment]).to.deep.equal([8, 2, commitment(ch.c0.head, ch.c1.head)]);
+      expect([s.head0, s.head1]).to.deep.equal([8, 2]);
+      expect([s.proven0.head224, s.proven1.head224]).to.deep.equal([
+        head224(ch.c0.head),
+        head224(ch.c1.head),
+      ]);
       // settle pays what the extended chains say: P0 paid 6 + 21 + 50 = 77, P1 paid 18.
       await b.channels.close(ch.params);
       await time.increase(ch.params.challengePeriod);
-      await expect(b.channels.settle(ch.params, ch.c0.headBody, ch.c1.headBody)).to.changeEtherBalances(
+      await expect(b.channels.settle(...(await settleArgs(b.channels, ch)))).to.changeEtherBalances(
         [b.alice, b.bob],
         [parseEther("1") - 77n + 18n, parseEther("1") + 77n - 18n],
       );
@@ -234,12 +268,12 @@ describe("ParsecChannels: extendChain (dispute path)", () => {
       const max = 2 ** 32 - 1;
       const last: Body = { ...(await ch.c0.pay(1n)), seq: max };
       const lastSigned = concat([packBody(last), await signTransfer(b.alice, b.dom, ch.id, 0, last)]);
-      await b.channels.connect(b.bob).proveHead(headProofRecord(ch.params, 0, ZERO32, ZERO32, lastSigned));
+      await b.channels.connect(b.bob).proveHead(headProofRecord(ch.params, 0, lastSigned));
       const next: Body = {
         ...last,
         seq: 0,
         paidTotal: 2n,
-        prev: await b.channels.hashTransfer(ch.id, 0, packBody(last)),
+        prev: await b.encoding.hashTransfer(ch.id, 0, packBody(last)),
       };
       const nextSigned = concat([packBody(next), await signTransfer(b.alice, b.dom, ch.id, 0, next)]);
       await expect(b.channels.extendChain(ch.params, 0, packBody(last), ZERO32, "0x", nextSigned))
@@ -419,7 +453,7 @@ describe("ParsecChannels: extendChain (dispute path)", () => {
         .withArgs(ch.id, 0, 0, 2);
       await b.channels.close(ch.params);
       await time.increase(ch.params.challengePeriod);
-      await expect(b.channels.settle(ch.params, ch.c0.headBody, "0x")).to.changeEtherBalances(
+      await expect(b.channels.settle(...(await settleArgs(b.channels, ch)))).to.changeEtherBalances(
         [b.alice, b.bob],
         [parseEther("1"), parseEther("1")],
       );
@@ -433,7 +467,7 @@ describe("ParsecChannels: extendChain (dispute path)", () => {
       await ch.c0.push(Kind.Lock, 10n, HASHLOCK, expiry);
       const odd = { ...ch.c0.bodies[0], lockedTotal: 4n };
       const oddSigned = concat([packBody(odd), await signTransfer(b.alice, b.dom, ch.id, 0, odd)]);
-      await b.channels.connect(b.bob).proveHead(headProofRecord(ch.params, 0, ZERO32, ZERO32, oddSigned));
+      await b.channels.connect(b.bob).proveHead(headProofRecord(ch.params, 0, oddSigned));
       const unlock = await (async () => {
         const body: Body = {
           ...odd,
@@ -442,7 +476,7 @@ describe("ParsecChannels: extendChain (dispute path)", () => {
           lockedTotal: 0n,
           paidTotal: 10n,
           locksRoot: ZERO32,
-          prev: (await b.channels.hashTransfer(ch.id, 0, packBody(odd))) as string,
+          prev: (await b.encoding.hashTransfer(ch.id, 0, packBody(odd))) as string,
         };
         return concat([packBody(body), await signTransfer(b.alice, b.dom, ch.id, 0, body)]);
       })();
@@ -462,59 +496,140 @@ describe("ParsecChannels: extendChain (dispute path)", () => {
       await ch.c0.pay(1n);
       await ch.c0.push(Kind.Lock, 5n, HASHLOCK, expiry);
       await ch.c0.pay(1n);
+      await ch.c0.pay(1n);
       await ch.c1.pay(2n);
-      await extend(b, ch, 1, 0, 1);
-      await extend(b, ch, 0, 0, 2, 1);
+      await ch.c1.pay(2n);
+      // the on-chain heads come from a checkpoint at (2, 1): P0's anchor is the checkpoint's head 0
+      await b.channels.checkpoint(
+        await checkpointRecord(
+          b.alice,
+          b.bob,
+          b.dom,
+          ch.params,
+          ch.id,
+          2,
+          headAt(ch.c0, 2),
+          1,
+          headAt(ch.c1, 1),
+        ),
+      );
       const next = ch.c0.signed[2];
       const body2 = packBody(ch.c0.bodies[1]);
       const locks2 = concat(locksAt(ch.c0, 2));
-      const call = (startBody: string, otherHead: string, startLocks: string) =>
-        b.channels.extendChain(ch.params, 0, startBody, otherHead, startLocks, next);
-      await expect(call(packBody(ch.c0.bodies[0]), ch.c1.head, locks2))
-        .to.be.revertedWithCustomError(b.channels, "StateMismatch")
-        .withArgs(ch.id);
-      await expect(call(packBody({ ...ch.c0.bodies[1], paidTotal: 100n }), ch.c1.head, locks2))
+      const c1head = headAt(ch.c1, 1);
+      const call = (startBody: string, otherHead: string, startLocks: string, transfers: string = next) =>
+        b.channels.extendChain(ch.params, 0, startBody, otherHead, startLocks, transfers);
+      // a start body that is not the on-chain head, or a wrong other head, does not open the commitment
+      await expect(call(packBody({ ...ch.c0.bodies[1], paidTotal: 100n }), c1head, locks2))
         .to.be.revertedWithCustomError(b.channels, "StateMismatch")
         .withArgs(ch.id);
       await expect(call(body2, ZERO32, locks2))
         .to.be.revertedWithCustomError(b.channels, "StateMismatch")
         .withArgs(ch.id);
-      await expect(call("0x", ch.c1.head, locks2))
-        .to.be.revertedWithCustomError(b.channels, "MalformedRecord")
-        .withArgs(0, 189);
-      await expect(call(body2, ch.c1.head, "0x"))
-        .to.be.revertedWithCustomError(b.channels, "LocksMismatch")
-        .withArgs(ch.c0.bodies[1].locksRoot);
-      await expect(call(body2, ch.c1.head, concat([locks2, "0x00"])))
-        .to.be.revertedWithCustomError(b.channels, "MalformedRecord")
-        .withArgs(57, 56);
       await expect(call(body2, ch.c1.head, locks2))
-        .to.emit(b.channels, "ChainExtended")
-        .withArgs(ch.id, 0, 2, 3);
-      // payer 1 is still at seq 1 and needs payer 0's new head as the other head
-      await ch.c1.pay(2n);
-      await expect(extend(b, ch, 1, 1, 2, 2))
         .to.be.revertedWithCustomError(b.channels, "StateMismatch")
         .withArgs(ch.id);
+      // a start above the on-chain seq
+      await expect(call(packBody(ch.c0.bodies[2]), c1head, locks2, ch.c0.signed[3]))
+        .to.be.revertedWithCustomError(b.channels, "StateMismatch")
+        .withArgs(ch.id);
+      // an earlier start that brings nothing beyond the on-chain head is stale
+      await expect(call(packBody(ch.c0.bodies[0]), c1head, "0x", ch.c0.signed[1]))
+        .to.be.revertedWithCustomError(b.channels, "EntryRejected")
+        .withArgs(ch.id, Skip.StaleState);
+      await expect(call("0x", c1head, "0x"))
+        .to.be.revertedWithCustomError(b.channels, "EntryRejected")
+        .withArgs(ch.id, Skip.StaleState);
+      // the lock list must be the start's
+      await expect(call("0x", c1head, locks2))
+        .to.be.revertedWithCustomError(b.channels, "LocksMismatch")
+        .withArgs(ZERO32);
+      await expect(call(body2, c1head, "0x"))
+        .to.be.revertedWithCustomError(b.channels, "LocksMismatch")
+        .withArgs(ch.c0.bodies[1].locksRoot);
+      await expect(call(body2, c1head, concat([locks2, "0x00"])))
+        .to.be.revertedWithCustomError(b.channels, "MalformedRecord")
+        .withArgs(57, 56);
+      await expect(call(body2, c1head, locks2))
+        .to.emit(b.channels, "ChainExtended")
+        .withArgs(ch.id, 0, 2, 3);
+      // P1's anchor is still the checkpoint's: its other head is the checkpoint's head 0 (seq 2), not the
+      // proven head P0 has now (seq 3)
       await expect(extend(b, ch, 1, 1, 2, 3))
+        .to.be.revertedWithCustomError(b.channels, "StateMismatch")
+        .withArgs(ch.id);
+      await expect(extend(b, ch, 1, 1, 2, 2))
         .to.emit(b.channels, "ChainExtended")
         .withArgs(ch.id, 1, 1, 2);
+      // once a payer's head is proven, the other head is not read
+      await expect(
+        b.channels.extendChain(
+          ch.params,
+          0,
+          packBody(ch.c0.bodies[2]),
+          word(1),
+          concat(locksAt(ch.c0, 3)),
+          ch.c0.signed[3],
+        ),
+      )
+        .to.emit(b.channels, "ChainExtended")
+        .withArgs(ch.id, 0, 3, 4);
     });
 
-    it("refuses a start body when nothing is committed, an empty or partial chain, payer > 1", async () => {
+    it("accepts a piece that starts before the on-chain head and runs through it", async () => {
+      const b = await loadFixture(deployBase);
+      const ch = await openEth(b);
+      const expiry = (await now()) + 10_000n;
+      await ch.c0.pay(1n);
+      await ch.c0.push(Kind.Lock, 5n, HASHLOCK, expiry);
+      for (let i = 0; i < 3; i++) await ch.c0.pay(1n);
+      await b.channels.connect(b.bob).proveHead(headProofRecord(ch.params, 0, ch.c0.signed[2]));
+      // from genesis and from seq 2 (with its lock list) through the proven seq 3 to 5
+      expect(await extend(b, ch, 0, 0, 5).then((tx) => tx.wait())).to.not.equal(null);
+      const other = await openEth(b);
+      const c0 = other.c0;
+      await c0.pay(1n);
+      await c0.push(Kind.Lock, 5n, HASHLOCK, expiry);
+      for (let i = 0; i < 3; i++) await c0.pay(1n);
+      await b.channels.connect(b.bob).proveHead(headProofRecord(other.params, 0, c0.signed[2]));
+      await expect(extend(b, other, 0, 2, 5))
+        .to.emit(b.channels, "ChainExtended")
+        .withArgs(other.id, 0, 3, 5);
+      // a piece whose transfer at the on-chain seq is not the on-chain head does not open it
+      const fork = copyOf(other);
+      fork.c0.bodies.length = 2;
+      fork.c0.signed.length = 2;
+      fork.c0.paidTotal = 1n;
+      fork.c0.lockedTotal = 5n;
+      fork.c0.locks = locksAt(other.c0, 2);
+      await fork.c0.pay(2n);
+      await fork.c0.pay(2n);
+      await fork.c0.pay(2n);
+      await fork.c0.pay(2n);
+      await expect(extend(b, fork, 0, 2, 7))
+        .to.be.revertedWithCustomError(b.channels, "StateMismatch")
+        .withArgs(other.id);
+    });
+
+    it("refuses a start body above the on-chain seq, an empty or partial chain, payer > 1", async () => {
       const b = await loadFixture(deployBase);
       const ch = await openEth(b);
       await ch.c0.pay(1n);
       const t = ch.c0.signed[0];
       await expect(b.channels.extendChain(ch.params, 0, packBody(ch.c0.bodies[0]), ZERO32, "0x", t))
-        .to.be.revertedWithCustomError(b.channels, "MalformedRecord")
-        .withArgs(189, 0);
-      await expect(b.channels.extendChain(ch.params, 0, "0x", ch.c0.head, "0x", t))
         .to.be.revertedWithCustomError(b.channels, "StateMismatch")
         .withArgs(ch.id);
+      // without a checkpoint the other head is not read
+      await expect(b.channels.extendChain(ch.params, 0, "0x", ch.c0.head, "0x", t))
+        .to.emit(b.channels, "ChainExtended")
+        .withArgs(ch.id, 0, 0, 1);
+      // an empty piece is refused as such; a piece that ends at the on-chain head brings nothing new
       await expect(
         b.channels.extendChain(ch.params, 0, "0x", ZERO32, "0x", "0x"),
       ).to.be.revertedWithCustomError(b.channels, "EmptyChain");
+      await expect(b.channels.extendChain(ch.params, 0, "0x", ZERO32, "0x", t))
+        .to.be.revertedWithCustomError(b.channels, "EntryRejected")
+        .withArgs(ch.id, Skip.StaleState);
       await expect(b.channels.extendChain(ch.params, 0, "0x", ZERO32, "0x", dataSlice(t, 1)))
         .to.be.revertedWithCustomError(b.channels, "MalformedRecord")
         .withArgs(253, 254);
@@ -534,7 +649,7 @@ describe("ParsecChannels: extendChain (dispute path)", () => {
       await extend(b, ch, 0, 0, 1);
       await b.channels.close(ch.params);
       await time.increase(ch.params.challengePeriod);
-      await b.channels.settle(ch.params, ch.c0.headBody, "0x");
+      await b.channels.settle(...(await settleArgs(b.channels, ch)));
       await ch.c0.pay(1n);
       await expect(extend(b, ch, 0, 1, 2))
         .to.be.revertedWithCustomError(b.channels, "ChannelNotInStatus")
@@ -562,39 +677,41 @@ describe("ParsecChannels: extendChain (dispute path)", () => {
         );
       await b.channels.checkpoint(await cpAt(3, 2));
       await b.channels.connect(b.bob).close(ch.params);
-      // a head proof moves P0 to 5 while closing
-      await b.channels
-        .connect(b.bob)
-        .proveHead(headProofRecord(ch.params, 0, headAt(ch.c0, 3), headAt(ch.c1, 2), ch.c0.signed[4]));
-      // an older checkpoint (seq0 4 < 5) is stale, even though its seq1 is newer
+      // a head proof moves P0 to 5 while closing (it names no heads)
+      await b.channels.connect(b.bob).proveHead(headProofRecord(ch.params, 0, ch.c0.signed[4]));
+      // an older checkpoint (seq0 4 < 5) still lands in the checkpoint word, but P0 stays at its proven 5;
+      // P1 moves to 3
       await expect(b.channels.checkpoint(await cpAt(4, 3)))
-        .to.be.revertedWithCustomError(b.channels, "EntryRejected")
-        .withArgs(ch.id, 4);
-      await expect(b.channels.checkpoint(await cpAt(5, 3)))
         .to.emit(b.channels, "Checkpointed")
-        .withArgs(ch.id, 5, 3);
+        .withArgs(ch.id, 4, 3);
+      let s = await stateOf(b.channels, ch.id);
+      expect([s.head0, s.head1]).to.deep.equal([5, 3]);
+      // the checkpoint word's own order still holds
+      await expect(b.channels.checkpoint(await cpAt(4, 2)))
+        .to.be.revertedWithCustomError(b.channels, "EntryRejected")
+        .withArgs(ch.id, Skip.StaleState);
       await time.increase(ch.params.challengePeriod + 10);
       // after the period ended (not yet settled): a chain extension still counts
       await expect(extend(b, ch, 0, 5, 7, 3))
         .to.emit(b.channels, "ChainExtended")
         .withArgs(ch.id, 0, 5, 7);
-      await expect(
-        b.channels
-          .connect(b.bob)
-          .proveHead(headProofRecord(ch.params, 0, headAt(ch.c0, 7), headAt(ch.c1, 3), ch.c0.signed[5])),
-      )
+      await expect(b.channels.connect(b.bob).proveHead(headProofRecord(ch.params, 0, ch.c0.signed[5])))
         .to.be.revertedWithCustomError(b.channels, "EntryRejected")
-        .withArgs(ch.id, 4);
+        .withArgs(ch.id, Skip.StaleState);
+      // a checkpoint at (6, 4) moves P1 but not P0 (proven 7)
       await expect(b.channels.checkpoint(await cpAt(6, 4)))
-        .to.be.revertedWithCustomError(b.channels, "EntryRejected")
-        .withArgs(ch.id, 4);
+        .to.emit(b.channels, "Checkpointed")
+        .withArgs(ch.id, 6, 4);
+      s = await stateOf(b.channels, ch.id);
+      expect([s.head0, s.head1]).to.deep.equal([7, 4]);
       await expect(b.channels.checkpoint(await cpAt(8, 4)))
         .to.emit(b.channels, "Checkpointed")
         .withArgs(ch.id, 8, 4);
-      const s = await stateOf(b.channels, ch.id);
+      s = await stateOf(b.channels, ch.id);
       expect([s.seq0, s.seq1, s.commitment]).to.deep.equal([8, 4, commitment(ch.c0.head, ch.c1.head)]);
+      expect([s.head0, s.head1]).to.deep.equal([8, 4]);
       // settle from the newest state: P0 paid 0.08, P1 paid 0.004
-      const tx = b.channels.settle(ch.params, ch.c0.headBody, ch.c1.headBody);
+      const tx = b.channels.settle(...(await settleArgs(b.channels, ch)));
       await expect(tx).to.changeEtherBalances(
         [b.alice, b.bob, b.channels],
         [parseEther("0.924"), parseEther("1.076"), -parseEther("2")],
@@ -602,6 +719,31 @@ describe("ParsecChannels: extendChain (dispute path)", () => {
       await expect(tx)
         .to.emit(b.channels, "ChannelSettled")
         .withArgs(ch.id, parseEther("0.924"), parseEther("1.076"), 0n, 0n);
+    });
+
+    it("settles on a proven head above the checkpoint: heads from the proven word, the checkpoint opened", async () => {
+      const b = await loadFixture(deployBase);
+      const ch = await openEth(b);
+      for (let i = 0; i < 4; i++) await ch.c0.pay(parseEther("0.1"));
+      for (let i = 0; i < 2; i++) await ch.c1.pay(parseEther("0.01"));
+      await b.channels.checkpoint(
+        await checkpointRecord(b.alice, b.bob, b.dom, ch.params, ch.id, 2, headAt(ch.c0, 2), 2, ch.c1.head),
+      );
+      await b.channels.connect(b.bob).proveHead(headProofRecord(ch.params, 0, ch.c0.signed[3]));
+      await b.channels.close(ch.params);
+      await time.increase(ch.params.challengePeriod);
+      const args = await settleArgs(b.channels, ch);
+      // the checkpoint heads must open the commitment, the head bodies must be the on-chain heads
+      await expect(b.channels.settle(args[0], args[1], args[2], ZERO32, ZERO32))
+        .to.be.revertedWithCustomError(b.channels, "StateMismatch")
+        .withArgs(ch.id);
+      await expect(b.channels.settle(args[0], packBody(ch.c0.bodies[1]), args[2], args[3], args[4]))
+        .to.be.revertedWithCustomError(b.channels, "StateMismatch")
+        .withArgs(ch.id);
+      await expect(b.channels.settle(...args)).to.changeEtherBalances(
+        [b.alice, b.bob],
+        [parseEther("0.62"), parseEther("1.38")],
+      );
     });
   });
 });

@@ -7,10 +7,11 @@ import type { Hex } from "../helpers/kit";
 import {
   checkpointOf,
   commitment,
-  coopSigs,
+  coopArgs,
   deployBase,
   headAt,
   openEth,
+  settleArgs,
   Skip,
   stateOf,
   Status,
@@ -122,12 +123,7 @@ describe("ParsecChannels: checkpoint and checkpointBatch", () => {
       await b.channels.checkpoint(first);
       await ch.c0.pay(1n);
       const second = await checkpointOf(b, ch);
-      await b.channels.cooperativeClose(
-        ch.params,
-        parseEther("1"),
-        parseEther("1"),
-        ...(await coopSigs(b, ch, parseEther("1"), parseEther("1"))),
-      );
+      await b.channels.cooperativeClose(...(await coopArgs(b, ch, parseEther("1"), parseEther("1"))));
       await expect(b.channels.checkpoint(second))
         .to.be.revertedWithCustomError(b.channels, "EntryRejected")
         .withArgs(ch.id, Skip.ChannelNotOpen);
@@ -149,7 +145,7 @@ describe("ParsecChannels: checkpoint and checkpointBatch", () => {
         .to.emit(b.channels, "Checkpointed")
         .withArgs(ch.id, 2, 1);
       // settle pays what that last checkpoint says: P0 paid 3, P1 paid 4.
-      await expect(b.channels.settle(ch.params, ch.c0.headBody, ch.c1.headBody)).to.changeEtherBalances(
+      await expect(b.channels.settle(...(await settleArgs(b.channels, ch)))).to.changeEtherBalances(
         [b.alice, b.bob],
         [parseEther("1") + 1n, parseEther("1") - 1n],
       );
@@ -167,7 +163,7 @@ describe("ParsecChannels: checkpoint and checkpointBatch", () => {
       await b.channels.checkpoint(await checkpointOf(b, stale));
       // settled: closed cooperatively before the batch
       const one = parseEther("1");
-      await b.channels.cooperativeClose(settled.params, one, one, ...(await coopSigs(b, settled, one, one)));
+      await b.channels.cooperativeClose(...(await coopArgs(b, settled, one, one)));
       const unknownParams = { ...good1.params, nonce: 123_456_789n };
       const unknownId = await b.channels.channelIdOf(unknownParams);
       const entries: Hex[] = [

@@ -4,8 +4,11 @@ import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { parseEther } from "ethers";
 import { packBody } from "../helpers/kit";
 import {
+  checkpointHeads,
   checkpointOf,
+  coopArgs,
   coopSigs,
+  coopTerms,
   deployBase,
   now,
   openEth,
@@ -68,7 +71,9 @@ describe("ParsecChannels: close, settle, cooperative close, withdraw", () => {
       const ch = await openEth(b, ONE, parseEther("2"));
       const closesAt = await closeNow(b, ch);
       await time.setNextBlockTimestamp(closesAt);
-      const tx = b.channels.connect(b.carol).settle(ch.params, "0x", "0x");
+      const tx = b.channels
+        .connect(b.carol)
+        .settle(ch.params, "0x", "0x", ...(await checkpointHeads(b.channels, ch)));
       await expect(tx).to.emit(b.channels, "ChannelSettled").withArgs(ch.id, ONE, parseEther("2"), 0n, 0n);
       await expect(tx).to.changeEtherBalances(
         [b.alice, b.bob, b.carol, b.channels],
@@ -81,19 +86,19 @@ describe("ParsecChannels: close, settle, cooperative close, withdraw", () => {
     it("refuses to settle before closesAt (ChallengePeriodActive), an open channel, and a settled one", async () => {
       const b = await loadFixture(deployBase);
       const ch = await openEth(b);
-      await expect(b.channels.settle(ch.params, "0x", "0x"))
+      await expect(b.channels.settle(ch.params, "0x", "0x", ...(await checkpointHeads(b.channels, ch))))
         .to.be.revertedWithCustomError(b.channels, "ChannelNotInStatus")
         .withArgs(ch.id, Status.Open);
       const closesAt = await closeNow(b, ch);
-      await expect(b.channels.settle(ch.params, "0x", "0x"))
+      await expect(b.channels.settle(ch.params, "0x", "0x", ...(await checkpointHeads(b.channels, ch))))
         .to.be.revertedWithCustomError(b.channels, "ChallengePeriodActive")
         .withArgs(closesAt);
       await time.setNextBlockTimestamp(closesAt - 1n);
-      await expect(b.channels.settle(ch.params, "0x", "0x"))
+      await expect(b.channels.settle(ch.params, "0x", "0x", ...(await checkpointHeads(b.channels, ch))))
         .to.be.revertedWithCustomError(b.channels, "ChallengePeriodActive")
         .withArgs(closesAt);
-      await b.channels.settle(ch.params, "0x", "0x");
-      await expect(b.channels.settle(ch.params, "0x", "0x"))
+      await b.channels.settle(ch.params, "0x", "0x", ...(await checkpointHeads(b.channels, ch)));
+      await expect(b.channels.settle(ch.params, "0x", "0x", ...(await checkpointHeads(b.channels, ch))))
         .to.be.revertedWithCustomError(b.channels, "ChannelNotInStatus")
         .withArgs(ch.id, Status.Settled);
       await expect(b.channels.close(ch.params))
@@ -110,7 +115,12 @@ describe("ParsecChannels: close, settle, cooperative close, withdraw", () => {
       await b.channels.checkpoint(await checkpointOf(b, ch));
       const closesAt = await closeNow(b, ch);
       await time.setNextBlockTimestamp(closesAt);
-      const tx = b.channels.settle(ch.params, ch.c0.headBody, ch.c1.headBody);
+      const tx = b.channels.settle(
+        ch.params,
+        ch.c0.headBody,
+        ch.c1.headBody,
+        ...(await checkpointHeads(b.channels, ch)),
+      );
       await expect(tx).to.changeEtherBalances([b.alice, b.bob], [parseEther("0.65"), parseEther("0.85")]);
       await expect(tx)
         .to.emit(b.channels, "ChannelSettled")
@@ -124,18 +134,21 @@ describe("ParsecChannels: close, settle, cooperative close, withdraw", () => {
       await ch.c1.pay(parseEther("5"));
       await b.channels.checkpoint(await checkpointOf(b, ch));
       await time.increaseTo((await closeNow(b, ch)) + 1n);
-      await expect(b.channels.settle(ch.params, "0x", ch.c1.headBody)).to.changeEtherBalances(
-        [b.alice, b.bob],
-        [parseEther("1.5"), 0n],
-      );
+      await expect(
+        b.channels.settle(ch.params, "0x", ch.c1.headBody, ...(await checkpointHeads(b.channels, ch))),
+      ).to.changeEtherBalances([b.alice, b.bob], [parseEther("1.5"), 0n]);
       const other = await openEth(b, ONE, parseEther("0.5"));
       await other.c0.pay(parseEther("1.2"));
       await b.channels.checkpoint(await checkpointOf(b, other));
       await time.increaseTo((await closeNow(b, other)) + 1n);
-      await expect(b.channels.settle(other.params, other.c0.headBody, "0x")).to.changeEtherBalances(
-        [b.alice, b.bob],
-        [0n, parseEther("1.5")],
-      );
+      await expect(
+        b.channels.settle(
+          other.params,
+          other.c0.headBody,
+          "0x",
+          ...(await checkpointHeads(b.channels, other)),
+        ),
+      ).to.changeEtherBalances([b.alice, b.bob], [0n, parseEther("1.5")]);
     });
 
     it("needs the bodies of the committed heads (StateMismatch, MalformedRecord)", async () => {
@@ -154,14 +167,17 @@ describe("ParsecChannels: close, settle, cooperative close, withdraw", () => {
         [packBody({ ...ch.c0.bodies[1], paidTotal: 0n }), h1], // tampered
         [h0, packBody({ ...ch.c1.bodies[0], invoiceId: h0.slice(0, 66) })], // tampered P1 body
       ]) {
-        await expect(b.channels.settle(ch.params, a, c))
+        await expect(b.channels.settle(ch.params, a, c, ...(await checkpointHeads(b.channels, ch))))
           .to.be.revertedWithCustomError(b.channels, "StateMismatch")
           .withArgs(ch.id);
       }
-      await expect(b.channels.settle(ch.params, "0x", h1))
+      await expect(b.channels.settle(ch.params, "0x", h1, ...(await checkpointHeads(b.channels, ch))))
         .to.be.revertedWithCustomError(b.channels, "MalformedRecord")
         .withArgs(0, 189);
-      await expect(b.channels.settle(ch.params, h0, h1)).to.emit(b.channels, "ChannelSettled");
+      await expect(b.channels.settle(ch.params, h0, h1, ...(await checkpointHeads(b.channels, ch)))).to.emit(
+        b.channels,
+        "ChannelSettled",
+      );
     });
 
     it("needs empty bodies for payers with nothing committed", async () => {
@@ -169,14 +185,25 @@ describe("ParsecChannels: close, settle, cooperative close, withdraw", () => {
       const ch = await openEth(b);
       await ch.c0.pay(1n);
       await time.increaseTo((await closeNow(b, ch)) + 1n);
-      await expect(b.channels.settle(ch.params, ch.c0.headBody, "0x"))
+      await expect(
+        b.channels.settle(ch.params, ch.c0.headBody, "0x", ...(await checkpointHeads(b.channels, ch))),
+      )
         .to.be.revertedWithCustomError(b.channels, "MalformedRecord")
         .withArgs(189, 0);
       await b.channels.checkpoint(await checkpointOf(b, ch));
-      await expect(b.channels.settle(ch.params, ch.c0.headBody, ch.c0.headBody))
+      await expect(
+        b.channels.settle(
+          ch.params,
+          ch.c0.headBody,
+          ch.c0.headBody,
+          ...(await checkpointHeads(b.channels, ch)),
+        ),
+      )
         .to.be.revertedWithCustomError(b.channels, "MalformedRecord")
         .withArgs(189, 0);
-      await expect(b.channels.settle(ch.params, ch.c0.headBody, "0x"))
+      await expect(
+        b.channels.settle(ch.params, ch.c0.headBody, "0x", ...(await checkpointHeads(b.channels, ch))),
+      )
         .to.emit(b.channels, "ChannelSettled")
         .withArgs(ch.id, ONE - 1n, ONE + 1n, 0n, 0n);
     });
@@ -188,11 +215,14 @@ describe("ParsecChannels: close, settle, cooperative close, withdraw", () => {
       await ch.c1.pay(100n);
       await b.channels.checkpoint(await checkpointOf(b, ch));
       await time.increaseTo((await closeNow(b, ch)) + 1n);
-      await expect(b.channels.settle(ch.params, ch.c0.headBody, ch.c1.headBody)).to.changeTokenBalances(
-        b.token,
-        [b.alice, b.bob, b.channels],
-        [800n, 700n, -1_500n],
-      );
+      await expect(
+        b.channels.settle(
+          ch.params,
+          ch.c0.headBody,
+          ch.c1.headBody,
+          ...(await checkpointHeads(b.channels, ch)),
+        ),
+      ).to.changeTokenBalances(b.token, [b.alice, b.bob, b.channels], [800n, 700n, -1_500n]);
     });
   });
 
@@ -202,9 +232,7 @@ describe("ParsecChannels: close, settle, cooperative close, withdraw", () => {
       const ch = await openEth(b, ONE, ONE);
       const b0 = parseEther("0.7");
       const b1 = parseEther("1.3");
-      const tx = b.channels
-        .connect(b.carol)
-        .cooperativeClose(ch.params, b0, b1, ...(await coopSigs(b, ch, b0, b1)));
+      const tx = b.channels.connect(b.carol).cooperativeClose(...(await coopArgs(b, ch, b0, b1)));
       await expect(tx).to.emit(b.channels, "ChannelClosedCooperatively").withArgs(ch.id, b0, b1);
       await expect(tx).to.changeEtherBalances([b.alice, b.bob, b.channels], [b0, b1, -2n * ONE]);
       expect((await stateOf(b.channels, ch.id)).status).to.equal(Status.Settled);
@@ -214,12 +242,7 @@ describe("ParsecChannels: close, settle, cooperative close, withdraw", () => {
       await b.channels.checkpoint(await checkpointOf(b, closing));
       await b.channels.connect(b.bob).close(closing.params);
       await expect(
-        b.channels.cooperativeClose(
-          closing.params,
-          2n * ONE,
-          0n,
-          ...(await coopSigs(b, closing, 2n * ONE, 0n)),
-        ),
+        b.channels.cooperativeClose(...(await coopArgs(b, closing, 2n * ONE, 0n))),
       ).to.changeEtherBalances([b.alice, b.bob], [2n * ONE, 0n]);
       const s = await stateOf(b.channels, closing.id);
       expect([s.status, s.seq0, s.commitment]).to.deep.equal([Status.Settled, 0, 0n]);
@@ -228,23 +251,20 @@ describe("ParsecChannels: close, settle, cooperative close, withdraw", () => {
     it("refuses balances that do not sum to the deposits, and settled or unknown channels", async () => {
       const b = await loadFixture(deployBase);
       const ch = await openEth(b, ONE, ONE);
-      await expect(
-        b.channels.cooperativeClose(ch.params, ONE, ONE + 1n, ...(await coopSigs(b, ch, ONE, ONE + 1n))),
-      )
+      await expect(b.channels.cooperativeClose(...(await coopArgs(b, ch, ONE, ONE + 1n))))
         .to.be.revertedWithCustomError(b.channels, "BalancesMismatch")
         .withArgs(2n * ONE + 1n, 2n * ONE);
-      await expect(
-        b.channels.cooperativeClose(ch.params, ONE, ONE - 1n, ...(await coopSigs(b, ch, ONE, ONE - 1n))),
-      )
+      await expect(b.channels.cooperativeClose(...(await coopArgs(b, ch, ONE, ONE - 1n))))
         .to.be.revertedWithCustomError(b.channels, "BalancesMismatch")
         .withArgs(2n * ONE - 1n, 2n * ONE);
-      const sigs = await coopSigs(b, ch, ONE, ONE);
-      await b.channels.cooperativeClose(ch.params, ONE, ONE, ...sigs);
-      await expect(b.channels.cooperativeClose(ch.params, ONE, ONE, ...sigs))
+      const terms = await coopTerms(ch, ONE, ONE);
+      const sigs = await coopSigs(b, ch, terms);
+      await b.channels.cooperativeClose(ch.params, terms, ...sigs);
+      await expect(b.channels.cooperativeClose(ch.params, terms, ...sigs))
         .to.be.revertedWithCustomError(b.channels, "ChannelNotInStatus")
         .withArgs(ch.id, Status.Settled);
       const unknown = { ...ch.params, nonce: 3n };
-      await expect(b.channels.cooperativeClose(unknown, 0n, 0n, ...sigs))
+      await expect(b.channels.cooperativeClose(unknown, { ...terms, balance0: 0n, balance1: 0n }, ...sigs))
         .to.be.revertedWithCustomError(b.channels, "ChannelNotInStatus")
         .withArgs(await b.channels.channelIdOf(unknown), Status.None);
     });
@@ -252,9 +272,11 @@ describe("ParsecChannels: close, settle, cooperative close, withdraw", () => {
     it("pays token channels", async () => {
       const b = await loadFixture(deployBase);
       const ch = await openToken(b, 600n, 400n);
-      await expect(
-        b.channels.cooperativeClose(ch.params, 999n, 1n, ...(await coopSigs(b, ch, 999n, 1n))),
-      ).to.changeTokenBalances(b.token, [b.alice, b.bob, b.channels], [999n, 1n, -1_000n]);
+      await expect(b.channels.cooperativeClose(...(await coopArgs(b, ch, 999n, 1n)))).to.changeTokenBalances(
+        b.token,
+        [b.alice, b.bob, b.channels],
+        [999n, 1n, -1_000n],
+      );
     });
   });
 
@@ -283,10 +305,9 @@ describe("ParsecChannels: close, settle, cooperative close, withdraw", () => {
         ...(await withdrawSigs(b, ch, 1, 0n, a1, expiry)),
       );
       await time.increaseTo((await closeNow(b, ch)) + 1n);
-      await expect(b.channels.settle(ch.params, "0x", "0x")).to.changeEtherBalances(
-        [b.alice, b.bob],
-        [ONE - a0, 0n],
-      );
+      await expect(
+        b.channels.settle(ch.params, "0x", "0x", ...(await checkpointHeads(b.channels, ch))),
+      ).to.changeEtherBalances([b.alice, b.bob], [ONE - a0, 0n]);
     });
 
     it("refuses a replayed nonce, a skipped nonce, an expired message and amounts above a deposit", async () => {

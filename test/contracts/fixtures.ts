@@ -16,14 +16,17 @@ import {
   channelId,
   checkpointRecord,
   domain,
+  packBody,
   packParams,
   PayerChain,
   signCooperativeClose,
   signWithdraw,
   ZERO32,
 } from "../helpers/kit";
-import type { Hex, Params } from "../helpers/kit";
-import type { ParsecChannels, TestToken } from "../../typechain-types";
+import type { CooperativeCloseTerms, Hex, Params } from "../helpers/kit";
+
+export { signCooperativeClose };
+import type { ParsecChannels, ParsecEncoding, TestToken } from "../../typechain-types";
 
 const { ethers } = hre;
 
@@ -38,18 +41,21 @@ export const Skip = {
   ChannelNotOpen: 2,
   BadSignature: 3,
   StaleState: 4,
+  /** No longer produced: head proofs name no heads since issue 9 (the number stays reserved). */
   StateChanged: 5,
   NotPayee: 6,
 } as const;
 /** `ChannelStatus` of the contract. */
 export const Status = { None: 0, Open: 1, Closing: 2, Settled: 3 } as const;
 export const CHECKPOINT_RECORD_LENGTH = 274;
-export const HEAD_PROOF_RECORD_LENGTH = 391;
+export const HEAD_PROOF_RECORD_LENGTH = 327;
 export const SIGNED_TRANSFER_LENGTH = 254;
 export const TRANSFER_BODY_LENGTH = 189;
 
 export interface Base {
   channels: ParsecChannels;
+  /** The pure encoding helpers (struct hashes, commitment, locks root), kept out of ParsecChannels. */
+  encoding: ParsecEncoding;
   token: TestToken;
   alice: HardhatEthersSigner;
   bob: HardhatEthersSigner;
@@ -65,13 +71,25 @@ export async function deployBase(): Promise<Base> {
   const [alice, bob, carol, dave] = await ethers.getSigners();
   const channels = await ethers.deployContract("ParsecChannels");
   const token = await ethers.deployContract("TestToken", ["Test", "TST", 18]);
+  const encoding = await ethers.deployContract("ParsecEncoding");
   const address = await channels.getAddress();
   const { chainId } = await ethers.provider.getNetwork();
   for (const s of [alice, bob]) {
     await token.mint(s.address, parseEther("1000"));
     await token.connect(s).approve(address, ethers.MaxUint256);
   }
-  return { channels, token, alice, bob, carol, dave, chainId, address, dom: domain(chainId, address) };
+  return {
+    channels,
+    encoding,
+    token,
+    alice,
+    bob,
+    carol,
+    dave,
+    chainId,
+    address,
+    dom: domain(chainId, address),
+  };
 }
 
 export interface Channel {
@@ -190,18 +208,49 @@ export function packCheckpoint(
   ]) as Hex;
 }
 
+/** The terms of a `CooperativeClose` (issue 9: bound to the seqs it closes and to an expiry). */
+export type CoopTerms = CooperativeCloseTerms;
+
+/** Terms at the chains' current seqs, valid for an hour from the latest block (override any field). */
+export async function coopTerms(
+  ch: Channel,
+  balance0: bigint,
+  balance1: bigint,
+  over: Partial<CoopTerms> = {},
+): Promise<CoopTerms> {
+  return {
+    seq0: ch.c0.seq,
+    seq1: ch.c1.seq,
+    balance0,
+    balance1,
+    expiry: (await now()) + BigInt(HOUR),
+    ...over,
+  };
+}
+
 /** Both participants' signatures on a cooperative close. */
 export async function coopSigs(
   b: Base,
   ch: Channel,
-  balance0: bigint,
-  balance1: bigint,
+  terms: CoopTerms,
   dom: TypedDataDomain = b.dom,
 ): Promise<[Hex, Hex]> {
   return [
-    await signCooperativeClose(ch.c0.wallet, dom, ch.id, balance0, balance1),
-    await signCooperativeClose(ch.c1.wallet, dom, ch.id, balance0, balance1),
+    await signCooperativeClose(ch.c0.wallet, dom, ch.id, terms),
+    await signCooperativeClose(ch.c1.wallet, dom, ch.id, terms),
   ];
+}
+
+/** `cooperativeClose` arguments for a split at the chains' current seqs, co-signed by both. */
+export async function coopArgs(
+  b: Base,
+  ch: Channel,
+  balance0: bigint,
+  balance1: bigint,
+  over: Partial<CoopTerms> = {},
+): Promise<[Params, CoopTerms, Hex, Hex]> {
+  const terms = await coopTerms(ch, balance0, balance1, over);
+  return [ch.params, terms, ...(await coopSigs(b, ch, terms))];
 }
 
 /** Both participants' signatures on a withdrawal. */
@@ -261,23 +310,74 @@ export interface OnChain {
   deposit0: bigint;
   deposit1: bigint;
   closesAt: bigint;
+  hasProofs: boolean;
+  /** The checkpoint word: seqs and commitment of the last co-signed checkpoint. */
   seq0: number;
   seq1: number;
   commitment: bigint;
+  /** The proven words (head proofs and chain extensions): seq and low 224 bits of the head. */
+  proven0: { seq: number; head224: bigint };
+  proven1: { seq: number; head224: bigint };
+  /** Each payer's on-chain head seq: the higher of checkpoint and proven. */
+  head0: number;
+  head1: number;
 }
 
-/** A channel's record and state word, as plain values. */
+/** A channel's record, checkpoint word and proven words, as plain values. */
 export async function stateOf(channels: ParsecChannels, id: string): Promise<OnChain> {
   const [record, seq0, seq1, c] = await channels.channelState(id);
+  const [p0, h0, p1, h1] = await channels.provenHeadsOf(id);
   return {
     status: Number(record.status),
     deposit0: record.deposit0,
     deposit1: record.deposit1,
     closesAt: record.closesAt,
+    hasProofs: record.hasProofs,
     seq0: Number(seq0),
     seq1: Number(seq1),
     commitment: c,
+    proven0: { seq: Number(p0), head224: h0 },
+    proven1: { seq: Number(p1), head224: h1 },
+    head0: Math.max(Number(seq0), Number(p0)),
+    head1: Math.max(Number(seq1), Number(p1)),
   };
+}
+
+/** The low 224 bits of a head, as a proven word keeps it. */
+export function head224(head: string): bigint {
+  return BigInt(head) & ((1n << 224n) - 1n);
+}
+
+/** A `HeadProofRecord` (issue 9): params, payer, and the payer's signed transfer; it names no heads. */
+export function headProofRecord(p: Params, payer: number, signedTransfer: string): Hex {
+  return concat([packParams(p), toBeHex(payer, 1), signedTransfer]) as Hex;
+}
+
+/** A head proof of `payer`'s transfer `seq` in the channel. */
+export function headProof(ch: Channel, payer: number, seq: number): Hex {
+  return headProofRecord(ch.params, payer, (payer === 0 ? ch.c0 : ch.c1).signed[seq - 1]);
+}
+
+/**
+ * `settle` arguments from the contract's words and the chains' transfers: the bodies of both on-chain heads
+ * (empty at seq 0) and the two heads of the checkpoint word (zero without a checkpoint).
+ */
+export async function settleArgs(
+  channels: ParsecChannels,
+  ch: Channel,
+  c0: PayerChain = ch.c0,
+  c1: PayerChain = ch.c1,
+): Promise<[Params, Hex, Hex, Hex, Hex]> {
+  const s = await stateOf(channels, ch.id);
+  const body = (c: PayerChain, seq: number): Hex => (seq === 0 ? "0x" : packBody(c.bodies[seq - 1]));
+  const checkpointed = s.commitment !== 0n || s.seq0 !== 0 || s.seq1 !== 0;
+  return [
+    ch.params,
+    body(c0, s.head0),
+    body(c1, s.head1),
+    checkpointed ? headAt(c0, s.seq0) : ZERO32,
+    checkpointed ? headAt(c1, s.seq1) : ZERO32,
+  ];
 }
 
 /** The latest block's timestamp. */
@@ -288,3 +388,14 @@ export async function now(): Promise<bigint> {
 }
 
 export type { Signer };
+
+/** The two heads of the checkpoint word, for `settle` calls with explicit head bodies. */
+export async function checkpointHeads(
+  channels: ParsecChannels,
+  ch: Channel,
+  c0: PayerChain = ch.c0,
+  c1: PayerChain = ch.c1,
+): Promise<[Hex, Hex]> {
+  const args = await settleArgs(channels, ch, c0, c1);
+  return [args[3], args[4]];
+}

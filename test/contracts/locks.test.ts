@@ -2,8 +2,18 @@
 import { expect } from "chai";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { concat, parseEther } from "ethers";
-import { hashlockOf, headProofRecord, Kind, packBody, signTransfer, word, ZERO32 } from "../helpers/kit";
-import { checkpointOf, deployBase, now, openEth, openToken, stateOf, Status } from "./fixtures";
+import { hashlockOf, Kind, packBody, signTransfer, word, ZERO32 } from "../helpers/kit";
+import {
+  checkpointOf,
+  deployBase,
+  headProofRecord,
+  now,
+  openEth,
+  openToken,
+  settleArgs,
+  stateOf,
+  Status,
+} from "./fixtures";
 import type { Base, Channel } from "./fixtures";
 
 const ONE = parseEther("1");
@@ -18,7 +28,7 @@ async function settleNow(b: Base, ch: Channel) {
   if (ch.c0.seq + ch.c1.seq > 0) await b.channels.checkpoint(await checkpointOf(b, ch));
   await b.channels.close(ch.params);
   await time.increaseTo((await stateOf(b.channels, ch.id)).closesAt);
-  return b.channels.settle(ch.params, ch.c0.headBody, ch.c1.headBody);
+  return b.channels.settle(...(await settleArgs(b.channels, ch)));
 }
 
 describe("ParsecChannels: HTLC locks, secret registry, resolveLocks", () => {
@@ -60,11 +70,20 @@ describe("ParsecChannels: HTLC locks, secret registry, resolveLocks", () => {
         .withArgs(ch.id, parseEther("0.7"), parseEther("0.8"), parseEther("0.2"), parseEther("0.3"));
       await expect(tx).to.changeEtherBalances([b.alice, b.bob], [parseEther("0.7"), parseEther("0.8")]);
       const pending = await b.channels.pendingLocksOf(ch.id);
-      expect([pending.locksRoot0, pending.locksRoot1, pending.pot0, pending.pot1]).to.deep.equal([
+      expect([
+        pending.locksRoot0,
+        pending.locksRoot1,
+        pending.pot0,
+        pending.pot1,
+        pending.resolved0,
+        pending.resolved1,
+      ]).to.deep.equal([
         ch.c0.bodies[1].locksRoot,
         ch.c1.bodies[0].locksRoot,
         parseEther("0.2"),
         parseEther("0.3"),
+        0n,
+        0n,
       ]);
     });
 
@@ -75,13 +94,13 @@ describe("ParsecChannels: HTLC locks, secret registry, resolveLocks", () => {
       await ch.c0.push(Kind.Lock, parseEther("0.4"), hashlockOf(S1), expiry);
       await settleNow(b, ch);
       const tx = b.channels.connect(b.carol).resolveLocks(ch.params, 0, concat(ch.c0.locks), [S1]);
-      await expect(tx).to.emit(b.channels, "LocksResolved").withArgs(ch.id, 0, parseEther("0.4"), 0n);
+      await expect(tx).to.emit(b.channels, "LocksResolved").withArgs(ch.id, 0, 1n, parseEther("0.4"), 0n);
       await expect(tx).to.changeEtherBalances(
         [b.alice, b.bob, b.channels],
         [0n, parseEther("0.4"), -parseEther("0.4")],
       );
       const pending = await b.channels.pendingLocksOf(ch.id);
-      expect([pending.locksRoot0, pending.pot0]).to.deep.equal([ZERO32, 0n]);
+      expect([pending.locksRoot0, pending.pot0, pending.resolved0]).to.deep.equal([ZERO32, 0n, 0n]);
     });
 
     it("counts a preimage shown in the call at expiry, but not one shown after it", async () => {
@@ -96,9 +115,9 @@ describe("ParsecChannels: HTLC locks, secret registry, resolveLocks", () => {
       await time.setNextBlockTimestamp(expiry);
       await expect(b.channels.resolveLocks(ch.params, 0, concat(ch.c0.locks), [S1]))
         .to.emit(b.channels, "LocksResolved")
-        .withArgs(ch.id, 0, 40n, 0n);
+        .withArgs(ch.id, 0, 1n, 40n, 0n);
       const tx = b.channels.resolveLocks(late.params, 0, concat(late.c0.locks), [S1]);
-      await expect(tx).to.emit(b.channels, "LocksResolved").withArgs(late.id, 0, 0n, 40n);
+      await expect(tx).to.emit(b.channels, "LocksResolved").withArgs(late.id, 0, 1n, 0n, 40n);
       await expect(tx).to.changeEtherBalances([b.alice, b.bob], [40n, 0n]);
     });
 
@@ -115,7 +134,7 @@ describe("ParsecChannels: HTLC locks, secret registry, resolveLocks", () => {
       await b.channels.registerSecrets([S3]); // one second too late
       await settleNow(b, ch);
       const tx = b.channels.resolveLocks(ch.params, 0, concat(ch.c0.locks), []);
-      await expect(tx).to.emit(b.channels, "LocksResolved").withArgs(ch.id, 0, 30n, 30n);
+      await expect(tx).to.emit(b.channels, "LocksResolved").withArgs(ch.id, 0, 0b111n, 30n, 30n);
       await expect(tx).to.changeEtherBalances([b.alice, b.bob], [30n, 30n]);
     });
 
@@ -130,7 +149,7 @@ describe("ParsecChannels: HTLC locks, secret registry, resolveLocks", () => {
       await settleNow(b, ch);
       // S2 is shown for the first lock (wrong hashlock), none for the second, S3 for the third in time
       const tx = b.channels.resolveLocks(ch.params, 1, concat(ch.c1.locks), [S2, ZERO32, S3]);
-      await expect(tx).to.emit(b.channels, "LocksResolved").withArgs(ch.id, 1, 30n, 30n);
+      await expect(tx).to.emit(b.channels, "LocksResolved").withArgs(ch.id, 1, 0b111n, 30n, 30n);
       await expect(tx).to.changeEtherBalances([b.alice, b.bob], [30n, 30n]);
     });
 
@@ -158,7 +177,7 @@ describe("ParsecChannels: HTLC locks, secret registry, resolveLocks", () => {
       await time.increaseTo(expiry + 1n);
       await expect(b.channels.resolveLocks(second.params, 0, concat(second.c0.locks), []))
         .to.emit(b.channels, "LocksResolved")
-        .withArgs(second.id, 0, parseEther("0.1"), parseEther("0.7"));
+        .withArgs(second.id, 0, 0b11n, parseEther("0.1"), parseEther("0.7"));
     });
 
     it("holds no pot for a payer whose locks exceed a zero balance", async () => {
@@ -202,7 +221,7 @@ describe("ParsecChannels: HTLC locks, secret registry, resolveLocks", () => {
         .to.be.revertedWithCustomError(b.channels, "ChannelNotInStatus")
         .withArgs(ch.id, Status.Closing);
       await time.increase(ch.params.challengePeriod);
-      await b.channels.settle(ch.params, ch.c0.headBody, "0x");
+      await b.channels.settle(...(await settleArgs(b.channels, ch)));
       await expect(b.channels.resolveLocks(ch.params, 2, locks, []))
         .to.be.revertedWithCustomError(b.channels, "InvalidPayer")
         .withArgs(2);
@@ -210,17 +229,17 @@ describe("ParsecChannels: HTLC locks, secret registry, resolveLocks", () => {
         .to.be.revertedWithCustomError(b.channels, "NoPendingLocks")
         .withArgs(ch.id, 1);
       // An unrevealed lock may still be revealed until its expiry: returning it early would rob the payee.
+      // With nothing else to resolve, the call resolves nothing and says so.
       await expect(b.channels.resolveLocks(ch.params, 0, locks, []))
-        .to.be.revertedWithCustomError(b.channels, "LockNotExpired")
-        .withArgs(hashlockOf(S1), expiry);
+        .to.be.revertedWithCustomError(b.channels, "NoLockResolvable")
+        .withArgs(ch.id, 0);
       await time.setNextBlockTimestamp(expiry); // at expiry the lock is still open
-      await expect(b.channels.resolveLocks(ch.params, 0, locks, [])).to.be.revertedWithCustomError(
-        b.channels,
-        "LockNotExpired",
-      );
+      await expect(b.channels.resolveLocks(ch.params, 0, locks, []))
+        .to.be.revertedWithCustomError(b.channels, "NoLockResolvable")
+        .withArgs(ch.id, 0);
       await expect(b.channels.resolveLocks(ch.params, 0, locks, []))
         .to.emit(b.channels, "LocksResolved")
-        .withArgs(ch.id, 0, 0n, 5n);
+        .withArgs(ch.id, 0, 1n, 0n, 5n);
       await expect(b.channels.resolveLocks(ch.params, 0, locks, []))
         .to.be.revertedWithCustomError(b.channels, "NoPendingLocks")
         .withArgs(ch.id, 0);
@@ -252,7 +271,7 @@ describe("ParsecChannels: HTLC locks, secret registry, resolveLocks", () => {
         .withArgs(2, 3);
       await expect(b.channels.resolveLocks(ch.params, 0, concat([l1, l2]), [S1, S2]))
         .to.emit(b.channels, "LocksResolved")
-        .withArgs(ch.id, 0, 11n, 0n);
+        .withArgs(ch.id, 0, 0b11n, 11n, 0n);
     });
 
     it("returns a pot whose head lists no locks to the payer", async () => {
@@ -262,15 +281,15 @@ describe("ParsecChannels: HTLC locks, secret registry, resolveLocks", () => {
       await ch.c0.pay(1n);
       const body = { ...ch.c0.bodies[0], lockedTotal: 9n };
       const signed = concat([packBody(body), await signTransfer(b.alice, b.dom, ch.id, 0, body)]);
-      await b.channels.connect(b.bob).proveHead(headProofRecord(ch.params, 0, ZERO32, ZERO32, signed));
+      await b.channels.connect(b.bob).proveHead(headProofRecord(ch.params, 0, signed));
       await b.channels.close(ch.params);
       await time.increase(ch.params.challengePeriod);
-      await expect(b.channels.settle(ch.params, packBody(body), "0x"))
+      await expect(b.channels.settle(ch.params, packBody(body), "0x", ZERO32, ZERO32))
         .to.emit(b.channels, "ChannelSettled")
         .withArgs(ch.id, ONE - 10n, ONE + 1n, 9n, 0n);
       await expect(b.channels.resolveLocks(ch.params, 0, "0x", []))
         .to.emit(b.channels, "LocksResolved")
-        .withArgs(ch.id, 0, 0n, 9n);
+        .withArgs(ch.id, 0, 0n, 0n, 9n);
     });
   });
 });

@@ -5,7 +5,7 @@ import { loadFixture, setBalance } from "@nomicfoundation/hardhat-network-helper
 import { parseEther } from "ethers";
 import { channelId } from "../helpers/kit";
 import type { Params } from "../helpers/kit";
-import { coopSigs, DAY, deployBase, HOUR, openEth, openToken, Status } from "./fixtures";
+import { coopArgs, DAY, deployBase, HOUR, openEth, openToken, Status } from "./fixtures";
 import type { Base } from "./fixtures";
 
 const { ethers } = hre;
@@ -25,6 +25,11 @@ async function withOddTokens() {
 }
 
 describe("ParsecChannels: open, deposit, tokens", () => {
+  it("fits the EIP-170 code size limit, so it deploys on mainnet", async () => {
+    const artifact = await hre.artifacts.readArtifact("ParsecChannels");
+    expect(ethers.dataLength(artifact.deployedBytecode)).to.be.at.most(24_576);
+  });
+
   describe("openEth", () => {
     it("opens a channel with P0's deposit, emits ChannelOpened and derives the id from the parameters", async () => {
       const { channels, alice, bob, chainId, address } = await loadFixture(deployBase);
@@ -63,8 +68,7 @@ describe("ParsecChannels: open, deposit, tokens", () => {
       await expect(b.channels.openEth(b.bob.address, DAY, ch.params.nonce))
         .to.be.revertedWithCustomError(b.channels, "ChannelExists")
         .withArgs(ch.id);
-      const sigs = await coopSigs(b, ch, parseEther("1"), parseEther("1"));
-      await b.channels.cooperativeClose(ch.params, parseEther("1"), parseEther("1"), ...sigs);
+      await b.channels.cooperativeClose(...(await coopArgs(b, ch, parseEther("1"), parseEther("1"))));
       await expect(b.channels.openEth(b.bob.address, DAY, ch.params.nonce))
         .to.be.revertedWithCustomError(b.channels, "ChannelExists")
         .withArgs(ch.id);
@@ -281,12 +285,9 @@ describe("ParsecChannels: open, deposit, tokens", () => {
       await expect(tx).to.emit(b.channels, "Deposited").withArgs(ch.id, 1, 4_950n);
       await expect(tx).to.changeTokenBalances(b.fee, [b.bob, b.channels], [-5_000n, 4_950n]);
       // Paying out what was credited works and empties the contract.
-      const sigs = await coopSigs(b, ch, 4_000n, 10_850n);
-      await expect(b.channels.cooperativeClose(ch.params, 4_000n, 10_850n, ...sigs)).to.changeTokenBalances(
-        b.fee,
-        [b.alice, b.bob, b.channels],
-        [3_960n, 10_742n, -14_850n],
-      );
+      await expect(
+        b.channels.cooperativeClose(...(await coopArgs(b, ch, 4_000n, 10_850n))),
+      ).to.changeTokenBalances(b.fee, [b.alice, b.bob, b.channels], [3_960n, 10_742n, -14_850n]);
       expect(await b.fee.balanceOf(b.address)).to.equal(0n);
     });
 

@@ -3,18 +3,16 @@ import { expect } from "chai";
 import hre from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { concat, dataSlice, Signature } from "ethers";
-import {
-  channelId,
-  hashlockOf,
-  headProofRecord,
-  Kind,
-  packLock,
-  packParams,
-  PayerChain,
-  word,
-} from "../helpers/kit";
+import { channelId, hashlockOf, Kind, packLock, packParams, PayerChain, word } from "../helpers/kit";
 import type { Params } from "../helpers/kit";
-import { checkpointOf, deployBase, openEth, TRANSFER_BODY_LENGTH } from "./fixtures";
+import {
+  checkpointOf,
+  deployBase,
+  HEAD_PROOF_RECORD_LENGTH,
+  headProofRecord,
+  openEth,
+  TRANSFER_BODY_LENGTH,
+} from "./fixtures";
 
 const { ethers } = hre;
 
@@ -117,8 +115,8 @@ describe("PackedRecords: §6 layouts", () => {
     };
     const chain = new PayerChain(bob, dom, word(1), 1);
     await chain.pay(9n);
-    const record = headProofRecord(p, 1, word(2), word(3), chain.signed[0]);
-    expect(ethers.dataLength(record)).to.equal(391);
+    const record = headProofRecord(p, 1, chain.signed[0]);
+    expect(ethers.dataLength(record)).to.equal(HEAD_PROOF_RECORD_LENGTH);
     expect(ethers.dataSlice(record, 0, 72)).to.equal(packParams(p));
     const read = await harness.readParams(record, 0);
     expect([read.asset, read.challengePeriod, read.nonce]).to.deep.equal([
@@ -127,7 +125,7 @@ describe("PackedRecords: §6 layouts", () => {
       2n ** 64n - 1n,
     ]);
     expect(ethers.dataSlice(record, 72, 73)).to.equal("0x01");
-    expect((await harness.readBody(record, 137)).amount).to.equal(9n);
+    expect((await harness.readBody(record, 73)).amount).to.equal(9n);
     const lock = await harness.readLock(
       concat([packLock(1n, 2n, word(3)), packLock(2n ** 128n - 1n, 2n ** 64n - 1n, word(4))]),
       56,

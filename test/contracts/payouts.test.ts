@@ -5,7 +5,7 @@ import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { concat, parseEther } from "ethers";
 import { hashlockOf, Kind, PayerChain, word, ZERO32 } from "../helpers/kit";
 import type { Params } from "../helpers/kit";
-import { coopSigs, DAY, deployBase, now, openEth, openToken, stateOf, Status } from "./fixtures";
+import { coopArgs, DAY, deployBase, now, openEth, openToken, stateOf, Status } from "./fixtures";
 import type { Base, Channel } from "./fixtures";
 
 const { ethers } = hre;
@@ -67,7 +67,7 @@ describe("ParsecChannels: payouts, credits and reentrancy", () => {
       const ch = await openWithContract(b, rx);
       await ch.c0.pay(parseEther("0.3"));
       await closeAndWait(b, ch);
-      const tx = b.channels.connect(b.carol).settle(ch.params, ch.c0.headBody, "0x");
+      const tx = b.channels.connect(b.carol).settle(ch.params, ch.c0.headBody, "0x", ZERO32, ZERO32);
       await expect(tx).to.emit(b.channels, "PayoutCredited").withArgs(rx, ETH, parseEther("1.3"));
       await expect(tx).to.changeEtherBalances(
         [b.alice, b.rejecting, b.channels],
@@ -99,7 +99,7 @@ describe("ParsecChannels: payouts, credits and reentrancy", () => {
       const secret = word(42);
       await ch.c0.push(Kind.Lock, 400n, hashlockOf(secret), (await now()) + 30n * 86_400n);
       await closeAndWait(b, ch);
-      await b.channels.settle(ch.params, ch.c0.headBody, "0x");
+      await b.channels.settle(ch.params, ch.c0.headBody, "0x", ZERO32, ZERO32);
       await expect(b.channels.resolveLocks(ch.params, 0, concat(ch.c0.locks), [secret]))
         .to.emit(b.channels, "PayoutCredited")
         .withArgs(rx, ETH, 400n);
@@ -129,7 +129,7 @@ describe("ParsecChannels: payouts, credits and reentrancy", () => {
       const asset = await b.bad.getAddress();
       const ch = await openToken(b, 600n, 400n, asset);
       await b.bad.blockRecipient(b.bob.address);
-      const tx = b.channels.cooperativeClose(ch.params, 300n, 700n, ...(await coopSigs(b, ch, 300n, 700n)));
+      const tx = b.channels.cooperativeClose(...(await coopArgs(b, ch, 300n, 700n)));
       await expect(tx).to.emit(b.channels, "PayoutCredited").withArgs(b.bob.address, asset, 700n);
       await expect(tx).to.changeTokenBalances(b.bad, [b.alice, b.bob, b.channels], [300n, 0n, -300n]);
       await expect(b.channels.connect(b.bob).withdrawCredit(asset))
@@ -149,7 +149,7 @@ describe("ParsecChannels: payouts, credits and reentrancy", () => {
       const asset = await b.quirky.getAddress();
       const ch = await openToken(b, 600n, 400n, asset);
       await b.quirky.setMode(1); // ReturnsFalse
-      const tx = b.channels.cooperativeClose(ch.params, 250n, 750n, ...(await coopSigs(b, ch, 250n, 750n)));
+      const tx = b.channels.cooperativeClose(...(await coopArgs(b, ch, 250n, 750n)));
       await expect(tx).to.emit(b.channels, "PayoutCredited").withArgs(b.alice.address, asset, 250n);
       await expect(tx).to.emit(b.channels, "PayoutCredited").withArgs(b.bob.address, asset, 750n);
       await expect(b.channels.withdrawCredit(asset))
@@ -168,12 +168,7 @@ describe("ParsecChannels: payouts, credits and reentrancy", () => {
       );
       // pushed payouts of a no-return-data token are not credited
       const other = await openToken(b, 100n, 0n, asset);
-      const push = b.channels.cooperativeClose(
-        other.params,
-        40n,
-        60n,
-        ...(await coopSigs(b, other, 40n, 60n)),
-      );
+      const push = b.channels.cooperativeClose(...(await coopArgs(b, other, 40n, 60n)));
       await expect(push).to.not.emit(b.channels, "PayoutCredited");
       await expect(push).to.changeTokenBalances(b.quirky, [b.alice, b.bob, b.channels], [40n, 60n, -100n]);
       expect(await b.quirky.balanceOf(b.address)).to.equal(0n);
@@ -188,7 +183,7 @@ describe("ParsecChannels: payouts, credits and reentrancy", () => {
       await b.probe.arm(b.address, [b.channels.interface.encodeFunctionData("withdrawCredit", [ETH])]);
       await ch.c0.pay(parseEther("0.25"));
       await closeAndWait(b, ch);
-      const tx = b.channels.settle(ch.params, ch.c0.headBody, "0x");
+      const tx = b.channels.settle(ch.params, ch.c0.headBody, "0x", ZERO32, ZERO32);
       const selector = b.channels.interface.getError("ReentrantCall")!.selector;
       await expect(tx).to.emit(b.probe, "Reentered").withArgs(false, selector);
       await expect(tx).to.changeEtherBalances(
@@ -205,7 +200,7 @@ describe("ParsecChannels: payouts, credits and reentrancy", () => {
       // a credit for the probe: it rejects its settle payout
       await b.probe.setRejecting(true);
       await closeAndWait(b, ch);
-      await b.channels.settle(ch.params, "0x", "0x");
+      await b.channels.settle(ch.params, "0x", "0x", ZERO32, ZERO32);
       expect(await b.channels.creditOf(probe, ETH)).to.equal(ONE);
       // pulling the credit forwards all gas: the probe calls back into each guarded function in turn
       const i = b.channels.interface;
@@ -214,8 +209,13 @@ describe("ParsecChannels: payouts, credits and reentrancy", () => {
         i.encodeFunctionData("openToken", [b.alice.address, b.token.target as string, DAY, 1n, 1n]),
         i.encodeFunctionData("depositToken", [p, 0, 1n]),
         i.encodeFunctionData("withdraw", [p, 0, 0n, 0n, 0n, "0x", "0x"]),
-        i.encodeFunctionData("settle", [p, "0x", "0x"]),
-        i.encodeFunctionData("cooperativeClose", [p, 0n, 0n, "0x", "0x"]),
+        i.encodeFunctionData("settle", [p, "0x", "0x", ZERO32, ZERO32]),
+        i.encodeFunctionData("cooperativeClose", [
+          p,
+          { seq0: 0, seq1: 0, balance0: 0n, balance1: 0n, expiry: 0n },
+          "0x",
+          "0x",
+        ]),
         i.encodeFunctionData("proveEquivocation", [p, 0, "0x", "0x"]),
         i.encodeFunctionData("resolveLocks", [p, 0, "0x", []]),
         i.encodeFunctionData("withdrawCredit", [ETH]),
@@ -243,10 +243,10 @@ describe("ParsecChannels: payouts, credits and reentrancy", () => {
       await b.channels.close(ready.params);
       await b.reentrant.arm(
         b.address,
-        b.channels.interface.encodeFunctionData("settle", [ready.params, "0x", "0x"]),
+        b.channels.interface.encodeFunctionData("settle", [ready.params, "0x", "0x", ZERO32, ZERO32]),
       );
       await closeAndWait(b, ch);
-      await b.channels.settle(ch.params, "0x", "0x");
+      await b.channels.settle(ch.params, "0x", "0x", ZERO32, ZERO32);
       expect(await b.reentrant.reentrySucceeded()).to.equal(false);
       expect((await stateOf(b.channels, ready.id)).status).to.equal(Status.Closing);
       // Its receive hook needs more than the 30,000 gas stipend, so its payout was credited instead.
@@ -261,7 +261,7 @@ describe("ParsecChannels: payouts, credits and reentrancy", () => {
       expect(await b.reentrant.reentrySucceeded()).to.equal(false);
       expect(await b.channels.creditOf(rx, ETH)).to.equal(0n);
       // the other channel settles normally afterwards
-      await expect(b.channels.settle(ready.params, "0x", "0x")).to.changeEtherBalances(
+      await expect(b.channels.settle(ready.params, "0x", "0x", ZERO32, ZERO32)).to.changeEtherBalances(
         [b.alice, b.bob],
         [ONE, ONE],
       );
@@ -275,17 +275,23 @@ describe("ParsecChannels: payouts, credits and reentrancy", () => {
       await b.channels.close(ready.params);
       await ch.c0.pay(100n);
       await closeAndWait(b, ch);
-      const settleReady = b.channels.interface.encodeFunctionData("settle", [ready.params, "0x", "0x"]);
+      const settleReady = b.channels.interface.encodeFunctionData("settle", [
+        ready.params,
+        "0x",
+        "0x",
+        ZERO32,
+        ZERO32,
+      ]);
       // would succeed on its own
-      await expect(b.channels.settle.staticCall(ready.params, "0x", "0x")).to.not.be.reverted;
+      await expect(b.channels.settle.staticCall(ready.params, "0x", "0x", ZERO32, ZERO32)).to.not.be.reverted;
       await b.bad.armReentry(b.address, settleReady);
-      const tx = b.channels.settle(ch.params, ch.c0.headBody, "0x");
+      const tx = b.channels.settle(ch.params, ch.c0.headBody, "0x", ZERO32, ZERO32);
       await expect(tx).to.changeTokenBalances(b.bad, [b.alice, b.bob, b.channels], [500n, 500n, -1_000n]);
       expect(await b.bad.reentered()).to.equal(true);
       expect(await b.bad.reentrySucceeded()).to.equal(false);
       expect((await stateOf(b.channels, ready.id)).status).to.equal(Status.Closing);
       expect(await b.channels.creditOf(b.alice.address, asset)).to.equal(0n);
-      await expect(b.channels.settle(ready.params, "0x", "0x")).to.changeTokenBalances(
+      await expect(b.channels.settle(ready.params, "0x", "0x", ZERO32, ZERO32)).to.changeTokenBalances(
         b.bad,
         [b.alice, b.bob, b.channels],
         [50n, 50n, -100n],

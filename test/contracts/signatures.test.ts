@@ -7,13 +7,11 @@ import {
   channelId,
   checkpointRecord,
   domain,
-  headProofRecord,
   locksRoot,
   packBody,
   packLock,
   PayerChain,
   signCheckpoint,
-  signCooperativeClose,
   signTransfer,
   signWithdraw,
   transferHash,
@@ -24,6 +22,7 @@ import type { Hex } from "../helpers/kit";
 import {
   checkpointOf,
   coopSigs,
+  coopTerms,
   copyChannel,
   deployBase,
   ecrecover,
@@ -33,6 +32,8 @@ import {
   packCheckpoint,
   resign,
   sigOf,
+  headProofRecord,
+  signCooperativeClose,
   Skip,
   withV,
 } from "./fixtures";
@@ -89,27 +90,35 @@ describe("ParsecChannels: signatures and replay protection", () => {
     });
 
     it("hashes transfers, checkpoints, closes and withdrawals as the typed-data encoder does", async () => {
-      const { channels, dom, x } = await fixture();
+      const { channels, encoding, dom, x } = await fixture();
       await x.c0.push(1, 5n, ethers.sha256("0x" + "11".repeat(32)), 99n, "0x" + "ab".repeat(32));
       const body = x.c0.bodies[1];
       const hash = transferHash(x.id, 0, body);
-      expect(await channels.hashTransfer(x.id, 0, packBody(body))).to.equal(hash);
-      expect(await channels.hashTransfer(x.id, 1, packBody(body))).to.not.equal(hash);
+      expect(await encoding.hashTransfer(x.id, 0, packBody(body))).to.equal(hash);
+      expect(await encoding.hashTransfer(x.id, 1, packBody(body))).to.not.equal(hash);
       expect(await channels.typedDataDigest(hash)).to.equal(
         TypedDataEncoder.hash(dom, { Transfer: types.Transfer }, { channelId: x.id, payer: 0, ...body }),
       );
       const cp = { channelId: x.id, seq0: 3, head0: hash, seq1: 0, head1: ZERO32 };
-      expect(await channels.hashCheckpoint(x.id, 3, hash, 0, ZERO32)).to.equal(
+      expect(await encoding.hashCheckpoint(x.id, 3, hash, 0, ZERO32)).to.equal(
         TypedDataEncoder.hashStruct("Checkpoint", { Checkpoint: types.Checkpoint }, cp),
       );
-      expect(await channels.hashCooperativeClose(x.id, 4n, 6n)).to.equal(
+      expect(
+        await encoding.hashCooperativeClose(x.id, {
+          seq0: 7,
+          seq1: 9,
+          balance0: 4n,
+          balance1: 6n,
+          expiry: 123n,
+        }),
+      ).to.equal(
         TypedDataEncoder.hashStruct(
           "CooperativeClose",
           { CooperativeClose: types.CooperativeClose },
-          { channelId: x.id, balance0: 4n, balance1: 6n },
+          { channelId: x.id, seq0: 7, seq1: 9, balance0: 4n, balance1: 6n, expiry: 123n },
         ),
       );
-      expect(await channels.hashWithdraw(x.id, 2, 4n, 6n, 77n)).to.equal(
+      expect(await encoding.hashWithdraw(x.id, 2, 4n, 6n, 77n)).to.equal(
         TypedDataEncoder.hashStruct(
           "Withdraw",
           { Withdraw: types.Withdraw },
@@ -118,17 +127,17 @@ describe("ParsecChannels: signatures and replay protection", () => {
       );
       const lockA = packLock(5n, 99n, ethers.sha256("0x" + "11".repeat(32)));
       const lockB = packLock(7n, 100n, ethers.sha256("0x" + "22".repeat(32)));
-      expect(await channels.locksRootOf("0x")).to.equal(ZERO32);
-      expect(await channels.locksRootOf(concat([lockA, lockB]))).to.equal(locksRoot([lockA, lockB]));
+      expect(await encoding.locksRootOf("0x")).to.equal(ZERO32);
+      expect(await encoding.locksRootOf(concat([lockA, lockB]))).to.equal(locksRoot([lockA, lockB]));
       const commitment = BigInt(ethers.keccak256(concat([hash, ZERO32]))) & ((1n << 192n) - 1n);
-      expect(await channels.commitmentOf(hash, ZERO32)).to.equal(commitment);
+      expect(await encoding.commitmentOf(hash, ZERO32)).to.equal(commitment);
     });
 
     it("refuses to hash a body of the wrong length", async () => {
-      const { channels, x } = await fixture();
-      await expect(channels.hashTransfer(x.id, 0, "0x00"))
-        .to.be.revertedWithCustomError(channels, "MalformedRecord")
-        .withArgs(1, 189);
+      const { encoding, x } = await fixture();
+      await expect(encoding.hashTransfer(x.id, 0, "0x00"))
+        .to.be.revertedWithCustomError(encoding, "MalformedBody")
+        .withArgs(1);
     });
   });
 
@@ -226,7 +235,7 @@ describe("ParsecChannels: signatures and replay protection", () => {
       await expect(b.channels.checkpoint(packCheckpoint(x.params, 1, x.c0.head, 0, ZERO32, transferSig, s1)))
         .to.be.revertedWithCustomError(b.channels, "EntryRejected")
         .withArgs(x.id, Skip.BadSignature);
-      const [c0, c1] = await coopSigs(b, x, 1n, 0n);
+      const [c0, c1] = await coopSigs(b, x, await coopTerms(x, 1n, 0n));
       await expect(b.channels.checkpoint(packCheckpoint(x.params, 1, x.c0.head, 0, ZERO32, c0, c1)))
         .to.be.revertedWithCustomError(b.channels, "EntryRejected")
         .withArgs(x.id, Skip.BadSignature);
@@ -239,7 +248,7 @@ describe("ParsecChannels: signatures and replay protection", () => {
       const s1 = await signCheckpoint(b.bob, b.dom, x.id, 1, x.c0.head, 0, ZERO32);
       // The high-s twin recovers the same address, so only the s <= n/2 rule rejects it.
       const digest = await b.channels.typedDataDigest(
-        await b.channels.hashCheckpoint(x.id, 1, x.c0.head, 0, ZERO32),
+        await b.encoding.hashCheckpoint(x.id, 1, x.c0.head, 0, ZERO32),
       );
       expect(await ecrecover(digest, highS(s0))).to.equal(b.alice.address);
       expect(await ecrecover(digest, withV(s0, 29))).to.equal(ethers.ZeroAddress);
@@ -288,7 +297,7 @@ describe("ParsecChannels: signatures and replay protection", () => {
         withV(sigOf(x.c0.signed[0]), 29),
       ];
       for (const sig of cases) {
-        const record = headProofRecord(x.params, 0, ZERO32, ZERO32, resign(x.c0.signed[0], sig));
+        const record = headProofRecord(x.params, 0, resign(x.c0.signed[0], sig));
         await expect(b.channels.connect(b.bob).proveHead(record))
           .to.be.revertedWithCustomError(b.channels, "EntryRejected")
           .withArgs(x.id, Skip.BadSignature);
@@ -296,9 +305,10 @@ describe("ParsecChannels: signatures and replay protection", () => {
           .to.be.revertedWithCustomError(b.channels, "InvalidSignature")
           .withArgs(b.alice.address);
       }
-      await expect(
-        b.channels.connect(b.bob).proveHead(headProofRecord(x.params, 0, ZERO32, ZERO32, x.c0.signed[0])),
-      ).to.emit(b.channels, "HeadProved");
+      await expect(b.channels.connect(b.bob).proveHead(headProofRecord(x.params, 0, x.c0.signed[0]))).to.emit(
+        b.channels,
+        "HeadProved",
+      );
     });
 
     it("payer 1's transfers must be signed by P1", async () => {
@@ -320,40 +330,49 @@ describe("ParsecChannels: signatures and replay protection", () => {
       const b = await fixture();
       const { x, y } = b;
       const one = parseEther("1");
-      const good = await coopSigs(b, x, one, one);
+      const t = await coopTerms(x, one, one);
+      const good = await coopSigs(b, x, t);
       const otherDom = domain(b.chainId, await b.other.getAddress());
       const bad0: Hex[] = [
-        await signCooperativeClose(b.carol, b.dom, x.id, one, one),
-        await signCooperativeClose(b.alice, b.dom, y.id, one, one),
-        await signCooperativeClose(b.alice, otherDom, x.id, one, one),
-        await signCooperativeClose(b.alice, domain(1n, b.address), x.id, one, one),
+        await signCooperativeClose(b.carol, b.dom, x.id, t),
+        await signCooperativeClose(b.alice, b.dom, y.id, t),
+        await signCooperativeClose(b.alice, otherDom, x.id, t),
+        await signCooperativeClose(b.alice, domain(1n, b.address), x.id, t),
+        // the seqs and the expiry are signed too
+        await signCooperativeClose(b.alice, b.dom, x.id, { ...t, seq0: t.seq0 + 1 }),
+        await signCooperativeClose(b.alice, b.dom, x.id, { ...t, seq1: t.seq1 + 1 }),
+        await signCooperativeClose(b.alice, b.dom, x.id, { ...t, expiry: t.expiry + 1n }),
         await signWithdraw(b.alice, b.dom, x.id, 0, one, one, 0n),
         await signCheckpoint(b.alice, b.dom, x.id, 0, ZERO32, 0, ZERO32),
         highS(good[0]),
         withV(good[0], 29),
       ];
       for (const sig of bad0) {
-        await expect(b.channels.cooperativeClose(x.params, one, one, sig, good[1]))
+        await expect(b.channels.cooperativeClose(x.params, t, sig, good[1]))
           .to.be.revertedWithCustomError(b.channels, "InvalidSignature")
           .withArgs(b.alice.address);
       }
-      await expect(b.channels.cooperativeClose(x.params, one, one, good[0], highS(good[1])))
+      await expect(b.channels.cooperativeClose(x.params, t, good[0], highS(good[1])))
         .to.be.revertedWithCustomError(b.channels, "InvalidSignature")
         .withArgs(b.bob.address);
-      await expect(b.channels.cooperativeClose(x.params, one, one, good[1], good[0]))
+      await expect(b.channels.cooperativeClose(x.params, t, good[1], good[0]))
         .to.be.revertedWithCustomError(b.channels, "InvalidSignature")
         .withArgs(b.alice.address);
-      await expect(b.channels.cooperativeClose(x.params, one, one, ethers.dataSlice(good[0], 0, 64), good[1]))
+      await expect(b.channels.cooperativeClose(x.params, t, ethers.dataSlice(good[0], 0, 64), good[1]))
         .to.be.revertedWithCustomError(b.channels, "MalformedRecord")
         .withArgs(64, 65);
-      await expect(b.channels.cooperativeClose(x.params, one, one, good[0], concat([good[1], "0x1b"])))
+      await expect(b.channels.cooperativeClose(x.params, t, good[0], concat([good[1], "0x1b"])))
         .to.be.revertedWithCustomError(b.channels, "MalformedRecord")
         .withArgs(66, 65);
-      // x's signatures do not close y either, though y has the same deposits.
-      await expect(b.channels.cooperativeClose(y.params, one, one, ...good))
+      // x's signatures do not close y either, though y has the same deposits and seqs.
+      await expect(b.channels.cooperativeClose(y.params, t, ...good))
         .to.be.revertedWithCustomError(b.channels, "InvalidSignature")
         .withArgs(b.alice.address);
-      await expect(b.channels.cooperativeClose(x.params, one, one, ...good)).to.emit(
+      // terms other than the signed ones do not match the signatures
+      await expect(b.channels.cooperativeClose(x.params, { ...t, expiry: t.expiry - 1n }, ...good))
+        .to.be.revertedWithCustomError(b.channels, "InvalidSignature")
+        .withArgs(b.alice.address);
+      await expect(b.channels.cooperativeClose(x.params, t, ...good)).to.emit(
         b.channels,
         "ChannelClosedCooperatively",
       );
@@ -370,7 +389,13 @@ describe("ParsecChannels: signatures and replay protection", () => {
         await signWithdraw(b.carol, b.dom, x.id, 0, amt, 0n, expiry),
         await signWithdraw(b.bob, b.dom, y.id, 0, amt, 0n, expiry),
         await signWithdraw(b.bob, domain(1n, b.address), x.id, 0, amt, 0n, expiry),
-        await signCooperativeClose(b.bob, b.dom, x.id, amt, 0n),
+        await signCooperativeClose(b.bob, b.dom, x.id, {
+          seq0: 0,
+          seq1: 0,
+          balance0: amt,
+          balance1: 0n,
+          expiry,
+        }),
         highS(s1),
         withV(s1, 29),
       ];

@@ -253,9 +253,20 @@ const HARDHAT_MNEMONIC = "test test test test test test test test test test test
       "you 1.65 ETH · them 0.85 ETH",
     );
     await screenshot("channels");
+    await expectText(
+      "the wallet rule is shown before closing",
+      card(ethChannel).getByTestId("coop-rule"),
+      "sign and accept no transfer in this channel until it expired",
+    );
     const before = await provider.getBalance(bob.address);
     await card(ethChannel).getByTestId("coop-submit").click();
     await expectText("close confirmed", lastActivity("Cooperative close"), "confirmed");
+    // The close the relayer and the wallet signed names the state it settles and the rule that follows.
+    await expectText(
+      "signed at the relayer's seqs, with the rule",
+      lastActivity("Your signature"),
+      /signed at seqs \(1, 1\)\. After co-signing this close, sign and accept no transfer in this channel until it expired \(\d{4}-/,
+    );
     await expectText("card settled", card(ethChannel).getByTestId("status"), "settled");
     expect(await statusOf(ethChannel)).to.equal(ChannelStatus.Settled);
     expect((await provider.getBalance(bob.address)) - before).to.equal(parseEther("0.85"));
@@ -315,6 +326,11 @@ const HARDHAT_MNEMONIC = "test test test test test test test test test test test
     await expectText("head proof confirmed", lastActivity("head proof of payer 1 at seq 2"), "confirmed");
     await expectText("chain confirmed", lastActivity("chain of payer 0 to seq 1"), "confirmed");
     await expectText("seqs after the relayer", card(tokenChannel).getByTestId("seqs"), "P0 1 · P1 2");
+    // The checkpoint word keeps the file's checkpoint; the head proof and the chain wrote the proven words.
+    const [, cp0, cp1] = (await channels.channelState(tokenChannel)) as [unknown, bigint, bigint, bigint];
+    expect([cp0, cp1]).to.deep.equal([0n, 1n]);
+    const proven = (await channels.provenHeadsOf(tokenChannel)) as [bigint, bigint, bigint, bigint];
+    expect([proven[0], proven[2]]).to.deep.equal([1n, 2n]);
     await screenshot("disputed");
 
     // Settling early is refused by the contract, in words (the button is disabled, so call as the page would).

@@ -14,7 +14,12 @@ import {
   type Signer,
 } from "ethers";
 import { parsecChannelsAbi, testTokenAbi } from "../../app/src/core/abi";
-import { ChannelStatus } from "../../app/src/core/channel";
+import {
+  ChannelStatus,
+  toOnchainState,
+  type ChannelStateResult,
+  type ProvenHeadsResult,
+} from "../../app/src/core/channel";
 import type { Deployment } from "../../app/src/core/deployment";
 import {
   checkpointArgs,
@@ -35,6 +40,16 @@ import { OffchainChannel } from "../tasks/offchain";
 
 const enabled = process.env.PARSEC_FORK === "1";
 const HOUR = 3600;
+
+/** A channel's status, on-chain seqs (checkpoint or proven, the higher) and the SDK's `OnchainState`. */
+async function readState(channels: Contract, channelId: string) {
+  const [state, proven] = await Promise.all([
+    channels.getFunction("channelState")(channelId) as Promise<ChannelStateResult>,
+    channels.getFunction("provenHeadsOf")(channelId) as Promise<ProvenHeadsResult>,
+  ]);
+  const s = toOnchainState(state, proven);
+  return { status: s.status as number, seq0: s.seq0, seq1: s.seq1, words: s.words };
+}
 
 (enabled ? describe : describe.skip)(
   `fork (${process.env.FORK_URL ? "FORK_URL" : "local seeded source"})`,
@@ -156,18 +171,11 @@ const HOUR = 3600;
         await off.pay(1, units(token, 40n));
         await off.pay(1, units(token, 2n));
         const ledger = off.ledger;
-        const state = async () => {
-          const [record, seq0, seq1, commitment] = (await channels.channelState(off.channelId)) as [
-            { status: bigint },
-            bigint,
-            bigint,
-            bigint,
-          ];
-          return { status: Number(record.status), seq0: Number(seq0), seq1: Number(seq1), commitment };
-        };
+        // Both views: the checkpoint word (channelState) and the proven words (provenHeadsOf).
+        const state = () => readState(channels, off.channelId);
         await (
           await channels.getFunction("proveHead")(
-            ...proveHeadArgs(headProof(ledger, 1, onchainHeads(ledger, await state()))),
+            ...proveHeadArgs(headProof(ledger, 1, onchainHeads(ledger, (await state()).words))),
           )
         ).wait();
         expect((await state()).seq1).to.equal(2);
@@ -179,7 +187,7 @@ const HOUR = 3600;
         const before = [await balanceOf(token, holderAddress), await balanceOf(token, params.participant1)];
         await (
           await (channels.connect(alice) as Contract).getFunction("settle")(
-            ...settleArgsFromLedger(ledger, onchainHeads(ledger, await state())),
+            ...settleArgsFromLedger(ledger, onchainHeads(ledger, (await state()).words)),
           )
         ).wait();
         expect((await balanceOf(token, holderAddress)) - before[0]).to.equal(deposit + units(token, 42n));
@@ -232,15 +240,7 @@ const HOUR = 3600;
         await off.pay(0, units(token, 5n));
         const checkpoint = await off.cosign();
         await (await channels.getFunction("checkpoint")(...checkpointArgs(params, checkpoint))).wait();
-        const read = async () => {
-          const [record, seq0, seq1, commitment] = (await channels.channelState(off.channelId)) as [
-            { status: bigint },
-            bigint,
-            bigint,
-            bigint,
-          ];
-          return { status: Number(record.status), seq0: Number(seq0), seq1: Number(seq1), commitment };
-        };
+        const read = () => readState(channels, off.channelId);
         expect(await read()).to.include({ seq0: 2, seq1: 1 });
 
         await (await (channels.connect(bob) as Contract).getFunction("close")(params)).wait();
@@ -249,7 +249,7 @@ const HOUR = 3600;
         const before = [await balanceOf(token, a), await balanceOf(token, b)];
         await (
           await channels.getFunction("settle")(
-            ...settleArgsFromLedger(off.ledger, onchainHeads(off.ledger, await read())),
+            ...settleArgsFromLedger(off.ledger, onchainHeads(off.ledger, (await read()).words)),
           )
         ).wait();
         expect((await read()).status).to.equal(ChannelStatus.Settled);

@@ -166,19 +166,23 @@ export async function checkpointRecord(
   ]) as Hex;
 }
 
+/** The terms a `CooperativeClose` binds (protocol §2): the seqs it settles, the split, an expiry. */
+export interface CooperativeCloseTerms {
+  seq0: number;
+  seq1: number;
+  balance0: bigint;
+  balance1: bigint;
+  expiry: bigint;
+}
+
 export async function signCooperativeClose(
   w: Signer,
   d: TypedDataDomain,
   id: string,
-  balance0: bigint,
-  balance1: bigint,
+  terms: CooperativeCloseTerms,
 ): Promise<Hex> {
   return sigBytes(
-    await w.signTypedData(
-      d,
-      { CooperativeClose: types.CooperativeClose },
-      { channelId: id, balance0, balance1 },
-    ),
+    await w.signTypedData(d, { CooperativeClose: types.CooperativeClose }, { channelId: id, ...terms }),
   );
 }
 
@@ -200,15 +204,9 @@ export async function signWithdraw(
   );
 }
 
-/** A `HeadProofRecord` (protocol §6): the payee proves payer's signed transfer against the on-chain heads. */
-export function headProofRecord(
-  p: Params,
-  payer: number,
-  head0: string,
-  head1: string,
-  signedTransfer: string,
-): Hex {
-  return concat([packParams(p), toBeHex(payer, 1), head0, head1, signedTransfer]) as Hex;
+/** A `HeadProofRecord` (protocol §6): `params payer:u8 SignedTransfer` (327 bytes); only the payee may send it. */
+export function headProofRecord(p: Params, payer: number, signedTransfer: string): Hex {
+  return concat([packParams(p), toBeHex(payer, 1), signedTransfer]) as Hex;
 }
 
 /** A payer's chain built transfer by transfer, following protocol §3. */

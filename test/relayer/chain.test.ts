@@ -15,7 +15,7 @@ import { testLogger, waitFor } from "./harness";
 
 const registry = new Interface([
   "function registerSecrets(bytes32[] secrets)",
-  "function settle((address,address,address,uint32,uint64) p, bytes h0, bytes h1)",
+  "function settle((address,address,address,uint32,uint64) p, bytes h0, bytes h1, bytes32 c0, bytes32 c1)",
 ]);
 
 describe("relayer: transactions (nonces, fee bumps, receipts)", function () {
@@ -101,7 +101,8 @@ describe("relayer: transactions (nonces, fee bumps, receipts)", function () {
       3600,
       1,
     ];
-    const bad = registry.encodeFunctionData("settle", [params, "0x", "0x"]) as Hex;
+    const zero = `0x${"00".repeat(32)}`;
+    const bad = registry.encodeFunctionData("settle", [params, "0x", "0x", zero, zero]) as Hex;
     const nonce = await rpc.nonce(sender.address, "pending");
     let err: unknown;
     try {

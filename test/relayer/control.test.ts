@@ -20,6 +20,7 @@ describe("relayer: control requests and the watchtower", function () {
   let unilateral: TestChannel;
   let watched: TestChannel;
   let locked: TestChannel;
+  let twoPots: TestChannel;
   let token: Contract;
   let tokenChannel: TestChannel;
 
@@ -48,6 +49,7 @@ describe("relayer: control requests and the watchtower", function () {
     unilateral = await h.openChannel(parseEther("2"), parseEther("2"));
     watched = await h.openChannel(parseEther("2"), parseEther("2"));
     locked = await h.openChannel(parseEther("2"), parseEther("2"));
+    twoPots = await h.openChannel(parseEther("2"), parseEther("2"));
     token = await h.deployToken();
     tokenChannel = await h.openChannel(parseEther("300"), parseEther("100"), undefined, token);
     const keys = [
@@ -200,5 +202,51 @@ describe("relayer: control requests and the watchtower", function () {
       (await h.settlements()).find((e) => e.channelId === locked.id && e.action === "RESOLVE_LOCKS"),
     );
     expect(ev.status).to.equal("CONFIRMED");
+  });
+
+  it("an open lock of one payer blocks nothing: the other payer's expired lock is resolved", async () => {
+    const latest = async (): Promise<number> => (await hre.ethers.provider.getBlock("latest"))!.timestamp;
+    const now = await latest();
+    // Payer 0 locks with a far expiry and a secret nobody reveals; payer 1 locks with a short expiry.
+    const wires = [
+      twoPots.next(0, {
+        kind: "LOCK",
+        amount: parseEther("0.2"),
+        hashlock: hashlockOf(("0x" + "f0".repeat(32)) as Hash),
+        expiry: BigInt(now + 365 * 86_400),
+      }).wire,
+      twoPots.next(1, {
+        kind: "LOCK",
+        amount: parseEther("0.1"),
+        hashlock: hashlockOf(("0x" + "f1".repeat(32)) as Hash),
+        expiry: BigInt(now + 2 * 3600),
+      }).wire,
+      twoPots.next(1, { kind: "PAY", amount: parseEther("0.05") }).wire,
+    ];
+    await h.produce(wires.map((w) => twoPots.record(w)));
+    await waitFor("applied", () => node?.locate(twoPots.id)?.ch.payers[1].state.seq === 2);
+    const p1 = new Wallet(twoPots.wallets[1].privateKey, hre.ethers.provider);
+    await (await (h.channels.connect(p1) as Contract).getFunction("close")(twoPots.params)).wait();
+    await waitFor("chains on-chain", async () => {
+      const s = await h.onchain(twoPots.id);
+      return s.seq0 === 1 && s.seq1 === 2;
+    });
+    await timeTravel(3601);
+    await waitFor("settled", async () => (await h.onchain(twoPots.id)).status === 3, 20_000);
+    const pending = async () =>
+      (await h.channels.getFunction("pendingLocksOf")(twoPots.id)) as {
+        pot0: bigint;
+        pot1: bigint;
+        resolved0: bigint;
+      };
+    expect((await pending()).pot0).to.equal(parseEther("0.2"));
+    expect((await pending()).pot1).to.equal(parseEther("0.1"));
+    const before = await balance(twoPots.params.participant1);
+    await timeTravel(2 * 3600);
+    await waitFor("payer 1's pot resolved", async () => (await pending()).pot1 === 0n, 20_000);
+    expect((await balance(twoPots.params.participant1)) - before).to.equal(parseEther("0.1"));
+    // Payer 0's lock is still open: its pot stays until the lock expires or its secret is revealed.
+    expect((await pending()).pot0).to.equal(parseEther("0.2"));
+    expect((await pending()).resolved0).to.equal(0n);
   });
 });

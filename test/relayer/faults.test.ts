@@ -63,25 +63,30 @@ async function converged(
   );
 }
 
-/** The chain holds only states the node holds too, and their heads are the test's transfers. */
+/**
+ * The chain holds only states the node holds too, and their heads are the test's transfers: the checkpoint
+ * word's commitment and each proven word's head.
+ */
 async function chainConsistent(h: Harness, channels: readonly TestChannel[]): Promise<number> {
   let committed = 0;
   for (const c of channels) {
-    const [, seq0, seq1, commitment] = (await h.channels.getFunction("channelState")(c.id)) as [
-      unknown,
-      bigint,
-      bigint,
-      bigint,
-    ];
-    const s0 = Number(seq0);
-    const s1 = Number(seq1);
-    expect(s0).to.be.at.most(c.ledger.state(0).seq);
-    expect(s1).to.be.at.most(c.ledger.state(1).seq);
-    if (s0 + s1 === 0) continue;
+    const { seq0, seq1, checkpoint, proven } = await h.onchain(c.id);
+    expect(seq0).to.be.at.most(c.ledger.state(0).seq);
+    expect(seq1).to.be.at.most(c.ledger.state(1).seq);
+    if (seq0 + seq1 === 0) continue;
     committed++;
     const head = (payer: 0 | 1, seq: number): Hash =>
       seq === 0 ? (`0x${"00".repeat(32)}` as Hash) : c.ledger.transfer(payer, seq).hash;
-    expect(commitment).to.equal(commitmentOf(head(0, s0), head(1, s1)));
+    if (checkpoint.seq0 + checkpoint.seq1 > 0) {
+      expect(checkpoint.commitment).to.equal(
+        commitmentOf(head(0, checkpoint.seq0), head(1, checkpoint.seq1)),
+      );
+    }
+    for (const payer of [0, 1] as const) {
+      const p = proven[payer];
+      if (p.seq === 0) continue;
+      expect(p.head224).to.equal(BigInt(head(payer, p.seq)) & ((1n << 224n) - 1n));
+    }
   }
   return committed;
 }

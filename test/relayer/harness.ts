@@ -329,14 +329,39 @@ export class Harness {
     );
   }
 
-  /** The contract's on-chain seqs of a channel. */
-  async onchain(id: Hash): Promise<{ seq0: number; seq1: number; status: number }> {
-    const [record, seq0, seq1] = (await this.channels.getFunction("channelState")(id)) as [
+  /**
+   * The contract's on-chain seqs of a channel: per payer the on-chain head's seq (the checkpoint word's or
+   * the proven word's, whichever is higher), and the checkpoint word's seqs and commitment.
+   */
+  async onchain(id: Hash): Promise<{
+    seq0: number;
+    seq1: number;
+    status: number;
+    checkpoint: { seq0: number; seq1: number; commitment: bigint };
+    proven: readonly [{ seq: number; head224: bigint }, { seq: number; head224: bigint }];
+  }> {
+    const [record, seq0, seq1, commitment] = (await this.channels.getFunction("channelState")(id)) as [
       { status: bigint },
       bigint,
       bigint,
+      bigint,
     ];
-    return { seq0: Number(seq0), seq1: Number(seq1), status: Number(record.status) };
+    const [p0, h0, p1, h1] = (await this.channels.getFunction("provenHeadsOf")(id)) as [
+      bigint,
+      bigint,
+      bigint,
+      bigint,
+    ];
+    return {
+      seq0: Math.max(Number(seq0), Number(p0)),
+      seq1: Math.max(Number(seq1), Number(p1)),
+      status: Number(record.status),
+      checkpoint: { seq0: Number(seq0), seq1: Number(seq1), commitment: BigInt(commitment) },
+      proven: [
+        { seq: Number(p0), head224: BigInt(h0) },
+        { seq: Number(p1), head224: BigInt(h1) },
+      ],
+    };
   }
 
   /** Starts a node as a child process (`relayer/src/main.ts`); resolves with its HTTP URL once ready. */

@@ -7,6 +7,7 @@
  */
 import { expect } from "chai";
 import { parseEther } from "ethers";
+import hre from "hardhat";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import {
@@ -295,21 +296,54 @@ describe("relayer: node on a real broker", function () {
     });
     expect(wrong.status).to.equal(409);
     expect((await post({ balance0: "x", balance1: "1" })).status).to.equal(400);
-    const ok = await post({ balance0: out.payout0.toString(), balance1: out.payout1.toString() });
+    const split = { balance0: out.payout0.toString(), balance1: out.payout1.toString() };
+    // The close binds to the node's seqs: other seqs are refused, and so is an expiry out of range.
+    const [seq0, seq1] = [a.ledger.state(0).seq, a.ledger.state(1).seq];
+    const otherSeqs = await post({ ...split, seq0: seq0 - 1, seq1 });
+    expect(otherSeqs.status).to.equal(409);
+    expect(((await otherSeqs.json()) as { message: string }).message).to.include(`(${seq0}, ${seq1})`);
+    expect((await post({ ...split, seq0: "1" })).status).to.equal(400);
+    expect((await post({ ...split, expiry: "1" })).status).to.equal(400);
+    const chainNow = BigInt((await hre.ethers.provider.getBlock("latest"))!.timestamp);
+    expect((await post({ ...split, expiry: (chainNow + 10n * 86_400n).toString() })).status).to.equal(400);
+    // Named seqs equal to the node's and an expiry within the window are signed as asked.
+    const named = await post({ ...split, seq0, seq1, expiry: (chainNow + 600n).toString() });
+    expect(named.status).to.equal(200);
+    expect(((await named.json()) as { expiry: string }).expiry).to.equal((chainNow + 600n).toString());
+    const ok = await post(split);
     expect(ok.status).to.equal(200);
-    const sig = (await ok.json()) as { signer: string; signature: Hex };
+    const sig = (await ok.json()) as {
+      signer: string;
+      signature: Hex;
+      seq0: number;
+      seq1: number;
+      balance0: string;
+      balance1: string;
+      expiry: string;
+    };
     expect(sig.signer).to.equal(a.params.participant1);
-    // The wallet adds its own signature and closes on-chain with the node's.
+    expect([sig.seq0, sig.seq1, sig.balance0, sig.balance1]).to.deep.equal([
+      seq0,
+      seq1,
+      split.balance0,
+      split.balance1,
+    ]);
+    expect(BigInt(sig.expiry) > chainNow).to.equal(true);
+    // The wallet adds its own signature over the same terms and closes on-chain with the node's.
     const { signCooperativeClose } = await import("../../sdk/src/sign");
-    const close = { channelId: a.id, balance0: out.payout0, balance1: out.payout1 };
+    const { cooperativeCloseArgs } = await import("../../sdk/src/records");
+    const close = {
+      channelId: a.id,
+      seq0: sig.seq0,
+      seq1: sig.seq1,
+      balance0: out.payout0,
+      balance1: out.payout1,
+      expiry: BigInt(sig.expiry),
+    };
     const sig0 = await signCooperativeClose(a.signers[0], h.domain, close);
     await (
       await h.channels.getFunction("cooperativeClose")(
-        a.params,
-        out.payout0,
-        out.payout1,
-        sig0,
-        sig.signature,
+        ...cooperativeCloseArgs(a.params, close, sig0, sig.signature),
       )
     ).wait();
     expect((await h.onchain(a.id)).status).to.equal(3);

@@ -218,31 +218,72 @@ describe("sdk/settlement: identical to Settlement.sol", () => {
     );
   });
 
-  it("lock resolution takes min(amount, pot left) in list order", () => {
+  it("lock resolution takes min(amount, pot − amounts before) in list order", () => {
     const locks = [lockOf(1, 30n), lockOf(2, 50n), lockOf(3, 40n)];
     expect(resolveLocksOutcome(locks, 100n, (_, i) => i !== 1)).to.deep.equal({
       toPayee: 50n,
       toPayer: 50n,
       shares: [30n, 50n, 20n],
+      resolved: 7n,
+      open: [],
+      uncovered: 0n,
     });
+    // Zero-share locks resolve at once.
     expect(resolveLocksOutcome(locks, 0n, () => true)).to.deep.equal({
       toPayee: 0n,
       toPayer: 0n,
       shares: [0n, 0n, 0n],
+      resolved: 7n,
+      open: [],
+      uncovered: 0n,
+    });
+    // The part of the pot no lock covers goes to the payer.
+    expect(resolveLocksOutcome(locks, 150n, () => true)).to.deep.equal({
+      toPayee: 120n,
+      toPayer: 30n,
+      shares: [30n, 50n, 40n],
+      resolved: 7n,
+      open: [],
+      uncovered: 30n,
     });
   });
 
-  it("refuses, like the contract, to return a lock that is neither revealed nor expired", () => {
+  it("leaves a lock that is neither revealed nor expired open and resolves the others", () => {
     const locks = [lockOf(1, 30n, 500n), lockOf(2, 50n, 1_000n), lockOf(3, 40n, 2_000n)];
     const second = (_: Lock, i: number) => i === 1;
-    expectCode(() => resolveLocksOutcome(locks, 100n, second, 1_000n), "LockNotExpired");
+    // At 1,000 the first has expired (→ payer), the second is revealed (→ payee), the third stays open.
+    const first = resolveLocksOutcome(locks, 100n, second, 1_000n);
+    expect(first).to.deep.equal({
+      toPayee: 50n,
+      toPayer: 30n,
+      shares: [30n, 50n, 20n],
+      resolved: 3n,
+      open: [2],
+      uncovered: 0n,
+    });
+    // Nothing new is known before the third expires: nothing resolvable (the contract reverts NoLockResolvable).
+    const idle = resolveLocksOutcome(locks, 100n, second, 2_000n, first.resolved);
+    expect([idle.resolved, idle.uncovered, idle.open]).to.deep.equal([0n, 0n, [2]]);
+    // After its expiry the third returns to the payer, the first two are not paid twice.
+    expect(resolveLocksOutcome(locks, 100n, second, 2_001n, first.resolved)).to.deep.equal({
+      toPayee: 0n,
+      toPayer: 20n,
+      shares: [30n, 50n, 20n],
+      resolved: 4n,
+      open: [],
+      uncovered: 0n,
+    });
     // At 1,500 the first has expired and the third takes no share of the pot: nothing is left open.
     expect(resolveLocksOutcome(locks, 80n, second, 1_500n)).to.deep.equal({
       toPayee: 50n,
       toPayer: 30n,
       shares: [30n, 50n, 0n],
+      resolved: 7n,
+      open: [],
+      uncovered: 0n,
     });
-    expectCode(() => resolveLocksOutcome(locks, 100n, second, 1_500n), "LockNotExpired");
-    expect(resolveLocksOutcome(locks, 100n, second, 2_001n).toPayer).to.equal(50n);
+    // One long lock blocks nothing: the others resolve whatever its expiry.
+    const forever = [lockOf(4, 1n, (1n << 64n) - 1n), lockOf(5, 60n, 500n)];
+    expect(resolveLocksOutcome(forever, 61n, () => false, 1_000n)).to.include({ toPayer: 60n, resolved: 2n });
   });
 });

@@ -6,7 +6,7 @@ import { expect } from "chai";
 import fc from "fast-check";
 import { ethers, network } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import type { ParsecChannels } from "../../typechain-types";
+import type { ParsecChannels, ParsecEncoding } from "../../typechain-types";
 import {
   ChannelLedger,
   ReorderWindow,
@@ -24,7 +24,10 @@ import {
   encodeLocks,
   encodeTransferBody,
   equivocationArgs,
+  decodeTransferBody,
   exportEvidence,
+  extendChainArgs,
+  fromHex,
   hashCheckpoint,
   hashCooperativeClose,
   hashTransfer,
@@ -34,6 +37,7 @@ import {
   ledgerFromEvidence,
   locksRootOf,
   onchainHeads,
+  onchainStateOf,
   parseEvidence,
   parsecDomain,
   planDispute,
@@ -43,6 +47,7 @@ import {
   serializeEvidence,
   settleArgsFromLedger,
   settlementOutcome,
+  signCheckpoint,
   signCooperativeClose,
   signTransfer,
   signTransferSync,
@@ -52,16 +57,20 @@ import {
   toTransfer,
   transferMessage,
   typedDataDigest,
+  journaledTransferSigner,
+  memoryJournal,
   walletSigner,
   withdrawArgs,
   type Hash,
+  type HeadPair,
   type Hex,
   type Lock,
   type OnchainHeads,
+  type SignedCheckpoint,
   type PayerIndex,
   type VerifiedTransfer,
 } from "../../sdk";
-import { makeChannel, pays, signChain } from "./helpers";
+import { expectCode, makeChannel, pays, signChain } from "./helpers";
 
 const ETH = 10n ** 18n;
 
@@ -70,9 +79,13 @@ async function deploy() {
   const factory = await ethers.getContractFactory("ParsecChannels");
   const contract = (await factory.deploy()) as unknown as ParsecChannels;
   await contract.waitForDeployment();
+  const encoding = (await (
+    await ethers.getContractFactory("ParsecEncoding")
+  ).deploy()) as unknown as ParsecEncoding;
+  await encoding.waitForDeployment();
   const chainId = (await ethers.provider.getNetwork()).chainId;
   const domain = parsecDomain(chainId, (await contract.getAddress()) as Hex);
-  return { contract, domain, p0, p1, outsider };
+  return { contract, encoding, domain, p0, p1, outsider };
 }
 
 /** Opens a channel between Hardhat accounts #0 and #1 with 5 ETH each. */
@@ -91,9 +104,35 @@ async function openChannel(nonce = 1n) {
   return { ...env, ch, ledger };
 }
 
+/** The contract's state of a channel as the SDK reads it: checkpoint word, proven words, and the record. */
 async function readState(contract: ParsecChannels, channelId: Hash) {
-  const [record, seq0, seq1, commitment] = await contract.channelState(channelId);
-  return { record, seq0: Number(seq0), seq1: Number(seq1), commitment: BigInt(commitment) };
+  const state = await contract.channelState(channelId);
+  const proven = await contract.provenHeadsOf(channelId);
+  return { ...onchainStateOf(state, proven), record: state.record };
+}
+
+/** The low 224 bits of a head, as a proven word keeps it. */
+const low224 = (h: Hash): bigint => BigInt(h) & ((1n << 224n) - 1n);
+
+/** A checkpoint both participants sign at payer 0's seq `seq0` and payer 1's seq `seq1` of the ledger. */
+async function checkpointAt(
+  ch: ReturnType<typeof makeChannel>,
+  ledger: ChannelLedger,
+  seq0: number,
+  seq1: number,
+): Promise<SignedCheckpoint> {
+  const c = {
+    channelId: ch.channelId,
+    seq0,
+    head0: seq0 === 0 ? ZERO_HASH : ledger.transfer(0, seq0).hash,
+    seq1,
+    head1: seq1 === 0 ? ZERO_HASH : ledger.transfer(1, seq1).hash,
+  };
+  const [sig0, sig1] = await Promise.all([
+    signCheckpoint(ch.signers[0], ch.domain, c),
+    signCheckpoint(ch.signers[1], ch.domain, c),
+  ]);
+  return { ...c, sig0, sig1 };
 }
 
 function applyAll(ledger: ChannelLedger, transfers: readonly VerifiedTransfer[]): void {
@@ -107,7 +146,8 @@ describe("sdk ↔ ParsecChannels", function () {
   this.timeout(300_000);
 
   it("SDK hashes equal the contract's view functions (random values)", async () => {
-    const { contract, domain } = await loadFixture(deploy);
+    const { contract, encoding, domain } = await loadFixture(deploy);
+    const ch0 = makeChannel({ domain });
     await fc.assert(
       fc.asyncProperty(
         hex32,
@@ -138,26 +178,27 @@ describe("sdk ↔ ParsecChannels", function () {
             prev,
           });
           const h = hashTransfer(t);
-          expect(await contract.hashTransfer(channelId, payer, toHex(encodeTransferBody(t)))).to.equal(h);
+          expect(await encoding.hashTransfer(channelId, payer, toHex(encodeTransferBody(t)))).to.equal(h);
           expect(await contract.typedDataDigest(h)).to.equal(typedDataDigest(domain, h));
           const c = { channelId, seq0: seq, head0: h, seq1: seq >>> 1, head1: prev };
-          expect(await contract.hashCheckpoint(channelId, c.seq0, c.head0, c.seq1, c.head1)).to.equal(
+          expect(await encoding.hashCheckpoint(channelId, c.seq0, c.head0, c.seq1, c.head1)).to.equal(
             hashCheckpoint(c),
           );
-          expect(await contract.hashCooperativeClose(channelId, paid, locked)).to.equal(
-            hashCooperativeClose({ channelId, balance0: paid, balance1: locked }),
-          );
+          const close = { channelId, seq0: seq, seq1: seq >>> 1, balance0: paid, balance1: locked, expiry };
+          const noSig = ("0x" + "00".repeat(65)) as Hex;
+          const [, terms] = cooperativeCloseArgs(ch0.params, close, noSig, noSig);
+          expect(await encoding.hashCooperativeClose(channelId, terms)).to.equal(hashCooperativeClose(close));
           const w = { channelId, nonce: seq, amount0: amount, amount1: paid, expiry };
-          expect(await contract.hashWithdraw(channelId, w.nonce, w.amount0, w.amount1, w.expiry)).to.equal(
+          expect(await encoding.hashWithdraw(channelId, w.nonce, w.amount0, w.amount1, w.expiry)).to.equal(
             hashWithdraw(w),
           );
-          expect(await contract.commitmentOf(h, prev)).to.equal(commitmentOf(h, prev));
+          expect(await encoding.commitmentOf(h, prev)).to.equal(commitmentOf(h, prev));
           const locks: Lock[] = [
             { amount: amount, expiry, hashlock: root },
             { amount: locked, expiry: 1n, hashlock: prev },
           ];
-          expect(await contract.locksRootOf(toHex(encodeLocks(locks)))).to.equal(locksRootOf(locks));
-          expect(await contract.locksRootOf("0x")).to.equal(locksRootOf([]));
+          expect(await encoding.locksRootOf(toHex(encodeLocks(locks)))).to.equal(locksRootOf(locks));
+          expect(await encoding.locksRootOf("0x")).to.equal(locksRootOf([]));
         },
       ),
       { numRuns: 25 },
@@ -175,7 +216,15 @@ describe("sdk ↔ ParsecChannels", function () {
     let s = await readState(contract, ch.channelId);
     expect([s.seq0, s.seq1]).to.deep.equal([3, 2]);
     expect(s.commitment).to.equal(commitmentOf(signed.head0, signed.head1));
+    expect(s.record.hasProofs).to.equal(false);
+    const checkpointPair: HeadPair = {
+      seq0: 3,
+      head0: signed.head0,
+      seq1: 2,
+      head1: signed.head1,
+    };
     const heads = onchainHeads(ledger, s);
+    expect(heads).to.deep.equal({ ...checkpointPair, checkpoint: checkpointPair });
 
     // Payer 0 pays twice more; its payee (P1) proves the head.
     applyAll(
@@ -191,10 +240,25 @@ describe("sdk ↔ ParsecChannels", function () {
       ).transfers,
     );
     const proof = headProof(ledger, 0, heads);
-    await expect(contract.connect(p1).proveHead(...proveHeadArgs(proof))).to.emit(contract, "HeadProved");
+    await expect(contract.connect(p1).proveHead(...proveHeadArgs(proof)))
+      .to.emit(contract, "HeadProved")
+      .withArgs(ch.channelId, 0, 5);
     s = await readState(contract, ch.channelId);
-    expect(s.seq0).to.equal(5);
-    expect(s.commitment).to.equal(commitmentOf(ledger.state(0).head, ledger.state(1).head));
+    // The checkpoint word stays; payer 0's proven word holds seq 5 and the low 224 bits of its head.
+    expect([s.seq0, s.seq1]).to.deep.equal([3, 2]);
+    expect(s.commitment).to.equal(commitmentOf(signed.head0, signed.head1));
+    expect(s.proven).to.deep.equal([
+      { seq: 5, head224: low224(ledger.state(0).head) },
+      { seq: 0, head224: 0n },
+    ]);
+    expect(s.record.hasProofs).to.equal(true);
+    expect(onchainHeads(ledger, s)).to.deep.equal({
+      seq0: 5,
+      head0: ledger.state(0).head,
+      seq1: 2,
+      head1: signed.head1,
+      checkpoint: checkpointPair,
+    });
 
     // The same record twice is stale; a checkpoint with a forged signature is rejected.
     await expect(contract.connect(p1).proveHead(...proveHeadArgs(proof))).to.be.revertedWithCustomError(
@@ -207,6 +271,37 @@ describe("sdk ↔ ParsecChannels", function () {
       contract,
       "EntryRejected",
     );
+
+    // Payer 1 pays once more; a checkpoint at (4, 3) lands: newer than the checkpoint word, but below
+    // payer 0's proven head, which stays its on-chain head.
+    applyAll(ledger, signChain(ch, 1, [{ kind: "PAY", amount: 3n }], ledger.state(1)).transfers);
+    const below = await checkpointAt(ch, ledger, 4, 3);
+    await expect(contract.checkpoint(...checkpointArgs(ch.params, below)))
+      .to.emit(contract, "Checkpointed")
+      .withArgs(ch.channelId, 4, 3);
+    s = await readState(contract, ch.channelId);
+    expect([s.seq0, s.seq1, s.commitment]).to.deep.equal([4, 3, commitmentOf(below.head0, below.head1)]);
+    expect(s.proven[0]).to.deep.equal({ seq: 5, head224: low224(ledger.state(0).head) });
+    const after = onchainHeads(ledger, s);
+    expect(after).to.deep.equal({
+      seq0: 5,
+      head0: ledger.state(0).head,
+      seq1: 3,
+      head1: ledger.state(1).head,
+      checkpoint: { seq0: 4, head0: below.head0, seq1: 3, head1: below.head1 },
+    });
+    // Nothing newer to prove for payer 0.
+    expectCode(() => headProof(ledger, 0, after), "Stale");
+
+    // Settling from the ledger names payer 0's proven head, payer 1's checkpoint head and the checkpoint.
+    await contract.connect(p1).close(ch.params);
+    await time.increase(3601);
+    const expected = ledger.settlement();
+    const args = settleArgsFromLedger(ledger, after);
+    expect([args[3], args[4]]).to.deep.equal([below.head0, below.head1]);
+    await expect(contract.settle(...args))
+      .to.emit(contract, "ChannelSettled")
+      .withArgs(ch.channelId, expected.payout0, expected.payout1, expected.pot0, expected.pot1);
   });
 
   it("accepts SDK-built checkpoint and head-proof batches, skipping the bad entry", async () => {
@@ -242,8 +337,13 @@ describe("sdk ↔ ParsecChannels", function () {
       contract,
       "HeadProofSkipped",
     );
-    for (const [i, ch] of channels.entries())
-      expect((await readState(contract, ch.channelId)).seq0).to.equal(i + 2);
+    for (const [i, ch] of channels.entries()) {
+      const s = await readState(contract, ch.channelId);
+      // The checkpoint word stays where the checkpoints left it; the proven word moved on.
+      expect(s.seq0).to.equal(i === 1 ? 0 : i + 1);
+      expect(s.proven[0]).to.deep.equal({ seq: i + 2, head224: low224(ledgers[i].state(0).head) });
+      expect(onchainHeads(ledgers[i], s).seq0).to.equal(i + 2);
+    }
   });
 
   it("accepts a chain proof in pieces with every kind, and settles exactly as settlementOutcome", async () => {
@@ -305,7 +405,8 @@ describe("sdk ↔ ParsecChannels", function () {
     const outcome = resolveLocksOutcome(locks, expected.pot0, () => false, BigInt(await time.latest()) + 1n);
     await expect(contract.resolveLocks(...resolveLocksArgs(ch.params, 0, locks, [preimage])))
       .to.emit(contract, "LocksResolved")
-      .withArgs(ch.channelId, 0, outcome.toPayee, outcome.toPayer);
+      .withArgs(ch.channelId, 0, outcome.resolved, outcome.toPayee, outcome.toPayer);
+    expect([outcome.resolved, outcome.open, outcome.toPayee]).to.deep.equal([1n, [], 0n]);
     void p1;
   });
 
@@ -332,7 +433,159 @@ describe("sdk ↔ ParsecChannels", function () {
     const outcome = resolveLocksOutcome(ledger.state(0).locks, pot, () => true);
     await expect(contract.resolveLocks(...resolveLocksArgs(ch.params, 0, ledger.state(0).locks, [preimage])))
       .to.emit(contract, "LocksResolved")
-      .withArgs(ch.channelId, 0, outcome.toPayee, 0n);
+      .withArgs(ch.channelId, 0, outcome.resolved, outcome.toPayee, 0n);
+    expect(outcome.resolved).to.equal(1n);
+  });
+
+  it("a chain proof from below the on-chain head lands after the payee moved the head", async () => {
+    const { contract, ch, ledger, p0, p1 } = await openChannel(9n);
+    applyAll(ledger, signChain(ch, 0, pays(2, ETH / 100n)).transfers);
+    applyAll(ledger, signChain(ch, 1, pays(2, ETH / 100n)).transfers);
+    const cp = await cosignCheckpoint(ledger, ch.signers[0], ch.signers[1]);
+    await contract.checkpoint(...checkpointArgs(ch.params, cp));
+    applyAll(ledger, signChain(ch, 0, pays(6, 1n), ledger.state(0)).transfers);
+    await contract.connect(p0).close(ch.params);
+
+    // P0 builds its evidence from the checkpoint (seq 2) to 8, in one piece from genesis…
+    const before = onchainHeads(ledger, await readState(contract, ch.channelId));
+    expect(before.seq0).to.equal(2);
+    const [fromGenesis] = chainProof(ledger, 0, before, { fromSeq: 0 });
+    expect(fromGenesis[2]).to.equal("0x");
+    expect(fromGenesis[3]).to.equal(cp.head1);
+    // …and P1, payee of that chain, moves payer 0's head to seq 5 first.
+    await contract.connect(p1).proveHead(...proveHeadArgs(headProof(ledger, 0, before, 5)));
+    let s = await readState(contract, ch.channelId);
+    const moved = onchainHeads(ledger, s);
+    expect([moved.seq0, moved.head0]).to.deep.equal([5, ledger.transfer(0, 5).hash]);
+    expect(moved.checkpoint).to.deep.equal({ seq0: 2, head0: cp.head0, seq1: 2, head1: cp.head1 });
+
+    // A piece from the checkpoint head (seq 2, below the on-chain seq 5) still lands, in two pieces of 2
+    // new transfers each: the first re-derives 3..5 and adds 6..7, the second continues from 7.
+    const pieces = chainProof(ledger, 0, moved, { fromSeq: 2, maxTransfersPerPiece: 2 });
+    expect(pieces).to.have.length(2);
+    const startSeq = (args: (typeof pieces)[number]) =>
+      args[2] === "0x" ? 0 : decodeTransferBody(fromHex(args[2])).seq;
+    expect(pieces.map(startSeq)).to.deep.equal([2, 7]);
+    await expect(contract.connect(p0).extendChain(...pieces[0]))
+      .to.emit(contract, "ChainExtended")
+      .withArgs(ch.channelId, 0, 5, 7);
+    // The piece P0 built before the head moved runs through seq 5 and beyond 7: it lands as well.
+    await expect(contract.connect(p0).extendChain(...fromGenesis))
+      .to.emit(contract, "ChainExtended")
+      .withArgs(ch.channelId, 0, 7, 8);
+    // The second piece now ends at the on-chain head: stale.
+    await expect(contract.connect(p0).extendChain(...pieces[1]))
+      .to.be.revertedWithCustomError(contract, "EntryRejected")
+      .withArgs(ch.channelId, 4);
+    s = await readState(contract, ch.channelId);
+    expect(s.proven[0]).to.deep.equal({ seq: 8, head224: low224(ledger.state(0).head) });
+    // A start above the on-chain seq is refused by the SDK and the contract alike.
+    const after = onchainHeads(ledger, s);
+    expect(() =>
+      chainProof(ledger, 0, { ...after, seq0: 5, head0: ledger.transfer(0, 5).hash }, { fromSeq: 6 }),
+    ).to.throw(RangeError);
+    applyAll(ledger, signChain(ch, 1, pays(2, 1n), ledger.state(1)).transfers);
+    const ahead = extendChainArgs({
+      params: ch.params,
+      payer: 1,
+      startBody: ledger.transfer(1, 3),
+      otherHead: cp.head0,
+      startLocks: [],
+      transfers: [ledger.transfer(1, 4)],
+    });
+    await expect(contract.connect(p1).extendChain(...ahead)).to.be.revertedWithCustomError(
+      contract,
+      "StateMismatch",
+    );
+
+    // Payer 1's on-chain head is the checkpoint's: a piece from genesis names the checkpoint's head0.
+    const [p1Piece] = chainProof(ledger, 1, after, { fromSeq: 0 });
+    expect(p1Piece[3]).to.equal(cp.head0);
+    await expect(contract.connect(p1).extendChain(...p1Piece))
+      .to.emit(contract, "ChainExtended")
+      .withArgs(ch.channelId, 1, 2, 4);
+
+    // settle names both proven heads and the checkpoint's heads.
+    const final = onchainHeads(ledger, await readState(contract, ch.channelId));
+    expect([final.seq0, final.seq1]).to.deep.equal([8, 4]);
+    await time.increase(3601);
+    const expected = ledger.settlement();
+    await expect(contract.settle(...settleArgsFromLedger(ledger, final)))
+      .to.emit(contract, "ChannelSettled")
+      .withArgs(ch.channelId, expected.payout0, expected.payout1, expected.pot0, expected.pot1);
+  });
+
+  it("resolves locks one by one over two calls exactly as resolveLocksOutcome", async () => {
+    const { contract, ch, ledger, p0 } = await openChannel(10n);
+    const now = BigInt(await time.latest());
+    const preimageA = ("0x" + "a1".repeat(32)) as Hash;
+    const lockA = toLock({ amount: ETH / 4n, expiry: now + 200_000n, hashlock: hashlockOf(preimageA) });
+    const lockB = toLock({
+      amount: ETH / 8n,
+      expiry: now + 5_000n,
+      hashlock: hashlockOf(("0x" + "b2".repeat(32)) as Hash),
+    });
+    const lockC = toLock({
+      amount: ETH / 16n,
+      expiry: now + 100_000n,
+      hashlock: hashlockOf(("0x" + "c3".repeat(32)) as Hash),
+    });
+    applyAll(
+      ledger,
+      signChain(ch, 0, [
+        { kind: "PAY", amount: ETH },
+        { kind: "LOCK", ...lockA },
+        { kind: "LOCK", ...lockB },
+        { kind: "LOCK", ...lockC },
+      ]).transfers,
+    );
+    const heads = onchainHeads(ledger, await readState(contract, ch.channelId));
+    for (const args of chainProof(ledger, 0, heads)) await contract.extendChain(...args);
+    await contract.connect(p0).close(ch.params);
+    await time.increase(3601);
+    await contract.settle(
+      ...settleArgsFromLedger(ledger, onchainHeads(ledger, await readState(contract, ch.channelId))),
+    );
+    const locks = ledger.state(0).locks;
+    const pot = ledger.settlement().pot0;
+    expect(pot).to.equal(lockA.amount + lockB.amount + lockC.amount);
+    expect((await contract.pendingLocksOf(ch.channelId)).pot0).to.equal(pot);
+    const preimages = locks.map((l) => (l.hashlock === lockA.hashlock ? preimageA : null));
+    const revealed = (l: Lock) => l.hashlock === lockA.hashlock;
+
+    // First call after B expired: A (preimage shown in time) → payee, B → payer, C stays open.
+    const t1 = now + 6_000n;
+    const first = resolveLocksOutcome(locks, pot, revealed, t1);
+    expect(first.open).to.deep.equal([locks.findIndex((l) => l.hashlock === lockC.hashlock)]);
+    expect([first.toPayee, first.toPayer, first.uncovered]).to.deep.equal([lockA.amount, lockB.amount, 0n]);
+    await time.setNextBlockTimestamp(t1);
+    await expect(contract.resolveLocks(...resolveLocksArgs(ch.params, 0, locks, preimages)))
+      .to.emit(contract, "LocksResolved")
+      .withArgs(ch.channelId, 0, first.resolved, first.toPayee, first.toPayer);
+    const mid = await contract.pendingLocksOf(ch.channelId);
+    expect(mid.resolved0).to.equal(first.resolved);
+
+    // Nothing more is known before C expires: the SDK resolves nothing, the contract reverts.
+    const idle = resolveLocksOutcome(locks, mid.pot0, revealed, now + 50_000n, mid.resolved0);
+    expect([idle.resolved, idle.uncovered]).to.deep.equal([0n, 0n]);
+    await time.setNextBlockTimestamp(now + 50_000n);
+    await expect(contract.resolveLocks(...resolveLocksArgs(ch.params, 0, locks, preimages)))
+      .to.be.revertedWithCustomError(contract, "NoLockResolvable")
+      .withArgs(ch.channelId, 0);
+
+    // After C's expiry the second call returns it to the payer; A and B are not paid twice.
+    const t2 = lockC.expiry + 1n;
+    const second = resolveLocksOutcome(locks, mid.pot0, revealed, t2, mid.resolved0);
+    expect([second.toPayee, second.toPayer, second.open]).to.deep.equal([0n, lockC.amount, []]);
+    expect(first.resolved | second.resolved).to.equal(7n);
+    await time.setNextBlockTimestamp(t2);
+    await expect(contract.resolveLocks(...resolveLocksArgs(ch.params, 0, locks, [])))
+      .to.emit(contract, "LocksResolved")
+      .withArgs(ch.channelId, 0, second.resolved, second.toPayee, second.toPayer);
+    expect((await contract.pendingLocksOf(ch.channelId)).pot0).to.equal(0n);
+    await expect(
+      contract.resolveLocks(...resolveLocksArgs(ch.params, 0, locks, [])),
+    ).to.be.revertedWithCustomError(contract, "NoPendingLocks");
   });
 
   it("a dispute from an exported evidence file brings the contract to the newest state", async () => {
@@ -363,13 +616,25 @@ describe("sdk ↔ ParsecChannels", function () {
       else await contract.connect(p0).extendChain(...step.args);
     }
     const s = await readState(contract, ch.channelId);
-    expect([s.seq0, s.seq1]).to.deep.equal([9, 6]);
-    expect(s.commitment).to.equal(commitmentOf(ledger.state(0).head, ledger.state(1).head));
+    // The checkpoint word holds the checkpoint; the proven words hold the newest heads.
+    expect([s.seq0, s.seq1]).to.deep.equal([2, 2]);
+    expect(s.commitment).to.equal(commitmentOf(cp.head0, cp.head1));
+    expect(s.proven).to.deep.equal([
+      { seq: 9, head224: low224(ledger.state(0).head) },
+      { seq: 6, head224: low224(ledger.state(1).head) },
+    ]);
+    const heads = onchainHeads(ledger, s);
+    expect([heads.seq0, heads.head0, heads.seq1, heads.head1]).to.deep.equal([
+      9,
+      ledger.state(0).head,
+      6,
+      ledger.state(1).head,
+    ]);
     expect(planDispute(evidence, s)).to.deep.equal([]);
   });
 
   it("accepts cooperative close and withdraw signed through the SDK", async () => {
-    const { contract, ch, domain } = await openChannel(5n);
+    const { contract, ch, domain, ledger, p1 } = await openChannel(5n);
     const w = {
       channelId: ch.channelId,
       nonce: 0,
@@ -387,17 +652,56 @@ describe("sdk ↔ ParsecChannels", function () {
       contract,
       "WithdrawNonceMismatch",
     );
-    const close = { channelId: ch.channelId, balance0: 4n * ETH, balance1: 3n * ETH };
-    const [c0, c1] = await Promise.all([
-      signCooperativeClose(ch.signers[0], domain, close),
-      signCooperativeClose(ch.signers[1], domain, close),
-    ]);
+    const cosign = async (c: Parameters<typeof signCooperativeClose>[2]) =>
+      Promise.all([
+        signCooperativeClose(ch.signers[0], domain, c),
+        signCooperativeClose(ch.signers[1], domain, c),
+      ]);
+    const now = BigInt(await time.latest());
+    // Signed at seqs (0, 0); then payer 0 pays once and its payee proves it: the close is stale.
+    const old = {
+      channelId: ch.channelId,
+      seq0: 0,
+      seq1: 0,
+      balance0: 4n * ETH,
+      balance1: 3n * ETH,
+      expiry: now + 3600n,
+    };
+    const [o0, o1] = await cosign(old);
+    applyAll(ledger, signChain(ch, 0, [{ kind: "PAY", amount: ETH }]).transfers);
+    const heads = onchainHeads(ledger, await readState(contract, ch.channelId));
+    await contract.connect(p1).proveHead(...proveHeadArgs(headProof(ledger, 0, heads)));
+    await expect(contract.cooperativeClose(...cooperativeCloseArgs(ch.params, old, o0, o1)))
+      .to.be.revertedWithCustomError(contract, "CooperativeCloseStale")
+      .withArgs(0, 0, 1);
+
+    // Bound to the ledger's seqs now; expired once the chain's time passes its expiry.
+    const close = {
+      channelId: ch.channelId,
+      seq0: ledger.state(0).seq,
+      seq1: ledger.state(1).seq,
+      balance0: 3n * ETH,
+      balance1: 4n * ETH,
+      expiry: now + 3600n,
+    };
+    const [c0, c1] = await cosign(close);
     await expect(
       contract.cooperativeClose(...cooperativeCloseArgs(ch.params, close, c1, c0)),
     ).to.be.revertedWithCustomError(contract, "InvalidSignature");
+    const short = { ...close, expiry: BigInt(await time.latest()) + 5n };
+    const [s0, s1] = await cosign(short);
+    await time.increaseTo(short.expiry + 1n);
+    await expect(contract.cooperativeClose(...cooperativeCloseArgs(ch.params, short, s0, s1)))
+      .to.be.revertedWithCustomError(contract, "CooperativeCloseExpired")
+      .withArgs(short.expiry);
+    const unbalanced = { ...close, balance1: 5n * ETH };
+    const [u0, u1] = await cosign(unbalanced);
+    await expect(
+      contract.cooperativeClose(...cooperativeCloseArgs(ch.params, unbalanced, u0, u1)),
+    ).to.be.revertedWithCustomError(contract, "BalancesMismatch");
     await expect(contract.cooperativeClose(...cooperativeCloseArgs(ch.params, close, c0, c1)))
       .to.emit(contract, "ChannelClosedCooperatively")
-      .withArgs(ch.channelId, 4n * ETH, 3n * ETH);
+      .withArgs(ch.channelId, 3n * ETH, 4n * ETH);
   });
 
   it("the reorder window's equivocation proof is accepted by proveEquivocation", async () => {
@@ -419,7 +723,10 @@ describe("sdk ↔ ParsecChannels", function () {
 
   it("signatures from an EIP-1193 wallet (eth_signTypedData_v4) equal local ones and are accepted", async () => {
     const { contract, ch, domain, p1 } = await openChannel(7n);
-    const wallet = walletSigner(network.provider, ch.params.participant0);
+    const wallet = journaledTransferSigner(
+      walletSigner(network.provider, ch.params.participant0),
+      memoryJournal(),
+    );
     const ledger = new ChannelLedger({ domain, params: ch.params, deposit0: 5n * ETH, deposit1: 5n * ETH });
     const local = signChain(ch, 0, pays(2, ETH / 10n)).transfers;
     for (const t of local) {

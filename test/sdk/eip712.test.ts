@@ -51,7 +51,7 @@ describe("sdk/eip712: fixed vectors (test/sdk/vectors/eip712.json)", () => {
       "Checkpoint(bytes32 channelId,uint32 seq0,bytes32 head0,uint32 seq1,bytes32 head1)",
     );
     expect(TYPE_STRINGS.CooperativeClose).to.equal(
-      "CooperativeClose(bytes32 channelId,uint128 balance0,uint128 balance1)",
+      "CooperativeClose(bytes32 channelId,uint32 seq0,uint32 seq1,uint128 balance0,uint128 balance1,uint64 expiry)",
     );
     expect(TYPE_STRINGS.Withdraw).to.equal(
       "Withdraw(bytes32 channelId,uint32 nonce,uint128 amount0,uint128 amount1,uint64 expiry)",
@@ -98,8 +98,11 @@ describe("sdk/eip712: fixed vectors (test/sdk/vectors/eip712.json)", () => {
     const cc = vectors.cooperativeClose.message;
     const close = {
       channelId: cc.channelId as Hex,
+      seq0: cc.seq0,
+      seq1: cc.seq1,
       balance0: BigInt(cc.balance0),
       balance1: BigInt(cc.balance1),
+      expiry: BigInt(cc.expiry),
     };
     expect(hashCooperativeClose(close)).to.equal(vectors.cooperativeClose.structHash);
     expect(typedDataDigest(domain, hashCooperativeClose(close))).to.equal(vectors.cooperativeClose.digest);

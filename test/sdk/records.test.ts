@@ -96,9 +96,10 @@ describe("sdk/records: packed records of protocol §6", () => {
     });
     const { hash, ...transfer } = chain[2];
     void hash;
-    const hp = { params: ch.params, payer: 0 as const, head0: chain[1].hash, head1: ZERO_HASH, transfer };
+    const hp = { params: ch.params, payer: 0 as const, transfer };
     const hpRec = encodeHeadProofRecord(hp);
     expect(hpRec.length).to.equal(RECORD_LENGTH.headProofRecord);
+    expect(hpRec.length).to.equal(327);
     expect(decodeHeadProofRecord(hpRec, ch.channelId)).to.deep.equal(hp);
   });
 
@@ -122,13 +123,7 @@ describe("sdk/records: packed records of protocol §6", () => {
     expectCode(() => decodeTransferBody(lockBody), "InvalidTransferFields");
     expectCode(() => decodeLocks(new Uint8Array(55)), "Malformed");
     expectCode(() => decodeLocks(new Uint8Array(56 * 65)), "Malformed");
-    const hp = encodeHeadProofRecord({
-      params: ch.params,
-      payer: 0,
-      head0: ZERO_HASH,
-      head1: ZERO_HASH,
-      transfer: chain[0],
-    });
+    const hp = encodeHeadProofRecord({ params: ch.params, payer: 0, transfer: chain[0] });
     hp[72] = 2;
     expectCode(() => decodeHeadProofRecord(hp, ch.channelId), "Malformed");
     const params = encodeParams(ch.params);
@@ -177,9 +172,14 @@ describe("sdk/records: packed records of protocol §6", () => {
     expectCode(() => proveEquivocationArgs(ch.params, chain[0], chain[1]), "Malformed");
     expectCode(() => checkpointBatchArgs([]), "Malformed");
     expectCode(() => proveHeadsArgs([]), "Malformed");
-    const [, h0, h1] = settleArgs(ch.params, chain[1], null);
+    const [, h0, h1, c0, c1] = settleArgs(ch.params, chain[1], null, {
+      head0: chain[0].hash,
+      head1: ZERO_HASH,
+    });
     expect(h0).to.equal(toHex(encodeTransferBody(chain[1])));
     expect(h1).to.equal("0x");
+    expect([c0, c1]).to.deep.equal([chain[0].hash, ZERO_HASH]);
+    expectCode(() => settleArgs(ch.params, null, null, { head0: "0x01", head1: ZERO_HASH }), "Malformed");
   });
 
   it("decoding random bytes throws only ParsecErrors (fuzz)", () => {

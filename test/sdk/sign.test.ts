@@ -15,12 +15,18 @@ import {
   transferSigner,
   transferTypedData,
   typedDataDigest,
+  journaledTransferSigner,
+  memoryJournal,
   walletSigner,
+  type ParsecSigner,
   type Eip1193Provider,
   type Hash,
   type Hex,
 } from "../../sdk";
 import { KEY0, KEY1, expectCode, expectCodeAsync, makeChannel, pays, signChain } from "./helpers";
+
+/** The signer with an in-memory signing journal: these keys never outlive the test process. */
+const journaled = <S extends ParsecSigner>(signer: S) => journaledTransferSigner(signer, memoryJournal());
 
 const ch = makeChannel();
 const transfer = signChain(ch, 0, pays(1)).transfers[0];
@@ -117,7 +123,7 @@ describe("sdk/sign: signatures", () => {
 
     it("sends the v4 JSON payload and normalizes what the wallet returns", async () => {
       const calls: unknown[][] = [];
-      const signer = walletSigner(quirkyWallet(KEY0, calls), ch.params.participant0.toLowerCase());
+      const signer = journaled(walletSigner(quirkyWallet(KEY0, calls), ch.params.participant0.toLowerCase()));
       const signed = await signTransfer(signer, ch.domain, transfer);
       expect(signed.signature).to.equal(transfer.signature);
       expect(calls[0][0]).to.equal("eth_signTypedData_v4");
@@ -132,13 +138,13 @@ describe("sdk/sign: signatures", () => {
         request: async () => Promise.reject(new Error("User rejected the request.")),
       };
       const e = await expectCodeAsync(
-        () => signTransfer(walletSigner(refusing, ch.params.participant0), ch.domain, transfer),
+        () => signTransfer(journaled(walletSigner(refusing, ch.params.participant0)), ch.domain, transfer),
         "WalletError",
       );
       expect(e.message).to.contain("User rejected");
       const silent: Eip1193Provider = { request: async () => null };
       await expectCodeAsync(
-        () => signTransfer(walletSigner(silent, ch.params.participant0), ch.domain, transfer),
+        () => signTransfer(journaled(walletSigner(silent, ch.params.participant0)), ch.domain, transfer),
         "WalletError",
       );
       // A wallet whose account signs with another key (participant1's) is caught before the contract.
@@ -150,10 +156,25 @@ describe("sdk/sign: signatures", () => {
           }),
       };
       await expectCodeAsync(
-        () => signTransfer(walletSigner(impostor, ch.params.participant0), ch.domain, transfer),
+        () => signTransfer(journaled(walletSigner(impostor, ch.params.participant0)), ch.domain, transfer),
         "BadSignature",
       );
       expectCode(() => walletSigner(silent, "0x1234"), "Malformed");
+    });
+
+    it("refuses to sign a transfer with a signer that has no signing journal", async () => {
+      const calls: unknown[][] = [];
+      const bare = walletSigner(quirkyWallet(KEY0, calls), ch.params.participant0);
+      const e = await expectCodeAsync(() => signTransfer(bare, ch.domain, transfer), "JournalRequired");
+      expect(e.message).to.contain("journaledTransferSigner");
+      expect(calls).to.have.length(0); // the wallet was never asked
+      const local = await expectCodeAsync(
+        () => signTransfer(localSigner(KEY0), ch.domain, transfer),
+        "JournalRequired",
+      );
+      expect((local as Error & { details: unknown }).details).to.deep.equal({
+        signer: ch.params.participant0,
+      });
     });
   });
 });

@@ -7,6 +7,8 @@ import {
   serializeEvidence,
   signCheckpoint,
   signTransfer,
+  journaledTransferSigner,
+  memoryJournal,
   walletSigner,
   type ChannelParams,
   type Domain,
@@ -35,8 +37,11 @@ export class OffchainChannel {
     return this.ledger.channelId;
   }
 
+  private readonly journal = memoryJournal();
+
   private signer(payer: PayerIndex) {
-    return walletSigner(this.provider, payer === 0 ? this.params.participant0 : this.params.participant1);
+    const address = payer === 0 ? this.params.participant0 : this.params.participant1;
+    return journaledTransferSigner(walletSigner(this.provider, address), this.journal);
   }
 
   private async push(payer: PayerIndex, op: Parameters<typeof buildTransfer>[2]): Promise<SignedTransfer> {

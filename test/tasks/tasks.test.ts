@@ -9,10 +9,15 @@ import { encryptKeystoreJsonSync, parseEther, parseUnits, Wallet } from "ethers"
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import type { Deployment } from "../../app/src/core/deployment";
 import { ChannelStatus } from "../../app/src/core/channel";
+import { describeError } from "../../app/src/core/revert";
 import {
+  cooperativeCloseArgs,
   hashlockOf,
   parsecDomain,
+  signCooperativeClose,
+  walletSigner,
   ZERO_ADDRESS,
+  type CooperativeClose,
   type Eip1193Provider,
   type Hash,
 } from "../../app/src/core/sdk";
@@ -48,9 +53,17 @@ describe("Hardhat tasks", function () {
     for (const f of fragments) expect(message).to.contain(f);
     return message;
   };
+  /** The record, the checkpoint word's seqs and each payer's on-chain seq (checkpoint or proven, the higher). */
   const state = async (id: string) => {
     const channels = await hre.ethers.getContractAt("ParsecChannels", deployment.ParsecChannels);
-    return channels.channelState(id);
+    const [s, p] = await Promise.all([channels.channelState(id), channels.provenHeadsOf(id)]);
+    const max = (a: bigint, b: bigint) => (a > b ? a : b);
+    return {
+      record: s.record,
+      checkpoint: [s.seq0, s.seq1],
+      seq0: max(s.seq0, p.seq0),
+      seq1: max(s.seq1, p.seq1),
+    };
   };
   const domain = () => parsecDomain(deployment.chainId, deployment.ParsecChannels);
   const paramsOf = (p0: string, p1: string, nonce: bigint, asset = ZERO_ADDRESS, challengePeriod = HOUR) => ({
@@ -152,6 +165,118 @@ describe("Hardhat tasks", function () {
       await run("channel:close", { channel: channelId, cooperative: true, balance0: "0.4" });
       expect((await state(channelId)).record.status).to.equal(BigInt(ChannelStatus.Settled));
       expect((await hre.ethers.provider.getBalance(bob)) - before).to.equal(parseEther("1.6"));
+      const text = lines.join("\n");
+      expect(text).to.match(/at seqs \(0, 0\), valid until \S+Z/);
+      expect(text).to.contain("sign and accept no transfer in this channel until it expired");
+      expect(text).to.match(/your signed close: \{"channelId":"0x[0-9a-f]{64}","seq0":0,"seq1":0,/);
+    });
+
+    it("binds a cooperative close to the current state: an older one is refused, a pasted one is checked", async function () {
+      const nonce = 33n;
+      const { channelId } = await run<{ channelId: Hash }>("channel:open", {
+        counterparty: bob,
+        amount: "1",
+        nonce: String(nonce),
+        period: HOUR,
+      });
+      const off = new OffchainChannel(
+        hre.network.provider as Eip1193Provider,
+        domain(),
+        paramsOf(alice, bob, nonce),
+      );
+      await off.pay(0, parseEther("0.1")); // Alice pays Bob; he proves it (he is its payee).
+      const file = path.join(tmp, "evidence-33.json");
+      fs.writeFileSync(file, off.evidenceJson());
+      await run("channel:dispute", { channel: channelId, evidence: file, from: bob });
+      expect((await state(channelId)).seq0).to.equal(1n);
+      // A close at an older state of Alice's chain: the task refuses before signing.
+      await expectFailure(
+        run("channel:close", { channel: channelId, cooperative: true, balance0: "1", seq0: "0" }),
+        "names seq 0 of payer 0, but the chain holds seq 1",
+      );
+      await expectFailure(
+        run("channel:close", { channel: channelId, cooperative: true, balance0: "1", closeExpiry: 0 }),
+        "--close-expiry",
+      );
+      // Bob signed his close first (at the evidence's seqs, for an hour): Alice passes it in as JSON.
+      const now = BigInt((await hre.ethers.provider.getBlock("latest"))!.timestamp);
+      const close = {
+        channelId,
+        seq0: 1,
+        seq1: 0,
+        balance0: parseEther("0.9"),
+        balance1: parseEther("0.1"),
+        expiry: now + 3600n,
+      };
+      const bobSig = await signCooperativeClose(
+        walletSigner(hre.network.provider as Eip1193Provider, bob),
+        domain(),
+        close,
+      );
+      const signed = JSON.stringify({ signature: bobSig, seq0: 1, seq1: 0, expiry: close.expiry.toString() });
+      // A bare signature says nothing about the terms it was signed for.
+      await expectFailure(
+        run("channel:close", { channel: channelId, cooperative: true, balance0: "0.9", signature: bobSig }),
+        "give --expiry",
+      );
+      // Other terms than Bob signed: his signature does not recover to him.
+      await expectFailure(
+        run("channel:close", {
+          channel: channelId,
+          cooperative: true,
+          balance0: "0.9",
+          signature: bobSig,
+          seq0: "1",
+          expiry: String(close.expiry + 1n),
+        }),
+        "not " + bob,
+      );
+      const before = await hre.ethers.provider.getBalance(bob);
+      await run("channel:close", {
+        channel: channelId,
+        cooperative: true,
+        balance0: "0.9",
+        signature: signed,
+      });
+      expect((await state(channelId)).record.status).to.equal(BigInt(ChannelStatus.Settled));
+      expect((await hre.ethers.provider.getBalance(bob)) - before).to.equal(parseEther("0.1"));
+    });
+
+    it("words the cooperative-close reverts with what to do (expired, stale)", async function () {
+      const nonce = 34n;
+      const { channelId } = await run<{ channelId: Hash }>("channel:open", {
+        counterparty: bob,
+        amount: "1",
+        nonce: String(nonce),
+        period: HOUR,
+      });
+      const params = paramsOf(alice, bob, nonce);
+      const provider = hre.network.provider as Eip1193Provider;
+      const channels = await hre.ethers.getContractAt("ParsecChannels", deployment.ParsecChannels);
+      const attempt = async (close: CooperativeClose) => {
+        const sig0 = await signCooperativeClose(walletSigner(provider, alice), domain(), close);
+        const sig1 = await signCooperativeClose(walletSigner(provider, bob), domain(), close);
+        try {
+          await channels.cooperativeClose.staticCall(...cooperativeCloseArgs(params, close, sig0, sig1));
+        } catch (e) {
+          return describeError(e);
+        }
+        throw new Error("the close should have reverted");
+      };
+      const now = BigInt((await hre.ethers.provider.getBlock("latest"))!.timestamp);
+      const base = { channelId, seq0: 0, seq1: 0, balance0: parseEther("1"), balance1: 0n };
+      const expired = await attempt({ ...base, expiry: now - 1n });
+      expect(expired).to.contain("CooperativeCloseExpired");
+      expect(expired).to.contain("sign a new cooperative close with a later expiry");
+      const off = new OffchainChannel(provider, domain(), params);
+      await off.pay(0, 1000n);
+      const file = path.join(tmp, "evidence-34.json");
+      fs.writeFileSync(file, off.evidenceJson());
+      await run("channel:dispute", { channel: channelId, evidence: file, from: bob });
+      const stale = await attempt({ ...base, expiry: now + 3600n });
+      expect(stale).to.contain("CooperativeCloseStale");
+      expect(stale).to.contain("payer = 0, signedSeq = 0, onchainSeq = 1");
+      expect(stale).to.contain("sign a close at the current seqs");
     });
 
     it("refuses a cooperative close whose balances do not sum to the deposits, or a foreign signature", async function () {
@@ -164,6 +289,7 @@ describe("Hardhat tasks", function () {
         run("channel:close", { channel: channelId, cooperative: true, balance0: "0.4", balance1: "0.4" }),
         "must sum to the deposits",
       );
+      const expiry = BigInt((await hre.ethers.provider.getBlock("latest"))!.timestamp + HOUR);
       const foreign = await new Wallet(Wallet.createRandom().privateKey).signTypedData(
         {
           name: "Parsec",
@@ -174,14 +300,23 @@ describe("Hardhat tasks", function () {
         {
           CooperativeClose: [
             { name: "channelId", type: "bytes32" },
+            { name: "seq0", type: "uint32" },
+            { name: "seq1", type: "uint32" },
             { name: "balance0", type: "uint128" },
             { name: "balance1", type: "uint128" },
+            { name: "expiry", type: "uint64" },
           ],
         },
-        { channelId, balance0: parseEther("1"), balance1: 0n },
+        { channelId, seq0: 0, seq1: 0, balance0: parseEther("1"), balance1: 0n, expiry },
       );
       await expectFailure(
-        run("channel:close", { channel: channelId, cooperative: true, balance0: "1", signature: foreign }),
+        run("channel:close", {
+          channel: channelId,
+          cooperative: true,
+          balance0: "1",
+          signature: foreign,
+          expiry: String(expiry),
+        }),
         "not " + bob,
       );
     });
@@ -212,6 +347,7 @@ describe("Hardhat tasks", function () {
       await run("channel:checkpoint", { channel: channelId, evidence: file });
       let s = await state(channelId);
       expect([s.seq0, s.seq1]).to.deep.equal([1n, 1n]);
+      expect(s.checkpoint).to.deep.equal([1n, 1n]);
       lines.length = 0;
       expect(await run("channel:checkpoint", { channel: channelId, evidence: file })).to.equal(null);
       expect(lines.join("\n")).to.contain("not newer");
@@ -235,7 +371,12 @@ describe("Hardhat tasks", function () {
       ]);
       s = await state(channelId);
       expect([s.seq0, s.seq1]).to.deep.equal([2n, 2n]);
+      // Head proofs and chain extensions write the proven words; the checkpoint word stays.
+      expect(s.checkpoint).to.deep.equal([1n, 1n]);
       expect(await run("channel:dispute", { channel: channelId, evidence: file })).to.deep.equal([]);
+      lines.length = 0;
+      await run("channel:show", { channel: channelId });
+      expect(lines.join("\n")).to.contain("on-chain seqs P0 2, P1 2 (checkpoint 1/1, proven 2/2)");
 
       await time.increase(HOUR);
       const settled = await run<{ payout0: bigint; payout1: bigint }>("channel:settle", {
@@ -388,21 +529,45 @@ describe("Hardhat tasks", function () {
         "no locks left",
       );
 
-      // The kept lock could still be revealed until it expires: the contract refuses to return it earlier.
+      // The shown lock resolves at once (to the payee); the kept one could still be revealed until it
+      // expires, so it stays open and blocks nothing.
+      const first = await run<{ toPayee: bigint; toPayer: bigint; resolved: number[]; open: number[] }>(
+        "channel:resolve-locks",
+        { channel: channelId, payer: "0", evidence: file, preimages: shown },
+      );
+      expect(first.toPayee).to.equal(parseEther("0.2"));
+      expect(first.toPayer).to.equal(0n);
+      expect(first.resolved).to.deep.equal([0]);
+      expect(first.open).to.deep.equal([1]);
+      let text = lines.join("\n");
+      expect(text).to.contain("resolved: to the payee 0.2 ETH, back to the payer 0 ETH");
+      expect(text).to.contain("resolved lock 0 (0.2 ETH, hashlock");
+      expect(text).to.contain("0.2 ETH to the payee (revealed in time)");
+      expect(text).to.contain(
+        `still open: lock 1 (0.3 ETH, hashlock ${hashlockOf(kept as Hash)}) until ${new Date(Number(soon) * 1000).toISOString()}`,
+      );
+      // Nothing else is resolvable yet: the contract says so, and the task says until when.
       await expectFailure(
-        run("channel:resolve-locks", { channel: channelId, payer: "0", evidence: file, preimages: shown }),
-        "LockNotExpired: A lock whose secret is not revealed may still be until its expiry",
+        run("channel:resolve-locks", { channel: channelId, payer: "0", evidence: file }),
+        "NoLockResolvable",
+        "call again after it expires",
+        `Still open: lock 1 (0.3 ETH, hashlock ${hashlockOf(kept as Hash)}) open until ${new Date(Number(soon) * 1000).toISOString()}`,
       );
       await time.increase(2 * HOUR);
-      const result = await run<{ toPayee: bigint; toPayer: bigint }>("channel:resolve-locks", {
-        channel: channelId,
-        payer: "0",
-        evidence: file,
-        preimages: shown,
-      });
-      expect(result.toPayee).to.equal(parseEther("0.2"));
+      lines.length = 0;
+      const result = await run<{ toPayee: bigint; toPayer: bigint; resolved: number[]; open: number[] }>(
+        "channel:resolve-locks",
+        { channel: channelId, payer: "0", evidence: file },
+      );
+      expect(result.toPayee).to.equal(0n);
       expect(result.toPayer).to.equal(parseEther("0.3"));
-      expect(lines.join("\n")).to.contain("resolved: to the payee 0.2 ETH, back to the payer 0.3 ETH");
+      expect(result.resolved).to.deep.equal([1]);
+      expect(result.open).to.deep.equal([]);
+      text = lines.join("\n");
+      expect(text).to.contain("locks 0 resolved before");
+      expect(text).to.contain("resolved: to the payee 0 ETH, back to the payer 0.3 ETH");
+      expect(text).to.contain("0.3 ETH back to the payer (expired unrevealed)");
+      expect(text).to.contain("every lock of payer 0 is resolved");
       await expectFailure(
         run("channel:resolve-locks", { channel: channelId, payer: "0", evidence: file }),
         "no locks left",

@@ -48,6 +48,20 @@ export const parsecChannelsAbi = [
     type: "error",
   },
   {
+    inputs: [{ internalType: "uint64", name: "expiry", type: "uint64" }],
+    name: "CooperativeCloseExpired",
+    type: "error",
+  },
+  {
+    inputs: [
+      { internalType: "uint8", name: "payer", type: "uint8" },
+      { internalType: "uint32", name: "signedSeq", type: "uint32" },
+      { internalType: "uint32", name: "onchainSeq", type: "uint32" },
+    ],
+    name: "CooperativeCloseStale",
+    type: "error",
+  },
+  {
     inputs: [
       { internalType: "address", name: "account", type: "address" },
       { internalType: "address", name: "asset", type: "address" },
@@ -92,10 +106,10 @@ export const parsecChannelsAbi = [
   },
   {
     inputs: [
-      { internalType: "bytes32", name: "hashlock", type: "bytes32" },
-      { internalType: "uint64", name: "expiry", type: "uint64" },
+      { internalType: "uint256", name: "count", type: "uint256" },
+      { internalType: "uint256", name: "max", type: "uint256" },
     ],
-    name: "LockNotExpired",
+    name: "LockListTooLong",
     type: "error",
   },
   {
@@ -128,6 +142,14 @@ export const parsecChannelsAbi = [
       { internalType: "uint256", name: "unit", type: "uint256" },
     ],
     name: "MalformedRecord",
+    type: "error",
+  },
+  {
+    inputs: [
+      { internalType: "bytes32", name: "channelId", type: "bytes32" },
+      { internalType: "uint8", name: "payer", type: "uint8" },
+    ],
+    name: "NoLockResolvable",
     type: "error",
   },
   {
@@ -368,6 +390,7 @@ export const parsecChannelsAbi = [
     inputs: [
       { indexed: true, internalType: "bytes32", name: "channelId", type: "bytes32" },
       { indexed: false, internalType: "uint8", name: "payer", type: "uint8" },
+      { indexed: false, internalType: "uint64", name: "resolved", type: "uint64" },
       { indexed: false, internalType: "uint256", name: "toPayee", type: "uint256" },
       { indexed: false, internalType: "uint256", name: "toPayer", type: "uint256" },
     ],
@@ -391,6 +414,17 @@ export const parsecChannelsAbi = [
       { indexed: false, internalType: "bytes32", name: "secret", type: "bytes32" },
     ],
     name: "SecretRevealed",
+    type: "event",
+  },
+  {
+    anonymous: false,
+    inputs: [
+      { indexed: true, internalType: "address", name: "token", type: "address" },
+      { indexed: true, internalType: "address", name: "account", type: "address" },
+      { indexed: false, internalType: "uint256", name: "owed", type: "uint256" },
+      { indexed: false, internalType: "uint256", name: "paid", type: "uint256" },
+    ],
+    name: "TokenShortfallShared",
     type: "event",
   },
   {
@@ -449,6 +483,7 @@ export const parsecChannelsAbi = [
           { internalType: "uint40", name: "closesAt", type: "uint40" },
           { internalType: "enum ChannelStatus", name: "status", type: "uint8" },
           { internalType: "bool", name: "isToken", type: "bool" },
+          { internalType: "bool", name: "hasProofs", type: "bool" },
         ],
         internalType: "struct ChannelRecord",
         name: "record",
@@ -497,16 +532,6 @@ export const parsecChannelsAbi = [
   },
   {
     inputs: [
-      { internalType: "bytes32", name: "head0", type: "bytes32" },
-      { internalType: "bytes32", name: "head1", type: "bytes32" },
-    ],
-    name: "commitmentOf",
-    outputs: [{ internalType: "uint192", name: "", type: "uint192" }],
-    stateMutability: "pure",
-    type: "function",
-  },
-  {
-    inputs: [
       {
         components: [
           { internalType: "address", name: "participant0", type: "address" },
@@ -519,8 +544,18 @@ export const parsecChannelsAbi = [
         name: "params",
         type: "tuple",
       },
-      { internalType: "uint128", name: "balance0", type: "uint128" },
-      { internalType: "uint128", name: "balance1", type: "uint128" },
+      {
+        components: [
+          { internalType: "uint32", name: "seq0", type: "uint32" },
+          { internalType: "uint32", name: "seq1", type: "uint32" },
+          { internalType: "uint128", name: "balance0", type: "uint128" },
+          { internalType: "uint128", name: "balance1", type: "uint128" },
+          { internalType: "uint64", name: "expiry", type: "uint64" },
+        ],
+        internalType: "struct CooperativeCloseTerms",
+        name: "terms",
+        type: "tuple",
+      },
       { internalType: "bytes", name: "sig0", type: "bytes" },
       { internalType: "bytes", name: "sig1", type: "bytes" },
     ],
@@ -613,61 +648,6 @@ export const parsecChannelsAbi = [
   },
   {
     inputs: [
-      { internalType: "bytes32", name: "channelId", type: "bytes32" },
-      { internalType: "uint32", name: "seq0", type: "uint32" },
-      { internalType: "bytes32", name: "head0", type: "bytes32" },
-      { internalType: "uint32", name: "seq1", type: "uint32" },
-      { internalType: "bytes32", name: "head1", type: "bytes32" },
-    ],
-    name: "hashCheckpoint",
-    outputs: [{ internalType: "bytes32", name: "", type: "bytes32" }],
-    stateMutability: "pure",
-    type: "function",
-  },
-  {
-    inputs: [
-      { internalType: "bytes32", name: "channelId", type: "bytes32" },
-      { internalType: "uint128", name: "balance0", type: "uint128" },
-      { internalType: "uint128", name: "balance1", type: "uint128" },
-    ],
-    name: "hashCooperativeClose",
-    outputs: [{ internalType: "bytes32", name: "", type: "bytes32" }],
-    stateMutability: "pure",
-    type: "function",
-  },
-  {
-    inputs: [
-      { internalType: "bytes32", name: "channelId", type: "bytes32" },
-      { internalType: "uint8", name: "payer", type: "uint8" },
-      { internalType: "bytes", name: "body", type: "bytes" },
-    ],
-    name: "hashTransfer",
-    outputs: [{ internalType: "bytes32", name: "", type: "bytes32" }],
-    stateMutability: "pure",
-    type: "function",
-  },
-  {
-    inputs: [
-      { internalType: "bytes32", name: "channelId", type: "bytes32" },
-      { internalType: "uint32", name: "nonce", type: "uint32" },
-      { internalType: "uint128", name: "amount0", type: "uint128" },
-      { internalType: "uint128", name: "amount1", type: "uint128" },
-      { internalType: "uint64", name: "expiry", type: "uint64" },
-    ],
-    name: "hashWithdraw",
-    outputs: [{ internalType: "bytes32", name: "", type: "bytes32" }],
-    stateMutability: "pure",
-    type: "function",
-  },
-  {
-    inputs: [{ internalType: "bytes", name: "locks", type: "bytes" }],
-    name: "locksRootOf",
-    outputs: [{ internalType: "bytes32", name: "", type: "bytes32" }],
-    stateMutability: "pure",
-    type: "function",
-  },
-  {
-    inputs: [
       { internalType: "address", name: "counterparty", type: "address" },
       { internalType: "uint32", name: "challengePeriod", type: "uint32" },
       { internalType: "uint64", name: "nonce", type: "uint64" },
@@ -700,6 +680,8 @@ export const parsecChannelsAbi = [
           { internalType: "bytes32", name: "locksRoot1", type: "bytes32" },
           { internalType: "uint128", name: "pot0", type: "uint128" },
           { internalType: "uint128", name: "pot1", type: "uint128" },
+          { internalType: "uint64", name: "resolved0", type: "uint64" },
+          { internalType: "uint64", name: "resolved1", type: "uint64" },
         ],
         internalType: "struct PendingLocks",
         name: "",
@@ -744,6 +726,18 @@ export const parsecChannelsAbi = [
     name: "proveHeads",
     outputs: [{ internalType: "uint256", name: "applied", type: "uint256" }],
     stateMutability: "nonpayable",
+    type: "function",
+  },
+  {
+    inputs: [{ internalType: "bytes32", name: "channelId", type: "bytes32" }],
+    name: "provenHeadsOf",
+    outputs: [
+      { internalType: "uint32", name: "seq0", type: "uint32" },
+      { internalType: "uint224", name: "head0", type: "uint224" },
+      { internalType: "uint32", name: "seq1", type: "uint32" },
+      { internalType: "uint224", name: "head1", type: "uint224" },
+    ],
+    stateMutability: "view",
     type: "function",
   },
   {
@@ -799,6 +793,8 @@ export const parsecChannelsAbi = [
       },
       { internalType: "bytes", name: "head0", type: "bytes" },
       { internalType: "bytes", name: "head1", type: "bytes" },
+      { internalType: "bytes32", name: "checkpointHead0", type: "bytes32" },
+      { internalType: "bytes32", name: "checkpointHead1", type: "bytes32" },
     ],
     name: "settle",
     outputs: [],
@@ -1164,6 +1160,9 @@ export const errorNotices: Readonly<Record<string, string>> = {
     "The challenge period must lie within [min, max] seconds.",
   "ChannelExists(bytes32)": "A channel with this id exists already (ids are never reused).",
   "ChannelNotInStatus(bytes32,uint8)": "The channel is not in a status that allows this call.",
+  "CooperativeCloseExpired(uint64)": "A cooperative close is used after the expiry both sides signed.",
+  "CooperativeCloseStale(uint8,uint32,uint32)":
+    "A cooperative close names an older state of `payer`'s chain than the one on-chain.",
   "CreditTransferFailed(address,address)":
     "Pulling a credit failed: the recipient rejects ETH or the token refused the transfer.",
   "DepositTooLarge(uint256)": "A deposit would take a side above 2^96 - 1 base units.",
@@ -1183,13 +1182,15 @@ export const errorNotices: Readonly<Record<string, string>> = {
     "A transfer's fields break its kind's rules (zero amount, missing hashlock, ...).",
   "LockedTotalMismatch(uint32,uint256,uint256)":
     "A transfer's `lockedTotal` does not follow from its lock operation.",
-  "LockNotExpired(bytes32,uint64)":
-    "A lock whose secret is not revealed may still be until its expiry: resolve after it.",
+  "LockListTooLong(uint256,uint256)":
+    "A settled lock list holds more locks than a chain may have pending (`count` > `max`): such a head breaks §3 and its pot cannot be split lock by lock.",
   "LockNotPending(uint32)": "An UNLOCK or CANCEL names a lock that is not pending.",
   "LocksMismatch(bytes32)": "The pending-lock list supplied does not hash to the committed `locksRoot`.",
   "LocksRootMismatch(uint32)":
     "A transfer's `locksRoot` is not the root of the pending list after its operation.",
   "MalformedRecord(uint256,uint256)": "A packed record has the wrong length for its kind.",
+  "NoLockResolvable(bytes32,uint8)":
+    "None of payer's unresolved locks has a known outcome yet: each is unrevealed and unexpired.",
   "NoPendingLocks(bytes32,uint8)": "The payer has no locks left to resolve in this channel.",
   "NotAToken(address)": "A token channel needs a token: `address(0)` stands for ETH (use `openEth`).",
   "NotEquivocation()": "The two transfers do not prove equivocation (different seq, or identical).",
@@ -1206,7 +1207,7 @@ export const errorNotices: Readonly<Record<string, string>> = {
   "TimelockInPast(uint64)": "The timelock must lie in the future.",
   "TimelockNotExpired(uint64)": "The timelock has not passed yet.",
   "TokenBalanceShrank(address,uint256,uint256)":
-    "The contract holds less of `token` than its channels own: a rebasing token, refused.",
+    "The contract holds less of `token` than its channels own (a negative rebase): no new deposits of it are taken, so new money never covers an old loss.",
   "TooManyLocks(uint32)": "More than `MAX_PENDING_LOCKS` locks would be pending.",
   "UnknownKind(uint32,uint8)": "Unknown transfer kind.",
   "WithdrawExceedsDeposit(uint8,uint256,uint256)": "A withdrawal exceeds a side's deposit.",

@@ -1,12 +1,25 @@
-/** A channel as the contract shows it: parameters from its `ChannelOpened` event, state from `channelState`. */
-import { toChannelParams, type Address, type ChannelParams, type Hash } from "./sdk";
+/**
+ * A channel as the contract shows it: parameters from its `ChannelOpened` event, state from `channelState`
+ * and `provenHeadsOf`.
+ */
+import {
+  onchainStateOf,
+  toChannelParams,
+  type Address,
+  type ChannelParams,
+  type Hash,
+  type SdkOnchainState,
+} from "./sdk";
 
 /** `ChannelStatus` of the contract. */
 export const ChannelStatus = { None: 0, Open: 1, Closing: 2, Settled: 3 } as const;
 export type ChannelStatus = (typeof ChannelStatus)[keyof typeof ChannelStatus];
 export const STATUS_NAMES = ["none", "open", "closing", "settled"] as const;
 
-/** What `channelState(id)` returns, with the record unpacked. */
+/**
+ * What the contract holds for a channel: the record and the checkpoint word (`channelState(id)`) and the
+ * proven words (`provenHeadsOf(id)`), read together.
+ */
 export interface OnchainState {
   readonly status: ChannelStatus;
   readonly deposit0: bigint;
@@ -14,10 +27,18 @@ export interface OnchainState {
   /** Unix seconds the challenge period ends (0 unless closing). */
   readonly closesAt: number;
   readonly isToken: boolean;
+  /** A head proof or chain extension wrote a proven head at some point. */
+  readonly hasProofs: boolean;
+  /** P0's on-chain seq: the checkpoint's or the proven one, whichever is higher. */
   readonly seq0: number;
+  /** P1's on-chain seq, likewise. */
   readonly seq1: number;
-  /** `uint192(keccak256(head0, head1))`; 0 before the first commit and after settling. */
-  readonly commitment: bigint;
+  /**
+   * The words as the SDK reads them (`onchainStateOf`): the checkpoint word's seqs and commitment (0 before
+   * the first checkpoint and after settling) and each payer's proven seq and head. Give it to the SDK's
+   * `onchainHeads`, `planDispute` and friends.
+   */
+  readonly words: SdkOnchainState;
 }
 
 export interface OnchainChannel extends OnchainState {
@@ -48,30 +69,36 @@ export function paramsFromOpened(args: ChannelOpenedArgs): ChannelParams {
   });
 }
 
-/** The raw tuple `channelState` returns (viem and ethers shapes both fit). */
-export interface ChannelStateResult {
-  readonly record: {
-    readonly deposit0: bigint;
-    readonly deposit1: bigint;
-    readonly closesAt: number | bigint;
-    readonly status: number | bigint;
-    readonly isToken: boolean;
-  };
-  readonly seq0: number | bigint;
-  readonly seq1: number | bigint;
-  readonly commitment: bigint;
+/** The record in the tuple `channelState` returns (viem and ethers shapes both fit). */
+export interface ChannelRecordResult {
+  readonly deposit0: bigint;
+  readonly deposit1: bigint;
+  readonly closesAt: number | bigint;
+  readonly status: number | bigint;
+  readonly isToken: boolean;
+  readonly hasProofs: boolean;
 }
 
-export function toOnchainState(r: ChannelStateResult): OnchainState {
+/** The tuple `channelState(id)` returns: `[record, seq0, seq1, commitment]` (the checkpoint word). */
+export type ChannelStateResult = readonly [ChannelRecordResult, number | bigint, number | bigint, bigint];
+
+/** The tuple `provenHeadsOf(id)` returns: `[seq0, head0, seq1, head1]` (heads: their low 224 bits). */
+export type ProvenHeadsResult = readonly [number | bigint, bigint, number | bigint, bigint];
+
+/** Both views, read at once (the same block when the caller pins one). */
+export function toOnchainState(state: ChannelStateResult, proven: ProvenHeadsResult): OnchainState {
+  const record = state[0];
+  const words = onchainStateOf(state, proven);
   return {
-    status: Number(r.record.status) as ChannelStatus,
-    deposit0: r.record.deposit0,
-    deposit1: r.record.deposit1,
-    closesAt: Number(r.record.closesAt),
-    isToken: r.record.isToken,
-    seq0: Number(r.seq0),
-    seq1: Number(r.seq1),
-    commitment: r.commitment,
+    status: Number(record.status) as ChannelStatus,
+    deposit0: record.deposit0,
+    deposit1: record.deposit1,
+    closesAt: Number(record.closesAt),
+    isToken: record.isToken,
+    hasProofs: record.hasProofs,
+    seq0: Math.max(words.seq0, words.proven[0].seq),
+    seq1: Math.max(words.seq1, words.proven[1].seq),
+    words,
   };
 }
 
@@ -97,4 +124,21 @@ export function countdown(closesAt: number, now: number): string | null {
   const s = left % 60;
   const pad = (n: number): string => n.toString().padStart(2, "0");
   return h > 0 ? `${h}h ${pad(m)}m ${pad(s)}s` : `${m}m ${pad(s)}s`;
+}
+
+/** A `TokenShortfallShared` event: a token payout cut pro rata because the contract held too little. */
+export interface TokenShortfall {
+  readonly token: string;
+  readonly account: string;
+  readonly owed: bigint;
+  readonly paid: bigint;
+}
+
+/** A `TokenShortfallShared` event in words, with what it means for the user. */
+export function describeShortfall(e: TokenShortfall): string {
+  return (
+    `The contract holds less of token ${e.token} than its channels own (its balance shrank, e.g. a negative ` +
+    `rebase): ${e.account} was paid ${e.paid} of the ${e.owed} base units owed. Every payout of that token ` +
+    `bears the same ratio (the loss is shared pro rata); take it up with the token's issuer.`
+  );
 }

@@ -1,6 +1,6 @@
 /**
  * Plans the calls that put the newest state of some evidence on-chain (the SDK's `planDispute`: the
- * checkpoint if newer, then per payer a head proof when the sender is its payee, else verified chain
+ * checkpoint first if newer, then per payer a head proof when the sender is its payee, else verified chain
  * pieces), and builds `settle`'s arguments. The same code drives `channel:dispute` and the dapp.
  */
 import type { ChannelEvidence } from "./evidence";
@@ -8,17 +8,13 @@ import {
   isParsecError,
   onchainHeads,
   planDisputeSteps,
+  settleArgs,
   settleArgsFromLedger,
+  ZERO_HASH,
   type ChannelParams,
   type SdkDisputeStep,
+  type SdkOnchainState,
 } from "./sdk";
-
-/** The contract's state word, as `channelState` returns it. */
-export interface OnchainHeadsState {
-  readonly seq0: number;
-  readonly seq1: number;
-  readonly commitment: bigint;
-}
 
 export type DisputeStep = SdkDisputeStep;
 
@@ -34,7 +30,8 @@ export class StateMismatchError extends Error {
 
 export interface PlanInput {
   readonly evidence: ChannelEvidence;
-  readonly onchain: OnchainHeadsState;
+  /** The contract's words (`OnchainState.words`: checkpoint word and proven words). */
+  readonly onchain: SdkOnchainState;
   /** Who sends the transactions: as the payee of a chain it may use a one-transaction head proof. */
   readonly sender: string;
   /** `auto` (head proofs where allowed) or `chain` (always verify every transfer). */
@@ -60,17 +57,35 @@ export function planDispute(input: PlanInput): DisputePlan {
   }
 }
 
-/** `settle`'s arguments for the on-chain state, with the head bodies from the evidence (none needed at seqs 0). */
+/** Whether the contract holds no state at all (no checkpoint, no proven head): settling needs no evidence. */
+export function isEmptyOnchainState(onchain: SdkOnchainState): boolean {
+  return (
+    onchain.seq0 === 0 &&
+    onchain.seq1 === 0 &&
+    onchain.commitment === 0n &&
+    onchain.proven[0].seq === 0 &&
+    onchain.proven[1].seq === 0
+  );
+}
+
+/**
+ * `settle`'s five arguments for the on-chain state: the bodies of both payers' on-chain heads (from the
+ * evidence; none needed when the contract holds no state) and the checkpoint word's two heads.
+ */
 export function settleArgsFor(
   evidence: ChannelEvidence | null,
   params: ChannelParams,
-  onchain: OnchainHeadsState,
+  onchain: SdkOnchainState,
 ): ReturnType<typeof settleArgsFromLedger> {
-  if (onchain.seq0 === 0 && onchain.seq1 === 0) return [params, "0x", "0x"];
-  if (!evidence)
+  if (isEmptyOnchainState(onchain))
+    return settleArgs(params, null, null, { head0: ZERO_HASH, head1: ZERO_HASH });
+  if (!evidence) {
+    const seq0 = Math.max(onchain.seq0, onchain.proven[0].seq);
+    const seq1 = Math.max(onchain.seq1, onchain.proven[1].seq);
     throw new StateMismatchError(
-      `settling needs the head transfers at seqs (${onchain.seq0}, ${onchain.seq1}); give evidence`,
+      `settling needs the head transfers at seqs (${seq0}, ${seq1}); give evidence`,
     );
+  }
   try {
     return settleArgsFromLedger(evidence.ledger, onchainHeads(evidence.ledger, onchain));
   } catch (e) {

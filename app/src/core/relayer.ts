@@ -1,6 +1,7 @@
 /**
  * Client of the Parsec node's HTTP API: `GET /health`, `GET /channels?participant=`, `GET /channels/:id`,
- * `GET /channels/:id/evidence`, `POST /channels/:id/cooperative-close`. Isomorphic (global `fetch`).
+ * `GET /channels/:id/evidence`, `POST /channels/:id/cooperative-close` (`{ balance0, balance1 }` →
+ * `{ signer, signature, seq0, seq1, expiry }`). Isomorphic (global `fetch`).
  */
 import { getAddress, isHex, type Address, type Hex } from "viem";
 import { readEvidence, type ChannelEvidence } from "./evidence";
@@ -28,9 +29,18 @@ export interface RelayerChannel {
   readonly raw: unknown;
 }
 
+/**
+ * The relayer's signature on a `CooperativeClose` and the terms it signed: the balances asked for, its
+ * ledger's seqs of both payers (the state the split settles) and an expiry it chose (about an hour ahead).
+ * The wallet signs the same terms.
+ */
 export interface CooperativeCloseSignature {
   readonly signer: Address;
   readonly signature: Hex;
+  readonly seq0: number;
+  readonly seq1: number;
+  /** Unix seconds after which the contract refuses the close. */
+  readonly expiry: bigint;
 }
 
 type Json = Record<string, unknown>;
@@ -168,7 +178,14 @@ export function relayerClient(
       if (typeof signer !== "string" || typeof signature !== "string" || !isHex(signature)) {
         throw new RelayerError(url, "cooperative-close returned no signer and signature");
       }
-      return { signer: getAddress(signer), signature };
+      const [seq0, seq1, expiry] = ["seq0", "seq1", "expiry"].map((k) => asBig(pick(body, k)));
+      if (seq0 === null || seq1 === null || expiry === null || seq0 >= 1n << 32n || seq1 >= 1n << 32n) {
+        throw new RelayerError(
+          url,
+          "cooperative-close returned no seq0, seq1 and expiry (the terms it signed); the relayer may predate bound cooperative closes",
+        );
+      }
+      return { signer: getAddress(signer), signature, seq0: Number(seq0), seq1: Number(seq1), expiry };
     },
   };
 }

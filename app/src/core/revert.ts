@@ -34,6 +34,35 @@ const FALLBACK_NOTICES: Readonly<Record<string, string>> = {
   ReentrancyGuardReentrantCall: "A guarded function was entered again before it returned.",
 };
 
+/**
+ * What to do about an error, after its notice: the words a user acts on. The notice says what happened;
+ * this says what to do next.
+ */
+const ADVICE: Readonly<Record<string, string>> = {
+  CooperativeCloseExpired:
+    "Both sides sign a new cooperative close with a later expiry, or close unilaterally and settle after the challenge period.",
+  CooperativeCloseStale:
+    "The chain holds a newer state of that payer than the close names: both sign a close at the current seqs, or close unilaterally and settle from the on-chain state.",
+  NoLockResolvable:
+    "Every unresolved lock is still open: reveal its preimage (in this call, or registered on-chain) before its expiry, or call again after it expires to return it to the payer.",
+  NoPendingLocks: "Nothing is left to resolve for this payer.",
+  ChallengePeriodActive: "Settle after closesAt; until then either side may bring newer evidence.",
+  StateMismatch:
+    "Read the channel's on-chain state again and build the call from it; if the chain moved past your evidence, fetch newer evidence.",
+  BalancesMismatch: "Sign a split whose two balances add up to the channel's deposits.",
+};
+
+/** `EntryRejected`'s `reason`, the contract's `SkipReason`, in words. */
+const SKIP_REASONS: Readonly<Record<number, string>> = {
+  0: "none",
+  1: "Malformed: the record is not well-formed",
+  2: "ChannelNotOpen: the channel is not open or closing",
+  3: "BadSignature: a signature is not the expected signer's",
+  4: "StaleState: the chain already holds this state or a newer one (nothing to do)",
+  5: "StateChanged",
+  6: "NotPayee: only the payee of that chain may prove its head",
+};
+
 /** Argument names that hold unix times: shown with their date as well. */
 const TIME_ARGS = new Set(["closesAt", "timelock", "expiry"]);
 
@@ -67,6 +96,10 @@ export class ContractRevertError extends Error {
 }
 
 function formatArg(name: string, value: unknown): string {
+  if (name === "reason" && (typeof value === "number" || typeof value === "bigint")) {
+    const words = SKIP_REASONS[Number(value)];
+    if (words) return `${value} (${words})`;
+  }
   if (typeof value === "bigint" || typeof value === "number") {
     const text = value.toString();
     if (TIME_ARGS.has(name) && BigInt(value) > 0n && BigInt(value) < 1n << 40n) {
@@ -101,7 +134,10 @@ export function decodeRevertData(data: Hex): DecodedRevert | null {
   const signature = `${name}(${inputs.map((i) => i.type).join(",")})`;
   const notice = errorNotices[signature] ?? FALLBACK_NOTICES[name] ?? "";
   const shown = Object.entries(args).map(([k, v]) => `${k} = ${formatArg(k, v)}`);
-  const message = `${name}${notice ? `: ${notice.replace(/`/g, "")}` : ""}${shown.length ? ` (${shown.join(", ")})` : ""}`;
+  const advice = ADVICE[name];
+  const message =
+    `${name}${notice ? `: ${notice.replace(/`/g, "")}` : ""}${shown.length ? ` (${shown.join(", ")})` : ""}` +
+    (advice ? ` ${advice}` : "");
   return { name, args, message };
 }
 

@@ -80,7 +80,7 @@ export function createChannelCard(
   mineInput.addEventListener("input", () => (edited = true));
   theirsInput.addEventListener("input", () => (edited = true));
   const signature = h("input", {
-    placeholder: "counterparty signature 0x…",
+    placeholder: 'counterparty\'s signed close {"signature","seq0","seq1","expiry"}',
     size: 30,
     hidden: hasRelayer,
     "data-testid": "coop-signature",
@@ -160,6 +160,12 @@ export function createChannelCard(
       h("label", {}, "they get ", theirsInput),
       signature,
       coopButton,
+    ),
+    h(
+      "p",
+      { class: "muted", "data-testid": "coop-rule" },
+      "A cooperative close settles the current state (both seqs) and is valid for an hour. After you sign one, ",
+      "sign and accept no transfer in this channel until it expired.",
     ),
     h("div", { class: "row" }, closeButton),
   );

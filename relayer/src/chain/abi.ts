@@ -14,11 +14,12 @@ export const CHANNELS_ABI = [
   `function proveHeads(bytes records) returns (uint256 applied)`,
   `function extendChain(${PARAMS} params, uint8 payer, bytes startBody, bytes32 otherHead, bytes startLocks, bytes transfers)`,
   `function close(${PARAMS} params)`,
-  `function settle(${PARAMS} params, bytes head0, bytes head1)`,
-  `function cooperativeClose(${PARAMS} params, uint128 balance0, uint128 balance1, bytes sig0, bytes sig1)`,
+  `function settle(${PARAMS} params, bytes head0, bytes head1, bytes32 checkpointHead0, bytes32 checkpointHead1)`,
+  `function cooperativeClose(${PARAMS} params, (uint32 seq0, uint32 seq1, uint128 balance0, uint128 balance1, uint64 expiry) terms, bytes sig0, bytes sig1)`,
   `function proveEquivocation(${PARAMS} params, uint8 payer, bytes transferA, bytes transferB)`,
   `function resolveLocks(${PARAMS} params, uint8 payer, bytes locks, bytes32[] preimages)`,
-  `function channelState(bytes32 channelId) view returns ((uint96 deposit0, uint96 deposit1, uint40 closesAt, uint8 status, bool isToken) record, uint32 seq0, uint32 seq1, uint192 commitment)`,
+  `function channelState(bytes32 channelId) view returns ((uint96 deposit0, uint96 deposit1, uint40 closesAt, uint8 status, bool isToken, bool hasProofs) record, uint32 seq0, uint32 seq1, uint192 commitment)`,
+  `function provenHeadsOf(bytes32 channelId) view returns (uint32 seq0, uint224 head0, uint32 seq1, uint224 head1)`,
   `event ChannelOpened(bytes32 indexed channelId, address indexed participant0, address indexed participant1, address asset, uint32 challengePeriod, uint64 nonce, uint256 deposit0)`,
   `event Deposited(bytes32 indexed channelId, uint8 side, uint256 total)`,
   `event Withdrawn(bytes32 indexed channelId, uint32 nonce, uint256 amount0, uint256 amount1)`,
@@ -31,7 +32,7 @@ export const CHANNELS_ABI = [
   `event ChannelSettled(bytes32 indexed channelId, uint256 payout0, uint256 payout1, uint256 pot0, uint256 pot1)`,
   `event ChannelClosedCooperatively(bytes32 indexed channelId, uint256 payout0, uint256 payout1)`,
   `event EquivocationProved(bytes32 indexed channelId, uint8 equivocator, uint32 seq, uint256 forfeited)`,
-  `event LocksResolved(bytes32 indexed channelId, uint8 payer, uint256 toPayee, uint256 toPayer)`,
+  `event LocksResolved(bytes32 indexed channelId, uint8 payer, uint64 resolved, uint256 toPayee, uint256 toPayer)`,
 ] as const;
 
 export const channelsInterface = new Interface(CHANNELS_ABI);

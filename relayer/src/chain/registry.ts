@@ -4,7 +4,15 @@
  * It follows the chain by polling `eth_getLogs` and tells listeners what changed.
  */
 import type { EventFragment, Result } from "ethers";
-import { type Address, type ChannelParams, type Hash, toAddress } from "../../../sdk";
+import {
+  type Address,
+  type ChannelParams,
+  type Hash,
+  type Hex,
+  type OnchainState,
+  onchainStateOf,
+  toAddress,
+} from "../../../sdk";
 import type { Logger } from "../log";
 import { messageOf } from "../errors";
 import {
@@ -29,10 +37,18 @@ export interface OnchainChannel {
   /** Unix seconds when a closing channel may be settled; 0 otherwise. */
   closesAt: number;
   closer: Address | null;
+  /** Each payer's on-chain head seq: the checkpoint word's or a proven one, whichever is higher. */
   seq0: number;
   seq1: number;
+  /**
+   * The checkpoint word's seqs: what a new checkpoint must be newer than (the contract compares a
+   * checkpoint with these, not with proven heads).
+   */
+  checkpoint: { seq0: number; seq1: number };
   /** Each payer's locked pot held back at settlement, until `resolveLocks` splits it (0 when none). */
   lockPots: [bigint, bigint];
+  /** Per payer, which locks of the settled pot are resolved (bit i: lock i). */
+  locksResolved: [bigint, bigint];
   readonly openedAtBlock: number;
 }
 
@@ -211,7 +227,9 @@ export class ChainRegistry {
           closer: null,
           seq0: 0,
           seq1: 0,
+          checkpoint: { seq0: 0, seq1: 0 },
           lockPots: [0n, 0n],
+          locksResolved: [0n, 0n],
           openedAtBlock: log.blockNumber,
         };
         this.channels.set(id, opened);
@@ -247,8 +265,10 @@ export class ChainRegistry {
         this.emit({ type: "deposit", channel: ch });
         return;
       case "Checkpointed":
-        ch.seq0 = Number(a.seq0);
-        ch.seq1 = Number(a.seq1);
+        // A payer's on-chain head is the checkpoint's or a proven one, whichever has the higher seq.
+        ch.checkpoint = { seq0: Number(a.seq0), seq1: Number(a.seq1) };
+        ch.seq0 = Math.max(ch.seq0, Number(a.seq0));
+        ch.seq1 = Math.max(ch.seq1, Number(a.seq1));
         this.emit({ type: "committed", channel: ch, how: "checkpoint", txHash: log.transactionHash });
         return;
       case "HeadProved":
@@ -267,14 +287,22 @@ export class ChainRegistry {
         ch.closer = toAddress(String(a.closer));
         this.emit({ type: "closing", channel: ch });
         return;
-      case "LocksResolved":
-        ch.lockPots[Number(a.payer) === 0 ? 0 : 1] = 0n;
+      case "LocksResolved": {
+        // Locks resolve one by one now: the pot shrinks by what was paid, the mask grows.
+        const side = Number(a.payer) === 0 ? 0 : 1;
+        const paid = BigInt(a.toPayee) + BigInt(a.toPayer);
+        ch.lockPots[side] = ch.lockPots[side] > paid ? ch.lockPots[side] - paid : 0n;
+        ch.locksResolved[side] |= BigInt(a.resolved);
         return;
+      }
       case "ChannelSettled":
       case "ChannelClosedCooperatively":
       case "EquivocationProved":
         ch.status = CHANNEL_STATUS[3];
-        if (parsed.name === "ChannelSettled") ch.lockPots = [BigInt(a.pot0), BigInt(a.pot1)];
+        if (parsed.name === "ChannelSettled") {
+          ch.lockPots = [BigInt(a.pot0), BigInt(a.pot1)];
+          ch.locksResolved = [0n, 0n];
+        }
         this.emit({
           type: "settled",
           channel: ch,
@@ -290,24 +318,21 @@ export class ChainRegistry {
     }
   }
 
-  /** The contract's view of a channel's state word (for opening the commitment). */
-  async onchainState(channelId: Hash): Promise<{
-    seq0: number;
-    seq1: number;
-    commitment: bigint;
-    status: ChannelStatusName;
-    closesAt: number;
-  }> {
-    const data = channelsInterface.encodeFunctionData("channelState", [channelId]);
-    const out = channelsInterface.decodeFunctionResult(
-      "channelState",
-      await this.rpc.ethCall(this.address, data as `0x${string}`),
-    );
-    const record = out[0] as { status: bigint; closesAt: bigint };
+  /** The contract's state of a channel: checkpoint word and proven words (to find its heads), status. */
+  async onchainState(
+    channelId: Hash,
+  ): Promise<OnchainState & { status: ChannelStatusName; closesAt: number }> {
+    const call = async (name: "channelState" | "provenHeadsOf") => {
+      const data = channelsInterface.encodeFunctionData(name, [channelId]);
+      return channelsInterface.decodeFunctionResult(name, await this.rpc.ethCall(this.address, data as Hex));
+    };
+    const [state, proven] = await Promise.all([call("channelState"), call("provenHeadsOf")]);
+    const record = state[0] as { status: bigint; closesAt: bigint };
     return {
-      seq0: Number(out[1]),
-      seq1: Number(out[2]),
-      commitment: BigInt(out[3]),
+      ...onchainStateOf(
+        [record, state[1] as bigint, state[2] as bigint, state[3] as bigint],
+        [proven[0] as bigint, proven[1] as bigint, proven[2] as bigint, proven[3] as bigint],
+      ),
       status: CHANNEL_STATUS[Number(record.status)] ?? "NONE",
       closesAt: Number(record.closesAt),
     };

@@ -87,12 +87,14 @@ interface CheckpointEntry {
   readonly checkpoint: SignedCheckpoint;
 }
 
-/** A payer's pending locks at its settled head, and when the last of them expires. */
+/** A payer's pending locks at its settled head. */
 interface PotLocks {
   readonly payer: PayerIndex;
   readonly locks: readonly Lock[];
-  readonly expiresAt: bigint;
 }
+
+/** How long a cooperative close the node signs and submits itself stays valid on-chain. */
+const COOPERATIVE_CLOSE_VALIDITY_SECONDS = 3600;
 
 /** Whether a settlement held back a pot for pending locks that is not yet resolved. */
 const hasLockPot = (ch: OnchainChannel): boolean => ch.lockPots[0] > 0n || ch.lockPots[1] > 0n;
@@ -111,10 +113,11 @@ export class Operator {
   private readonly retryAt = new Map<Hash, number>();
   private readonly closing = new Set<Hash>();
   /**
-   * Settled channels with a locked pot left to split by `resolveLocks`, with the lock list of the payer
-   * due next once read from the node's history (read once: it is waited on until the locks expire).
+   * Settled channels with a locked pot left to split by `resolveLocks`, with each payer's lock list once
+   * read from the node's history (read once: it is waited on until the locks expire). Both payers' pots are
+   * looked at: an open lock of one payer blocks nothing of the other's.
    */
-  private readonly locked = new Map<Hash, PotLocks | null>();
+  private readonly locked = new Map<Hash, [PotLocks | null, PotLocks | null]>();
   private readonly requests = new Map<Hash, PartitionState>();
   private readonly checkpoints: Batcher<CheckpointEntry>;
   private readonly heads = new Map<string, Batcher<HeadEntry>>();
@@ -147,7 +150,7 @@ export class Operator {
     }
     for (const ch of deps.registry.all()) {
       if (ch.status === "CLOSING") this.closing.add(ch.channelId);
-      if (hasLockPot(ch)) this.locked.set(ch.channelId, null);
+      if (hasLockPot(ch)) this.locked.set(ch.channelId, [null, null]);
     }
     deps.registry.on((e) => this.onChainEvent(e));
   }
@@ -234,7 +237,7 @@ export class Operator {
   private onChainEvent(e: ChainEvent): void {
     if (e.type === "closing") this.closing.add(e.channel.channelId);
     if (e.type === "settled") this.closing.delete(e.channel.channelId);
-    if (e.type === "settled" && hasLockPot(e.channel)) this.locked.set(e.channel.channelId, null);
+    if (e.type === "settled" && hasLockPot(e.channel)) this.locked.set(e.channel.channelId, [null, null]);
     if (e.type !== "committed" && e.type !== "settled") return;
     const owned = this.deps.locate(e.channel.channelId);
     if (!owned) return;
@@ -389,7 +392,7 @@ export class Operator {
   /** Both signatures arrived: the checkpoint joins the next batch. Call under the partition lock. */
   ready(ch: ChannelState, onchain: OnchainChannel): void {
     const cp = this.signedCheckpoint(ch);
-    if (!cp || !isNewerCheckpoint(cp, onchain) || onchain.status === "SETTLED") return;
+    if (!cp || !isNewerCheckpoint(cp, onchain.checkpoint) || onchain.status === "SETTLED") return;
     if (!this.deps.submitter) {
       this.deps.logger.warn("a co-signed checkpoint is ready but no submitter key is configured", {
         channelId: ch.channelId,
@@ -436,7 +439,7 @@ export class Operator {
     if (!submitter) return;
     const live = entries.filter((e) => {
       const on = this.deps.registry.get(e.channelId);
-      return on !== undefined && on.status !== "SETTLED" && isNewerCheckpoint(e.checkpoint, on);
+      return on !== undefined && on.status !== "SETTLED" && isNewerCheckpoint(e.checkpoint, on.checkpoint);
     });
     if (live.length === 0) return;
     const data = channelsInterface.encodeFunctionData("checkpointBatch", checkpointBatchArgs(live)) as Hex;
@@ -687,7 +690,15 @@ export class Operator {
         submitter &&
         onchain.status !== "SETTLED"
       ) {
-        const close = { channelId: ch.channelId, balance0: outcome.payout0, balance1: outcome.payout1 };
+        const close = {
+          channelId: ch.channelId,
+          seq0: ch.payers[0].state.seq,
+          seq1: ch.payers[1].state.seq,
+          balance0: outcome.payout0,
+          balance1: outcome.payout1,
+          // Submitted at once by this node; the expiry only bounds how long the signatures could be replayed.
+          expiry: BigInt(this.deps.registry.latestTimestamp + COOPERATIVE_CLOSE_VALIDITY_SECONDS),
+        };
         const [sig0, sig1] = await Promise.all([
           signCooperativeClose(s0, this.deps.domain, close),
           signCooperativeClose(s1, this.deps.domain, close),
@@ -759,6 +770,7 @@ export class Operator {
       const cp = ch.checkpoint;
       const newer =
         ch.aheadOf(onchain.seq0, onchain.seq1) ||
+        // Evidence only helps when it raises a payer's on-chain head (checkpoint or proven).
         (cp !== null && isNewerCheckpoint({ channelId: id, ...cp }, onchain));
       if (newer && this.deps.submitter) {
         void this.act(id, "watchtower evidence", async () => {
@@ -791,9 +803,10 @@ export class Operator {
   }
 
   /**
-   * Splits the locked pots of settled channels this node holds: once every pending lock of a payer has
-   * expired, `resolveLocks` gives each lock whose secret was registered in time to the payee and returns
-   * the rest (the contract refuses earlier: the payee may still reveal). Needs no preimages.
+   * Splits the locked pots of settled channels this node holds, lock by lock: as soon as an unresolved lock
+   * has expired, `resolveLocks` gives each lock whose secret was registered in time to the payee and returns
+   * each expired unrevealed one to the payer; locks still open stay for a later call (the payee may still
+   * reveal them, and resolves revealed ones itself with the preimages). Needs no preimages.
    */
   private resolvePots(now: number): void {
     const submitter = this.deps.submitter;
@@ -801,46 +814,60 @@ export class Operator {
     const chainNow = BigInt(this.deps.registry.latestTimestamp);
     for (const [id, known] of this.locked) {
       const onchain = this.deps.registry.get(id);
-      const payer = onchain?.lockPots[0] ? 0 : onchain?.lockPots[1] ? 1 : null;
-      if (!onchain || payer === null) {
+      const payers = onchain ? ([0, 1] as const).filter((p) => onchain.lockPots[p] > 0n) : [];
+      if (!onchain || payers.length === 0) {
         this.locked.delete(id);
         continue;
       }
       if (this.inflight.has(id) || (this.retryAt.get(id) ?? 0) > now) continue;
-      const pot = known?.payer === payer ? known : this.potLocks(id, onchain, payer);
-      if (!pot || pot.expiresAt >= chainNow) continue;
-      void this.act(id, "resolveLocks", async () => {
-        const data = channelsInterface.encodeFunctionData(
-          "resolveLocks",
-          resolveLocksArgs(onchain.params, payer, pot.locks),
-        ) as Hex;
-        const r = await this.send(submitter, id, "resolveLocks", data);
-        this.deps.metrics.inc(M.watchtower, "Watchtower and fraud-proof actions", { action: "resolveLocks" });
-        this.event(id, "RESOLVE_LOCKS", "CONFIRMED", { txHash: r.transactionHash, gasUsed: r.gasUsed });
-        await this.deps.registry.sync();
-      });
+      for (const payer of payers) {
+        const pot = known[payer] ?? this.potLocks(id, onchain, payer, known);
+        const resolved = onchain.locksResolved[payer];
+        const due = pot?.locks.some((l, i) => (resolved & (1n << BigInt(i))) === 0n && l.expiry < chainNow);
+        if (!pot || !due) continue;
+        void this.act(id, "resolveLocks", async () => {
+          const data = channelsInterface.encodeFunctionData(
+            "resolveLocks",
+            resolveLocksArgs(onchain.params, payer, pot.locks),
+          ) as Hex;
+          const r = await this.send(submitter, id, "resolveLocks", data);
+          this.deps.metrics.inc(M.watchtower, "Watchtower and fraud-proof actions", {
+            action: "resolveLocks",
+          });
+          this.event(id, "RESOLVE_LOCKS", "CONFIRMED", { txHash: r.transactionHash, gasUsed: r.gasUsed });
+          await this.deps.registry.sync();
+        });
+        break; // one action per channel at a time; the other payer's pot is looked at next tick
+      }
     }
   }
 
-  /** The settled head's pending locks of `payer`, remembered in `locked`; null if this node cannot tell. */
-  private potLocks(id: Hash, onchain: OnchainChannel, payer: PayerIndex): PotLocks | null {
+  /**
+   * The settled head's pending locks of `payer`, remembered in `known` (the channel's entry of `locked`);
+   * no locks if this node cannot tell (a participant resolves them then).
+   */
+  private potLocks(
+    id: Hash,
+    onchain: OnchainChannel,
+    payer: PayerIndex,
+    known: [PotLocks | null, PotLocks | null],
+  ): PotLocks | null {
     const owned = this.deps.locate(id);
     if (!owned) return null; // another node holds it, or its partition is not restored yet
     try {
       const seq = payer === 0 ? onchain.seq0 : onchain.seq1;
       const { locks } = this.ledger(owned.ch, onchain).stateAt(payer, seq);
-      const pot = { payer, locks, expiresAt: locks.reduce((m, l) => (l.expiry > m ? l.expiry : m), 0n) };
-      this.locked.set(id, pot);
-      return pot;
+      known[payer] = { payer, locks };
     } catch (e) {
       // The node does not hold the settled head (it was never sent this chain): a participant resolves.
       this.deps.logger.warn("cannot resolve locks: settled head not held", {
         channelId: id,
+        payer,
         error: messageOf(e),
       });
-      this.locked.delete(id);
-      return null;
+      known[payer] = { payer, locks: [] };
     }
+    return known[payer];
   }
 
   /** The co-signing keys' view for the HTTP API: which participant of a channel the node can sign for. */

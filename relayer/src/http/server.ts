@@ -150,6 +150,18 @@ export function channelView(owned: OwnedChannel, onchain: OnchainChannel): Recor
   };
 }
 
+/** How long a cooperative close the node co-signs stays valid when the caller names no expiry. */
+const COOPERATIVE_CLOSE_EXPIRY_SECONDS = 3600;
+/** The longest validity the node co-signs: a signed close is replayable until it expires. */
+const MAX_COOPERATIVE_CLOSE_EXPIRY_SECONDS = 86_400;
+
+function parseSeq(v: unknown, field: string): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 0xffffffff) {
+    throw new HttpError(400, "BadRequest", `${field} must be an integer seq (uint32)`);
+  }
+  return v;
+}
+
 function parseAmount(v: unknown, field: string): bigint {
   if (typeof v !== "string" || !/^(0|[1-9]\d*)$/.test(v)) {
     throw new HttpError(400, "BadRequest", `${field} must be a decimal string of base units, e.g. "1000"`);
@@ -202,7 +214,11 @@ function held(api: NodeAccess, id: Hash): { owned: OwnedChannel; onchain: Onchai
 
 async function cooperativeClose(api: NodeAccess, id: Hash, body: unknown): Promise<Record<string, unknown>> {
   if (typeof body !== "object" || body === null)
-    throw new HttpError(400, "BadRequest", 'send {"balance0":"…","balance1":"…"}');
+    throw new HttpError(
+      400,
+      "BadRequest",
+      'send {"balance0":"…","balance1":"…"} (optionally "seq0", "seq1", "expiry")',
+    );
   const b = body as Record<string, unknown>;
   const balance0 = parseAmount(b.balance0, "balance0");
   const balance1 = parseAmount(b.balance1, "balance1");
@@ -242,8 +258,35 @@ async function cooperativeClose(api: NodeAccess, id: Hash, body: unknown): Promi
       `the split does not match the node's state: balance0 ${outcome.payout0}, balance1 ${outcome.payout1}`,
     );
   }
-  const signature = await signCooperativeClose(signer, api.domain, { channelId: id, balance0, balance1 });
-  return { signer: signer.address, signature, balance0: balance0.toString(), balance1: balance1.toString() };
+  // The close binds to the state it settles: the node's seqs (a caller naming others is told the node's).
+  const seq0 = b.seq0 === undefined ? s0.seq : parseSeq(b.seq0, "seq0");
+  const seq1 = b.seq1 === undefined ? s1.seq : parseSeq(b.seq1, "seq1");
+  if (seq0 !== s0.seq || seq1 !== s1.seq) {
+    throw conflict(`the node's state is at seqs (${s0.seq}, ${s1.seq}), not (${seq0}, ${seq1})`);
+  }
+  const chainNow = BigInt(api.registry.latestTimestamp);
+  const expiry =
+    b.expiry === undefined
+      ? chainNow + BigInt(COOPERATIVE_CLOSE_EXPIRY_SECONDS)
+      : parseAmount(b.expiry, "expiry");
+  if (expiry <= chainNow || expiry > chainNow + BigInt(MAX_COOPERATIVE_CLOSE_EXPIRY_SECONDS)) {
+    throw new HttpError(
+      400,
+      "BadRequest",
+      `expiry must be after the chain's time ${chainNow} and at most ${MAX_COOPERATIVE_CLOSE_EXPIRY_SECONDS} s later`,
+    );
+  }
+  const close = { channelId: id, seq0, seq1, balance0, balance1, expiry };
+  const signature = await signCooperativeClose(signer, api.domain, close);
+  return {
+    signer: signer.address,
+    signature,
+    seq0,
+    seq1,
+    balance0: balance0.toString(),
+    balance1: balance1.toString(),
+    expiry: expiry.toString(),
+  };
 }
 
 async function route(

@@ -23,7 +23,7 @@ import type {
   Domain,
   Hash,
   Hex,
-  OnchainHeads,
+  HeadPair,
   PayerIndex,
   SignedTransfer,
 } from "../types";
@@ -431,7 +431,8 @@ export interface ChannelStateEntry {
   readonly deposit1: bigint;
   readonly payer0: PayerState;
   readonly payer1: PayerState;
-  readonly onchain: OnchainHeads;
+  /** The heads of the node's last on-chain commit. */
+  readonly onchain: HeadPair;
   readonly status: ChannelStatusName;
   /** Offset of the last transfer applied; -1 for none. */
   readonly lastOffset: number;
