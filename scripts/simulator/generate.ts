@@ -23,7 +23,7 @@ import {
   type PayerIndex,
   type PayerState,
   type SignedTransfer,
-  signTransferSync,
+  signTransferUnjournaled,
   transferMessage,
 } from "../../sdk";
 
@@ -116,7 +116,7 @@ export function generateChannel(
       const lock = { amount, expiry: 4_000_000_000n, hashlock: hashlockOf(preimage) };
       emit(
         payer,
-        signTransferSync(
+        signTransferUnjournaled(
           signers[payer],
           opts.domain,
           buildTransfer(states[payer], origin(payer), { kind: "LOCK", ...lock }),
@@ -124,7 +124,7 @@ export function generateChannel(
       );
       emit(
         payer,
-        signTransferSync(
+        signTransferUnjournaled(
           signers[payer],
           opts.domain,
           buildTransfer(states[payer], origin(payer), { kind: "UNLOCK", lock }),
@@ -142,7 +142,7 @@ export function generateChannel(
       });
       emit(
         payer,
-        signTransferSync(
+        signTransferUnjournaled(
           signers[payer],
           opts.domain,
           buildTransfer(states[payer], origin(payer), {
@@ -155,7 +155,7 @@ export function generateChannel(
     } else {
       emit(
         payer,
-        signTransferSync(
+        signTransferUnjournaled(
           signers[payer],
           opts.domain,
           buildTransfer(states[payer], origin(payer), { kind: "PAY", amount }),

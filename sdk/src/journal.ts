@@ -239,7 +239,7 @@ export type JournaledSigner<S extends ParsecSigner = ParsecSigner> = S & { reado
 /**
  * `signer` with a signing journal: `signTransfer` with it persists every transfer before it releases a
  * signature and refuses a different transfer for a seq already signed (`WouldEquivocateError`);
- * `signTransferSync` refuses it. Checkpoints, closes and withdrawals are signed as before.
+ * `signTransferUnjournaled` refuses it. Checkpoints, closes and withdrawals are signed as before.
  */
 export function journaledTransferSigner<S extends ParsecSigner>(
   signer: S,

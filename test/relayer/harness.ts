@@ -26,7 +26,7 @@ import {
   type PayerIndex,
   type SettlementEvent,
   type SignedTransfer,
-  signTransferSync,
+  signTransferUnjournaled,
   transferMessage,
   type TransferOp,
   nativeSigner,
@@ -102,7 +102,7 @@ export class TestChannel {
   /** Builds, signs and applies (to the test's ledger) the next transfer of `payer`. */
   next(payer: PayerIndex, op: TransferOp, sentAtMs = Date.now()): { transfer: SignedTransfer; wire: Buffer } {
     const t = buildTransfer(this.ledger.state(payer), { channelId: this.id, payer }, op);
-    const signed = signTransferSync(this.signers[payer], this.domain, t);
+    const signed = signTransferUnjournaled(this.signers[payer], this.domain, t);
     this.ledger.apply(signed);
     return { transfer: signed, wire: this.encode(signed, sentAtMs) };
   }
@@ -114,7 +114,7 @@ export class TestChannel {
     from = this.ledger.state(payer),
   ): { transfer: SignedTransfer; wire: Buffer } {
     const t = buildTransfer(from, { channelId: this.id, payer }, op);
-    const signed = signTransferSync(this.signers[payer], this.domain, t);
+    const signed = signTransferUnjournaled(this.signers[payer], this.domain, t);
     return { transfer: signed, wire: this.encode(signed) };
   }
 

@@ -17,7 +17,7 @@ import {
   MAX_UINT128,
   parseEvidence,
   type SignedTransfer,
-  signTransferSync,
+  signTransferUnjournaled,
   toTransferBody,
   transferMessage,
 } from "../../sdk";
@@ -121,7 +121,7 @@ describe("relayer: node on a real broker", function () {
       return a.encode({ ...t, signature: `0x${sig.toString("hex")}` as Hex });
     };
     const wrongDomain = codecs().transfer.encode(
-      transferMessage(other, signTransferSync(a.signers[0], other, good.transfer), a.signers[0].address),
+      transferMessage(other, signTransferUnjournaled(a.signers[0], other, good.transfer), a.signers[0].address),
     );
     const head = a.ledger.state(1);
     const overflowBody = toTransferBody({
@@ -137,7 +137,7 @@ describe("relayer: node on a real broker", function () {
       prev: head.head,
     });
     const overflow = a.encode(
-      signTransferSync(a.signers[1], h.domain, { ...overflowBody, channelId: a.id, payer: 1 }),
+      signTransferUnjournaled(a.signers[1], h.domain, { ...overflowBody, channelId: a.id, payer: 1 }),
     );
     const unknown = await h.openChannel(parseEther("1"), 0n);
     const cases: { name: string; key: Buffer | null; value: Buffer; code: string }[] = [
@@ -154,7 +154,7 @@ describe("relayer: node on a real broker", function () {
         value: codecs().transfer.encode(
           transferMessage(
             h.domain,
-            signTransferSync(a.signers[0], h.domain, {
+            signTransferUnjournaled(a.signers[0], h.domain, {
               ...unknown.sign(0, { kind: "PAY", amount: 1n }).transfer,
             }),
             a.signers[0].address,

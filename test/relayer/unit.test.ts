@@ -28,7 +28,7 @@ import {
   type Hex,
   localSigner,
   type PayerIndex,
-  signTransferSync,
+  signTransferUnjournaled,
   transferMessage,
   type TransferOp,
 } from "../../sdk";
@@ -172,7 +172,7 @@ describe("relayer unit: channel state", () => {
   const signers = w.map((x) => localSigner(x.privateKey as Hex));
   let offset = 0;
   const item = (ch: ChannelState, payer: PayerIndex, op: TransferOp): WindowItem => {
-    const t = signTransferSync(
+    const t = signTransferUnjournaled(
       signers[payer],
       domain,
       buildTransfer(ch.payers[payer].state, { channelId: id, payer }, op),

@@ -8,7 +8,7 @@ import {
   codecs,
   hashlockOf,
   kindTag,
-  signTransferSync,
+  signTransferUnjournaled,
   toHex,
   transferMessage,
   type Hash,
@@ -94,7 +94,7 @@ describe("sdk/catalogue: predefined and custom transaction kinds", () => {
       expect(built.transfer.kind).to.equal(TransferKind.Pay);
       expect(built.transfer.invoiceId).to.equal(kindTag(name, op.appData));
       // The kind travels in the Avro message; the receiver classifies what it decoded.
-      const signed = signTransferSync(ch.signers[0], ch.domain, built.transfer);
+      const signed = signTransferUnjournaled(ch.signers[0], ch.domain, built.transfer);
       const wire = codecs().transfer.encode(
         transferMessage(ch.domain, signed, ch.params.participant0, {
           appKind: built.appKind,

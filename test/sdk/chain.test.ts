@@ -13,7 +13,7 @@ import {
   locksRootOf,
   resolveLocksOutcome,
   settlementOutcome,
-  signTransferSync,
+  signTransferUnjournaled,
   toTransfer,
   type Hash,
   type Lock,
@@ -167,7 +167,7 @@ describe("sdk/chain: ChannelLedger balances after every transfer", () => {
       { channelId: ch.channelId, payer: 1 },
       { kind: "PAY", amount: 1n },
     );
-    expectCode(() => ledger.apply(signTransferSync(ch.signers[0], ch.domain, t)), "BadSignature");
+    expectCode(() => ledger.apply(signTransferUnjournaled(ch.signers[0], ch.domain, t)), "BadSignature");
     // Without deposits, funds are not enforced (a relayer may not know them yet).
     const open = new ChannelLedger({ domain: ch.domain, params: ch.params });
     open.apply(ok);

@@ -50,7 +50,7 @@ import {
   signCheckpoint,
   signCooperativeClose,
   signTransfer,
-  signTransferSync,
+  signTransferUnjournaled,
   signWithdraw,
   toHex,
   toLock,
@@ -758,7 +758,7 @@ describe("sdk ↔ ParsecChannels", function () {
     // Same channel params, signed in another domain: the contract's channel id differs, and even with
     // this channel's id the signature does not verify.
     const t = toTransfer({ ...signChain(elsewhere, 0, pays(1)).transfers[0], channelId: ch.channelId });
-    const signedElsewhere = signTransferSync(ch.signers[0], elsewhere.domain, t);
+    const signedElsewhere = signTransferUnjournaled(ch.signers[0], elsewhere.domain, t);
     const ledger = new ChannelLedger({ domain, params: ch.params, verifySignature: "none" });
     ledger.apply(signedElsewhere);
     const heads = onchainHeads(ledger, await readState(contract, ch.channelId));

@@ -18,7 +18,7 @@ import {
   locksRootOf,
   parsecDomain,
   signCheckpoint,
-  signTransferSync,
+  signTransferUnjournaled,
   toTransfer,
   toLock,
   toChannelParams,
@@ -75,7 +75,7 @@ describe("sdk/eip712: fixed vectors (test/sdk/vectors/eip712.json)", () => {
       const t = transferOf(v.transfer);
       expect(hashTransfer(t)).to.equal(v.structHash);
       expect(typedDataDigest(domain, hashTransfer(t))).to.equal(v.digest);
-      expect(signTransferSync(signer, domain, t).signature).to.equal(v.signature);
+      expect(signTransferUnjournaled(signer, domain, t).signature).to.equal(v.signature);
     }
     const lockVector = vectors.transfers[1];
     const locks = (lockVector.locks ?? []).map((l) =>
@@ -191,7 +191,7 @@ describe("sdk/eip712: fixed vectors (test/sdk/vectors/eip712.json)", () => {
   it("a signature is worthless on another chain, contract or channel", () => {
     const w = new Wallet(KEY0);
     const t = transferOf(vectors.transfers[0].transfer);
-    const signed = signTransferSync(localSigner(KEY0), domain, t);
+    const signed = signTransferUnjournaled(localSigner(KEY0), domain, t);
     const otherChain = parsecDomain(1n, domain.verifyingContract);
     const otherContract = parsecDomain(domain.chainId, "0x000000000000000000000000000000000000dEaD");
     expect(typedDataDigest(otherChain, hashTransfer(t))).to.not.equal(

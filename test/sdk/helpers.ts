@@ -9,7 +9,7 @@ import {
   channelIdOf,
   localSigner,
   parsecDomain,
-  signTransferSync,
+  signTransferUnjournaled,
   type ChannelParams,
   type Domain,
   type Hash,
@@ -64,7 +64,7 @@ export function signChain(
   let s = state;
   for (const op of ops) {
     const t = buildTransfer(s, { channelId: ch.channelId, payer }, op);
-    const signed: SignedTransfer = signTransferSync(ch.signers[payer], ch.domain, t);
+    const signed: SignedTransfer = signTransferUnjournaled(ch.signers[payer], ch.domain, t);
     s = applyTransfer(s, t);
     out.push({ ...signed, hash: hashTransfer(t) });
   }

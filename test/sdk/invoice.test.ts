@@ -18,7 +18,7 @@ import {
   p2wpkhAddress,
   payInvoice,
   signInvoice,
-  signTransferSync,
+  signTransferUnjournaled,
   toHex,
   verifyInvoice,
   verifyInvoicePayment,
@@ -96,7 +96,7 @@ describe("sdk/invoice: the paper's invoice flow", () => {
     });
     const signed = await signInvoice(supplier, ch.domain, invoice);
     const t = payInvoice(GENESIS_STATE, { channelId: ch.channelId, payer: 0 }, signed);
-    const transfer = signTransferSync(
+    const transfer = signTransferUnjournaled(
       ch.signers[0],
       ch.domain,
       opts.amount ? { ...t, amount: opts.amount, paidTotal: opts.amount } : t,
@@ -114,7 +114,7 @@ describe("sdk/invoice: the paper's invoice flow", () => {
     );
     const forged = {
       ...signed,
-      signature: signTransferSync(localSigner(KEY0), ch.domain, {
+      signature: signTransferUnjournaled(localSigner(KEY0), ch.domain, {
         ...payInvoice(GENESIS_STATE, { channelId: ch.channelId, payer: 0 }, signed),
       }).signature,
     };
@@ -233,7 +233,7 @@ describe("sdk/invoice: the paper's invoice flow", () => {
       "InvoiceMismatch",
     );
     // The signature must be the payer's.
-    const bySupplier = signTransferSync(eth.ch.signers[1], eth.ch.domain, eth.transfer);
+    const bySupplier = signTransferUnjournaled(eth.ch.signers[1], eth.ch.domain, eth.transfer);
     expectCode(() => verifyInvoicePayment({ ...base, transfer: bySupplier }, settle), "BadSignature");
   });
 });

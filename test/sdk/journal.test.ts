@@ -20,7 +20,7 @@ import {
   memoryJournal,
   serializeJournalEntry,
   signTransfer,
-  signTransferSync,
+  signTransferUnjournaled,
   storageJournal,
   walletSigner,
   type Eip1193Provider,
@@ -58,7 +58,7 @@ function countingSigner(): LocalSigner & { calls: number } {
 
 /** The signature an unjournaled signer gives. */
 function plainSignature(t: Transfer): Hex {
-  return signTransferSync(localSigner(KEY0), ch.domain, t).signature;
+  return signTransferUnjournaled(localSigner(KEY0), ch.domain, t).signature;
 }
 
 /** Passes intents through to `inner` and "crashes" (throws) when the signature is to be recorded. */
@@ -136,7 +136,7 @@ describe("sdk: signing journal", () => {
 
     it("refuses synchronous signing with a journaled signer", async () => {
       const signer = journaledTransferSigner(localSigner(KEY0), memoryJournal());
-      expect(() => signTransferSync(signer, ch.domain, payA)).to.throw(JournalError);
+      expect(() => signTransferUnjournaled(signer, ch.domain, payA)).to.throw(JournalError);
     });
 
     it("lets only one of two concurrent different transfers for one seq through", async () => {

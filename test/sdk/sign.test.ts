@@ -11,7 +11,7 @@ import {
   normalizeSignature,
   recoverSigner,
   signTransfer,
-  signTransferSync,
+  signTransferUnjournaled,
   transferSigner,
   transferTypedData,
   typedDataDigest,
@@ -45,7 +45,7 @@ function highS(sig: Hex): Hex {
 
 describe("sdk/sign: signatures", () => {
   it("local signing is deterministic, low-s, v ∈ {27, 28}, and recovers to the payer", () => {
-    const s = signTransferSync(localSigner(KEY0), ch.domain, transfer);
+    const s = signTransferUnjournaled(localSigner(KEY0), ch.domain, transfer);
     expect(s.signature).to.equal(transfer.signature);
     expect(isCanonicalSignature(s.signature)).to.equal(true);
     expect([27, 28]).to.include(fromHex(s.signature)[64]);

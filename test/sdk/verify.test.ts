@@ -14,7 +14,7 @@ import {
   nativeKeccak256,
   parsecDomain,
   prevOf,
-  signTransferSync,
+  signTransferUnjournaled,
   buildTransfer,
   GENESIS_STATE,
   toTransfer,
@@ -97,7 +97,7 @@ describe("sdk/verify: the native hot path", () => {
     expect(verifier.check(codecs().transfer.encode(message(transfers[0], ch.params.participant1)))).to.equal(
       ReasonCode.BadSignature,
     );
-    const signedElsewhere = signTransferSync(
+    const signedElsewhere = signTransferUnjournaled(
       ch.signers[0],
       parsecDomain(1n, ch.domain.verifyingContract),
       transfers[0],
@@ -151,7 +151,7 @@ describe("sdk/verify: the native hot path", () => {
       { channelId: ch.channelId, payer: 0 },
       { kind: "PAY", amount: 1n },
     );
-    const byStranger = signTransferSync(stranger.signers[0], ch.domain, t);
+    const byStranger = signTransferUnjournaled(stranger.signers[0], ch.domain, t);
     const w = codecs().transfer.encode(transferMessage(ch.domain, byStranger, stranger.params.participant0));
     expect(verifier.check(w)).to.equal(ReasonCode.Ok);
     expect(strict.check(w)).to.equal(ReasonCode.BadSignature);
