@@ -161,12 +161,16 @@ contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault 
         uint256 unit = PackedRecords.HEAD_PROOF_RECORD_LENGTH;
         _requireUnits(records.length, unit);
         uint256 freeMemory = _freeMemory();
-        for (uint256 offset = 0; offset < records.length; offset += unit) {
+        for (uint256 offset = 0; offset < records.length;) {
             (bytes32 channelId, SkipReason reason) = _applyHeadProof(records, offset);
             // Nothing an entry allocates outlives it: reuse its memory instead of growing it per entry.
             _resetMemory(freeMemory);
-            if (reason == SkipReason.None) ++applied;
-            else emit HeadProofSkipped(channelId, reason);
+            // Bounded by the calldata length, so neither counter can overflow.
+            unchecked {
+                if (reason == SkipReason.None) ++applied;
+                else emit HeadProofSkipped(channelId, reason);
+                offset += unit;
+            }
         }
     }
 

@@ -34,7 +34,14 @@ import type {
   TransferBody,
 } from "./types";
 import { ZERO_HASH } from "./types";
-import { toChannelParams, toDomain, toLock, toTransfer, transferBodyJson } from "./validate";
+import {
+  toChannelParams,
+  toDomain,
+  toLock,
+  toTransfer,
+  transferBodyJson,
+  type TransferBodyJson,
+} from "./validate";
 
 // ---------------------------------------------------------------- checkpoint
 
@@ -281,17 +288,7 @@ export function settleArgsFromLedger(ledger: ChannelLedger, onchain: OnchainHead
 // ---------------------------------------------------------------- evidence file
 
 /** A transfer in an evidence file: decimal strings for integers, hex for bytes. */
-export interface EvidenceTransfer {
-  readonly seq: number;
-  readonly kind: number;
-  readonly amount: string;
-  readonly paidTotal: string;
-  readonly lockedTotal: string;
-  readonly locksRoot: Hash;
-  readonly hashlock: Hash;
-  readonly expiry: string;
-  readonly invoiceId: Hash;
-  readonly prev: Hash;
+export interface EvidenceTransfer extends TransferBodyJson {
   readonly signature: Hex;
 }
 

@@ -208,7 +208,11 @@ export async function signTransfer(
  * through `signTransfer` with a journal. A journaled signer is refused with `JournalError`: a journal is
  * asynchronous, use `signTransfer`.
  */
-export function signTransferUnjournaled(signer: LocalSigner, domain: Domain, transfer: Transfer): SignedTransfer {
+export function signTransferUnjournaled(
+  signer: LocalSigner,
+  domain: Domain,
+  transfer: Transfer,
+): SignedTransfer {
   if (signer.journal) {
     throw new JournalError("a journaled signer signs transfers only through the asynchronous signTransfer");
   }

@@ -2,7 +2,9 @@
 import { expect } from "chai";
 import hre from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { concat, parseEther } from "ethers";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { concat, id as keccakOfText, parseEther } from "ethers";
 import { hashlockOf, Kind, PayerChain, word, ZERO32 } from "../helpers/kit";
 import type { Params } from "../helpers/kit";
 import { coopArgs, DAY, deployBase, now, openEth, openToken, stateOf, Status } from "./fixtures";
@@ -60,6 +62,14 @@ async function closeAndWait(b: Base, ch: Half | Channel) {
 }
 
 describe("ParsecChannels: payouts, credits and reentrancy", () => {
+  it('keeps the reentrancy flag in the pinned transient slot keccak256("parsec.vault.reentrancy")', () => {
+    // The guard is hand-rolled (PayoutVault predates OZ's transient guard here): pin its slot as v4-core
+    // pins its lock slot, so an edit cannot silently move it onto another contract's transient state.
+    const source = readFileSync(path.join(__dirname, "../../contracts/PayoutVault.sol"), "utf8");
+    const slot = /REENTRANCY_SLOT = (0x[0-9a-f]{64});/.exec(source)?.[1];
+    expect(slot).to.equal(keccakOfText("parsec.vault.reentrancy"));
+  });
+
   describe("a recipient that rejects ETH", () => {
     it("is credited on settle while the other side is paid; it pulls the credit later", async () => {
       const b = await loadFixture(withContracts);

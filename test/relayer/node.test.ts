@@ -121,7 +121,11 @@ describe("relayer: node on a real broker", function () {
       return a.encode({ ...t, signature: `0x${sig.toString("hex")}` as Hex });
     };
     const wrongDomain = codecs().transfer.encode(
-      transferMessage(other, signTransferUnjournaled(a.signers[0], other, good.transfer), a.signers[0].address),
+      transferMessage(
+        other,
+        signTransferUnjournaled(a.signers[0], other, good.transfer),
+        a.signers[0].address,
+      ),
     );
     const head = a.ledger.state(1);
     const overflowBody = toTransferBody({
