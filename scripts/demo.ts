@@ -200,11 +200,18 @@ async function main(): Promise<void> {
       }
       return true;
     });
+    // A payer's on-chain seq is its checkpoint's or its proven head's, whichever is higher (protocol §1).
+    const onchainSeqs = async (c: DemoChannel) =>
+      parsec.onchainSeqs(
+        parsec.onchainStateOf(
+          await channels.channelState(c.ledger.channelId),
+          await channels.provenHeadsOf(c.ledger.channelId),
+        ),
+      );
     await waitFor("every channel's newest state on-chain", async () => {
       for (const c of opened) {
-        const [, seq0, seq1] = await channels.channelState(c.ledger.channelId);
-        if (Number(seq0) !== c.ledger.state(0).seq || Number(seq1) !== c.ledger.state(1).seq)
-          return undefined;
+        const { seq0, seq1 } = await onchainSeqs(c);
+        if (seq0 !== c.ledger.state(0).seq || seq1 !== c.ledger.state(1).seq) return undefined;
       }
       return true;
     });
@@ -221,10 +228,9 @@ async function main(): Promise<void> {
     );
     await (await channels.connect(cheat.wallets[1]).close(cheat.ledger.params)).wait();
     log("P1 of one channel closed with an older on-chain state");
-    await waitFor("the watchtower's newer evidence", async () => {
-      const [, , seq1] = await channels.channelState(cheat.ledger.channelId);
-      return Number(seq1) === cheat.ledger.state(1).seq ? true : undefined;
-    });
+    await waitFor("the watchtower's newer evidence", async () =>
+      (await onchainSeqs(cheat)).seq1 === cheat.ledger.state(1).seq ? true : undefined,
+    );
     await ethers.provider.send("evm_increaseTime", [CHALLENGE_PERIOD + 1]);
     await ethers.provider.send("evm_mine", []);
     const payouts = await waitFor("the watchtower to settle", async () => {

@@ -126,6 +126,14 @@ export function onchainStateOf(
   };
 }
 
+/** Each payer's on-chain seq: the checkpoint word's or the proven one, whichever is higher (protocol §1). */
+export function onchainSeqs(onchain: OnchainState): { readonly seq0: number; readonly seq1: number } {
+  return {
+    seq0: Math.max(onchain.seq0, onchain.proven[0].seq),
+    seq1: Math.max(onchain.seq1, onchain.proven[1].seq),
+  };
+}
+
 const LOW_224_BITS = (1n << 224n) - 1n;
 
 /**

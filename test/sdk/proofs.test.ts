@@ -15,6 +15,8 @@ import {
   isParsecError,
   ledgerFromEvidence,
   onchainHeads,
+  onchainSeqs,
+  onchainStateOf,
   parseEvidence,
   planDispute,
   serializeEvidence,
@@ -196,6 +198,19 @@ describe("sdk/proofs: on-chain proofs and the evidence file", () => {
     // Above the on-chain seq is refused; a payer whose chain is not beyond the head is stale.
     expect(() => chainProof(ledger, 0, heads, { fromSeq: 5 })).to.throw(RangeError);
     expectCode(() => chainProof(ledger, 1, { ...heads, seq1: 3, head1: ledger.state(1).head }), "Stale");
+  });
+
+  it("reads each payer's on-chain seq as the higher of the checkpoint's and the proven one", () => {
+    const state = onchainStateOf(
+      [{}, 4n, 7n, 123n],
+      [9n, 1n, 3n, 2n], // proven seq 9 for payer 0, seq 3 (below the checkpoint's 7) for payer 1
+    );
+    expect(state.proven).to.deep.equal([
+      { seq: 9, head224: 1n },
+      { seq: 3, head224: 2n },
+    ]);
+    expect(onchainSeqs(state)).to.deep.equal({ seq0: 9, seq1: 7 });
+    expect(onchainSeqs(EMPTY_ONCHAIN_STATE)).to.deep.equal({ seq0: 0, seq1: 0 });
   });
 
   it("finds the on-chain heads by seq and checks them against the commitment and proven words", () => {
