@@ -9,6 +9,9 @@ import path from "node:path";
 import { getAddress, SigningKey, computeAddress } from "ethers";
 import { type Address, DEFAULT_TOPICS, type Hex } from "../../sdk";
 import { ConfigError, type ConfigProblem } from "./errors";
+import { readDeployment } from "./deployment";
+
+export { readDeployment } from "./deployment";
 
 /** The topics a node reads and writes. */
 export interface TopicNames {
@@ -57,6 +60,8 @@ export interface ChainConfig {
   readonly chainId: bigint | null;
   /** First block to index `ParsecChannels` events from (its deployment block). */
   readonly startBlock: number;
+  /** The deployment file the address and start block came from, if any. */
+  readonly deploymentFile: string | null;
   readonly pollIntervalMs: number;
   /** The funded key that sends checkpoints, chain proofs and settlements (env only). */
   readonly submitterKey: Hex | null;
@@ -240,23 +245,6 @@ class Reader {
   }
 }
 
-/** Where a deployment file says the contracts are. */
-export interface DeploymentFile {
-  readonly ParsecChannels: string;
-  readonly HashedTimelock?: string;
-  readonly chainId: number;
-  readonly startBlock?: number;
-}
-
-/** Reads `deployments/<network>.json` (written by `scripts/deploy.ts`). */
-export function readDeployment(file: string): DeploymentFile {
-  const raw = JSON.parse(fs.readFileSync(file, "utf8")) as Partial<DeploymentFile>;
-  if (typeof raw.ParsecChannels !== "string" || typeof raw.chainId !== "number") {
-    throw new Error(`${file} must hold { "ParsecChannels": "0x…", "chainId": n }`);
-  }
-  return raw as DeploymentFile;
-}
-
 function readJsonFile(file: string, r: Reader): JsonObject {
   try {
     const parsed = JSON.parse(fs.readFileSync(file, "utf8")) as Json;
@@ -281,7 +269,10 @@ export interface LoadOptions {
   /** Settings that win over the file (e.g. from tests); same shape as the file. */
   readonly overrides?: ConfigOverrides;
   readonly env?: NodeJS.ProcessEnv;
-  /** Where `deployments/` lives (default: the repo root). */
+  /**
+   * Base of a relative `chain.deployment` path and of `deployments/<name>.json` (default: the working
+   * directory; a bare name is also looked for in the project root), and of the default state dir.
+   */
   readonly repoRoot?: string;
 }
 
@@ -449,29 +440,28 @@ export function loadConfig(opts: LoadOptions = {}): RelayerConfig {
   let channels: Address | null = null;
   let chainId: bigint | null = null;
   let startBlock = r.int(c, "startBlock", "chain.startBlock", 0, 0);
+  let deploymentFile: string | null = null;
   if (typeof c.channels === "string") {
     channels = r.address(c.channels, "chain.channels");
   } else if (typeof c.deployment === "string") {
-    const depFile = path.isAbsolute(c.deployment)
-      ? c.deployment
-      : path.join(repoRoot, "deployments", `${c.deployment}.json`);
     try {
-      const dep = readDeployment(depFile);
-      channels = r.address(dep.ParsecChannels, `${depFile} ParsecChannels`);
+      const dep = readDeployment(c.deployment, { cwd: opts.repoRoot });
+      deploymentFile = dep.file;
+      channels = dep.ParsecChannels;
       chainId = BigInt(dep.chainId);
-      if (c.startBlock === undefined && typeof dep.startBlock === "number") startBlock = dep.startBlock;
+      if (c.startBlock === undefined || c.startBlock === null) startBlock = dep.blockNumber;
     } catch (e) {
       r.problem(
         "chain.deployment",
-        `cannot read ${depFile} (${e instanceof Error ? e.message : String(e)})`,
-        "deploy first (scripts/deploy.ts) or set PARSEC_CHANNELS_ADDRESS",
+        e instanceof Error ? e.message : String(e),
+        `deploy first (npx hardhat run scripts/deploy.ts --network <name>), give the file's path, or set ${ENV.channels}`,
       );
     }
   } else {
     r.problem(
       "chain.channels",
       "the ParsecChannels address is missing",
-      `set ${ENV.channels}=0x… or ${ENV.deployment}=<network> (reads deployments/<network>.json)`,
+      `set ${ENV.channels}=0x… or ${ENV.deployment}=<network> (reads ./deployments/<network>.json) or =<path>`,
     );
   }
   if (c.chainId !== undefined && c.chainId !== null)
@@ -495,6 +485,7 @@ export function loadConfig(opts: LoadOptions = {}): RelayerConfig {
     channels: channels ?? ("0x0000000000000000000000000000000000000000" as Address),
     chainId,
     startBlock,
+    deploymentFile,
     pollIntervalMs: r.int(c, "pollIntervalMs", "chain.pollIntervalMs", 1000, 10, 600_000),
     submitterKey: submitter ? r.key(submitter, ENV.submitterKey) : null,
     fees,

@@ -1,9 +1,12 @@
-/** Deploys the Parsec contracts with the first signer and writes `deployments/<network>.json`. */
-import fs from "node:fs";
+/**
+ * Deploys the Parsec contracts with the first signer and writes `deployments/<network>.json`. The file's
+ * type, reader and writer are `relayer/src/deployment.ts`, shared with the node (which reads it for
+ * `PARSEC_DEPLOYMENT`); the block the node and the tasks index events from is its `blockNumber`.
+ */
 import path from "node:path";
 import { ContractFactory, formatUnits, type Signer } from "ethers";
 import type { Artifacts, HardhatRuntimeEnvironment } from "hardhat/types";
-import type { Deployment } from "../../app/src/core/deployment";
+import { deploymentPath, writeDeployment, type Deployment } from "../../relayer/src/deployment";
 import { print } from "./output";
 
 /** Chain ids of local development chains (Hardhat, Anvil/Ganache): they get a TestToken for demos. */
@@ -20,7 +23,7 @@ export interface DeployOptions {
 
 /** The default deployment file of the network Hardhat runs on. */
 export function deploymentFile(hre: HardhatRuntimeEnvironment): string {
-  return path.join(hre.config.paths.root, "deployments", `${hre.network.name}.json`);
+  return deploymentPath(hre.config.paths.root, hre.network.name);
 }
 
 /**
@@ -31,7 +34,7 @@ export async function deployWith(
   deployer: Signer,
   artifacts: Artifacts,
   options: { readonly withTestToken: boolean; readonly mintTo?: readonly string[] },
-): Promise<Deployment> {
+): Promise<Deployed> {
   const chainId = Number((await deployer.provider?.getNetwork())?.chainId ?? 0n);
   const deploy = async (name: string, args: readonly unknown[] = []) => {
     const artifact = await artifacts.readArtifact(name);
@@ -62,16 +65,15 @@ export async function deployWith(
   };
 }
 
-/** Writes a deployment as JSON, creating the folder. */
-export function writeDeployment(file: string, deployment: Deployment): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, JSON.stringify(deployment, null, 2) + "\n");
-}
+export { writeDeployment };
+
+/** What a deploy returns: a `Deployment` (the file's type) that always has `HashedTimelock`. */
+export type Deployed = Deployment & Required<Pick<Deployment, "HashedTimelock">>;
 
 export async function deployParsec(
   hre: HardhatRuntimeEnvironment,
   options: DeployOptions = {},
-): Promise<Deployment> {
+): Promise<Deployed> {
   const signers = await hre.ethers.getSigners();
   const deployer = signers[0];
   if (!deployer)

@@ -11,6 +11,7 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import {
   type Domain,
   exportEvidence,
@@ -48,7 +49,11 @@ class HttpError extends Error {
   }
 }
 
+/** The client went away (reset or closed) before its request was read: nothing to answer, not a node fault. */
+class ClientAborted extends Error {}
+
 const MAX_UINT128 = (1n << 128n) - 1n;
+const MAX_BODY_BYTES = 64 * 1024;
 
 function lockJson(l: Lock): Record<string, string> {
   return { amount: l.amount.toString(), expiry: l.expiry.toString(), hashlock: l.hashlock };
@@ -171,23 +176,74 @@ function parseAmount(v: unknown, field: string): bigint {
   return n;
 }
 
-async function readBody(req: http.IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > 64 * 1024) throw new HttpError(413, "TooLarge", "the request body is limited to 64 KiB");
-    chunks.push(c as Buffer);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8") || "null");
-  } catch {
-    throw new HttpError(400, "BadRequest", "the body must be JSON");
-  }
+/**
+ * Reads a JSON body of at most 64 KiB. A body that has not fully arrived `timeoutMs` after the headers is
+ * answered 408 (a client declaring a `content-length` and never sending it cannot hold the socket); a
+ * client that resets or closes while sending rejects with `ClientAborted`.
+ */
+function readBody(req: http.IncomingMessage, timeoutMs: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const settle = (error: Error | null, value?: unknown): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onGone);
+      req.off("close", onGone);
+      if (error) reject(error);
+      else resolve(value);
+    };
+    const timer = setTimeout(
+      () =>
+        settle(
+          new HttpError(
+            408,
+            "RequestTimeout",
+            `the request body did not arrive in full within ${timeoutMs} ms`,
+          ),
+        ),
+      timeoutMs,
+    );
+    const onData = (c: Buffer): void => {
+      size += c.length;
+      if (size > MAX_BODY_BYTES)
+        settle(new HttpError(413, "TooLarge", "the request body is limited to 64 KiB"));
+      else chunks.push(c);
+    };
+    const onEnd = (): void => {
+      try {
+        settle(null, JSON.parse(Buffer.concat(chunks).toString("utf8") || "null"));
+      } catch {
+        settle(new HttpError(400, "BadRequest", "the body must be JSON"));
+      }
+    };
+    const onGone = (e?: unknown): void => {
+      if (req.complete && e === undefined) return; // "close" after "end": handled by onEnd
+      settle(new ClientAborted(e === undefined ? "aborted" : messageOf(e)));
+    };
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.on("error", onGone);
+    req.on("close", onGone);
+  });
 }
 
 function channelIdOf(raw: string): Hash {
-  const id = decodeURIComponent(raw).toLowerCase();
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(raw);
+  } catch {
+    throw new HttpError(
+      400,
+      "BadRequest",
+      `the path segment ${JSON.stringify(raw)} is not valid percent-encoding (a "%" must be followed by two hex digits)`,
+    );
+  }
+  const id = decoded.toLowerCase();
   if (!/^0x[0-9a-f]{64}$/.test(id))
     throw new HttpError(400, "BadRequest", "a channel id is 0x followed by 64 hex digits");
   return id as Hash;
@@ -289,11 +345,25 @@ async function cooperativeClose(api: NodeAccess, id: Hash, body: unknown): Promi
   };
 }
 
+/** Parses the request target (origin form `/path?query` or absolute form `http://host/path`). */
+function requestUrl(target: string): URL {
+  try {
+    return new URL(target, "http://node");
+  } catch {
+    throw new HttpError(
+      400,
+      "BadRequest",
+      `the request target ${JSON.stringify(target)} is not a valid path or URL (expected e.g. /channels/0x…)`,
+    );
+  }
+}
+
 async function route(
   api: NodeAccess,
   req: http.IncomingMessage,
+  bodyTimeoutMs: number,
 ): Promise<{ status: number; body: string; type: string }> {
-  const url = new URL(req.url ?? "/", "http://node");
+  const url = requestUrl(req.url ?? "/");
   const parts = url.pathname.split("/").filter(Boolean);
   const json = (status: number, value: unknown): { status: number; body: string; type: string } => ({
     status,
@@ -343,7 +413,7 @@ async function route(
       return { status: 200, body: serializeEvidence(evidence), type: "application/json" };
     }
     if (parts.length === 3 && parts[2] === "cooperative-close" && method === "POST") {
-      return json(200, await cooperativeClose(api, id, await readBody(req)));
+      return json(200, await cooperativeClose(api, id, await readBody(req, bodyTimeoutMs)));
     }
   }
   throw new HttpError(404, "NotFound", `no route ${method} ${url.pathname}; see docs/relayer.md`);
@@ -354,38 +424,117 @@ export interface HttpApi {
   close(): Promise<void>;
 }
 
+export interface HttpLimits {
+  /** The request headers must arrive in full within this many ms of the connection's request start. */
+  readonly headersTimeoutMs?: number;
+  /** The whole request (headers and body) must arrive within this many ms; the body is answered 408 after it. */
+  readonly requestTimeoutMs?: number;
+}
+
+/** Default bound on headers and on the whole request: a stalled client is answered 408 or closed after it. */
+export const HTTP_TIMEOUT_MS = 10_000;
+
+/** Errors a peer causes by going away: logged at debug, never answered. */
+const GONE_CODES = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED", "HPE_INVALID_EOF_STATE"]);
+
+/** A connection whose response has started (or ended) cannot take a raw error answer. */
+function responseStarted(socket: Duplex): boolean {
+  const current = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+  return current?.headersSent === true;
+}
+
 /** Serves the API on `host:port` (port 0: any free port). */
-export async function startHttpApi(api: NodeAccess, host: string, port: number): Promise<HttpApi> {
-  const server = http.createServer((req, res) => {
-    if (req.method === "OPTIONS") {
-      // CORS preflight of the wallet dapp (POST with a JSON body).
-      res.writeHead(204, {
-        "access-control-allow-origin": "*",
-        "access-control-allow-methods": "GET, POST, OPTIONS",
-        "access-control-allow-headers": "content-type",
-        "access-control-max-age": "600",
-      });
-      res.end();
+export async function startHttpApi(
+  api: NodeAccess,
+  host: string,
+  port: number,
+  limits: HttpLimits = {},
+): Promise<HttpApi> {
+  const requestTimeoutMs = limits.requestTimeoutMs ?? HTTP_TIMEOUT_MS;
+  const headersTimeoutMs = Math.min(limits.headersTimeoutMs ?? HTTP_TIMEOUT_MS, requestTimeoutMs);
+  const server = http.createServer(
+    {
+      headersTimeout: headersTimeoutMs,
+      requestTimeout: requestTimeoutMs,
+      // Node enforces both timeouts on this tick (default 30 s, which would stretch the bound).
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeoutMs / 4))),
+    },
+    (req, res) => {
+      if (req.method === "OPTIONS") {
+        // CORS preflight of the wallet dapp (POST with a JSON body).
+        res.writeHead(204, {
+          "access-control-allow-origin": "*",
+          "access-control-allow-methods": "GET, POST, OPTIONS",
+          "access-control-allow-headers": "content-type",
+          "access-control-max-age": "600",
+        });
+        res.end();
+        return;
+      }
+      route(api, req, requestTimeoutMs)
+        .then((r) => {
+          if (res.headersSent || res.destroyed) return;
+          res.writeHead(r.status, {
+            "content-type": r.type,
+            "cache-control": "no-store",
+            "access-control-allow-origin": "*",
+          });
+          res.end(r.body);
+        })
+        .catch((e: unknown) => {
+          if (e instanceof ClientAborted || res.destroyed || req.socket.destroyed) {
+            api.logger.debug("http client aborted", {
+              method: req.method,
+              url: req.url,
+              error: messageOf(e),
+            });
+            return;
+          }
+          if (res.headersSent) return;
+          const status = e instanceof HttpError ? e.status : 500;
+          const code = e instanceof HttpError ? e.code : "Internal";
+          if (status === 500) api.logger.error("http handler failed", { url: req.url, error: messageOf(e) });
+          else if (status === 408)
+            api.logger.debug("http request timed out", { method: req.method, url: req.url });
+          const headers: Record<string, string> = {
+            "content-type": "application/json",
+            "access-control-allow-origin": "*",
+          };
+          // The rest of the body was not read: the connection cannot carry another request.
+          if (status === 408 || status === 413) headers.connection = "close";
+          res.writeHead(status, headers);
+          res.end(JSON.stringify({ error: code, message: messageOf(e) }));
+        });
+    },
+  );
+  server.keepAliveTimeout = 5000;
+  // Requests Node refuses before a handler runs (unparsable request line or headers, headers or request
+  // timeouts) and peers that reset: answered in the API's error shape, logged at debug (client faults).
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const code = err.code ?? "";
+    if (GONE_CODES.has(code) || !socket.writable || responseStarted(socket)) {
+      api.logger.debug("http client aborted", { code, error: err.message });
+      socket.destroy();
       return;
     }
-    route(api, req)
-      .then((r) => {
-        res.writeHead(r.status, {
-          "content-type": r.type,
-          "cache-control": "no-store",
-          "access-control-allow-origin": "*",
-        });
-        res.end(r.body);
-      })
-      .catch((e: unknown) => {
-        const status = e instanceof HttpError ? e.status : 500;
-        const code = e instanceof HttpError ? e.code : "Internal";
-        if (status === 500) api.logger.error("http handler failed", { url: req.url, error: messageOf(e) });
-        res.writeHead(status, { "content-type": "application/json", "access-control-allow-origin": "*" });
-        res.end(JSON.stringify({ error: code, message: messageOf(e) }));
-      });
+    const [status, error, message] =
+      code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? [408, "RequestTimeout", `the request did not arrive in full within ${requestTimeoutMs} ms`]
+        : code === "HPE_HEADER_OVERFLOW"
+          ? [431, "HeadersTooLarge", "the request headers are too large"]
+          : [400, "BadRequest", `malformed HTTP request: ${err.message}${code ? ` (${code})` : ""}`];
+    api.logger.debug("http client error", { code, status, error: err.message });
+    const body = JSON.stringify({ error, message });
+    socket.end(
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ""}\r\n` +
+        "content-type: application/json\r\n" +
+        "access-control-allow-origin: *\r\n" +
+        `content-length: ${Buffer.byteLength(body)}\r\n` +
+        "connection: close\r\n\r\n" +
+        body,
+      () => socket.destroy(),
+    );
   });
-  server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => resolve());
