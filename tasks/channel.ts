@@ -484,7 +484,12 @@ withCommonParams(
       print(`  asking the relayer ${args.relayer} for ${counterparty}'s signature`);
       let answer;
       try {
-        answer = await relayerClient(args.relayer).cooperativeClose(channel.channelId, balance0, balance1);
+        answer = await relayerClient(args.relayer).cooperativeClose(
+          channel.channelId,
+          balance0,
+          balance1,
+          counterparty,
+        );
       } catch (e) {
         throw new TaskError((e as Error).message);
       }

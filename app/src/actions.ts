@@ -203,7 +203,7 @@ export async function closeCooperatively(
     const answer = await runStep(
       ctx.activity,
       "Counterparty signature (relayer)",
-      () => relayer.cooperativeClose(channel.channelId, balance0, balance1),
+      () => relayer.cooperativeClose(channel.channelId, balance0, balance1, counterparty),
       "received",
     );
     theirs = answer.signature;

@@ -288,6 +288,17 @@ describe("relayer: node on a real broker", function () {
     });
     expect(locked.status).to.equal(409);
     expect(((await locked.json()) as { message: string }).message).to.match(/locks are pending/);
+    // The wallet's client (dapp and channel:close --relayer) shows the node's own reason, not a URL hint.
+    const { relayerClient } = await import("../../app/src/core/relayer");
+    const client = relayerClient(url);
+    const refused = await client
+      .cooperativeClose(a.id as Hex, lockFree.payout0, lockFree.payout1, a.params.participant1)
+      .then(
+        () => null,
+        (e: Error) => e.message,
+      );
+    expect(refused).to.match(/answered 409: Conflict: locks are pending/);
+    expect(refused).to.not.include("Check that the relayer runs");
     const s = a.ledger.state(0);
     // The lock expired: the payer cancels it, the node accepts the CANCEL.
     const cancel = a.next(0, { kind: "CANCEL", lock: s.locks[0] });
@@ -333,6 +344,26 @@ describe("relayer: node on a real broker", function () {
       split.balance1,
     ]);
     expect(BigInt(sig.expiry) > chainNow).to.equal(true);
+    // The client names the participant whose signature it wants (a node holding both keys needs it) and
+    // gets the same terms; a key the node does not hold is refused with the node's reason.
+    const viaClient = await client.cooperativeClose(
+      a.id as Hex,
+      out.payout0,
+      out.payout1,
+      a.params.participant1,
+    );
+    expect([viaClient.signer, viaClient.seq0, viaClient.seq1]).to.deep.equal([
+      a.params.participant1,
+      seq0,
+      seq1,
+    ]);
+    const notHeld = await client
+      .cooperativeClose(a.id as Hex, out.payout0, out.payout1, a.params.participant0)
+      .then(
+        () => null,
+        (e: Error) => e.message,
+      );
+    expect(notHeld).to.match(/answered 409: Conflict: this node holds no key of/);
     // The wallet adds its own signature over the same terms and closes on-chain with the node's.
     const { signCooperativeClose } = await import("../../sdk/src/sign");
     const { cooperativeCloseArgs } = await import("../../sdk/src/records");

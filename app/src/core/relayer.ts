@@ -1,6 +1,6 @@
 /**
  * Client of the Parsec node's HTTP API: `GET /health`, `GET /channels?participant=`, `GET /channels/:id`,
- * `GET /channels/:id/evidence`, `POST /channels/:id/cooperative-close` (`{ balance0, balance1 }` →
+ * `GET /channels/:id/evidence`, `POST /channels/:id/cooperative-close` (`{ balance0, balance1, signer? }` →
  * `{ signer, signature, seq0, seq1, expiry }`). Isomorphic (global `fetch`).
  */
 import { getAddress, isHex, type Address, type Hex } from "viem";
@@ -11,7 +11,12 @@ import type { Domain } from "./sdk";
 export class RelayerError extends Error {
   readonly status: number | null;
   constructor(url: string, why: string, status: number | null = null) {
-    super(`Relayer ${url}: ${why}. Check that the relayer runs and its URL is right.`);
+    // Only a failure to reach it points at the URL; an answer carries the node's own reason.
+    super(
+      status === null
+        ? `Relayer ${url}: ${why}. Check that the relayer runs and its URL is right.`
+        : `Relayer ${url}: ${why}.`,
+    );
     this.name = "RelayerError";
     this.status = status;
   }
@@ -109,7 +114,16 @@ export interface RelayerClient {
   channel(channelId: Hex): Promise<RelayerChannel | null>;
   /** The channel's evidence, re-verified; with `domain`, refused unless signed for that deployment. */
   evidence(channelId: Hex, domain?: Domain): Promise<ChannelEvidence>;
-  cooperativeClose(channelId: Hex, balance0: bigint, balance1: bigint): Promise<CooperativeCloseSignature>;
+  /**
+   * The counterparty's signature on a cooperative close from its node. `signer` names the participant
+   * whose signature is wanted (needed when the node holds both participants' keys).
+   */
+  cooperativeClose(
+    channelId: Hex,
+    balance0: bigint,
+    balance1: bigint,
+    signer?: Address,
+  ): Promise<CooperativeCloseSignature>;
 }
 
 export function relayerClient(
@@ -136,8 +150,18 @@ export function relayerClient(
       throw new RelayerError(url, `${path} answered with non-JSON (${response.status})`, response.status);
     }
     if (!response.ok) {
-      const message = pick(body, "error", "message") ?? pick(body, "error") ?? pick(body, "message") ?? text;
-      throw new RelayerError(url, `${path} answered ${response.status}: ${String(message)}`, response.status);
+      // The node answers `{ error: code, message }`; older servers nested the message under `error`.
+      const code = pick(body, "error");
+      const message = pick(body, "message") ?? pick(body, "error", "message");
+      const reason =
+        typeof message === "string"
+          ? typeof code === "string"
+            ? `${code}: ${message}`
+            : message
+          : typeof code === "string"
+            ? code
+            : text;
+      throw new RelayerError(url, `${path} answered ${response.status}: ${reason}`, response.status);
     }
     return body;
   }
@@ -168,15 +192,22 @@ export function relayerClient(
       const body = await call(`/channels/${channelId}/evidence`);
       return readEvidence(body, domain ? { domain, channelId } : undefined);
     },
-    async cooperativeClose(channelId, balance0, balance1) {
+    async cooperativeClose(channelId, balance0, balance1, signer) {
       const body = await call(`/channels/${channelId}/cooperative-close`, {
         method: "POST",
-        body: JSON.stringify({ balance0: balance0.toString(), balance1: balance1.toString() }),
+        body: JSON.stringify({
+          balance0: balance0.toString(),
+          balance1: balance1.toString(),
+          ...(signer ? { signer } : {}),
+        }),
       });
-      const signer = pick(body, "signer");
+      const answeredBy = pick(body, "signer");
       const signature = pick(body, "signature");
-      if (typeof signer !== "string" || typeof signature !== "string" || !isHex(signature)) {
+      if (typeof answeredBy !== "string" || typeof signature !== "string" || !isHex(signature)) {
         throw new RelayerError(url, "cooperative-close returned no signer and signature");
+      }
+      if (signer && getAddress(answeredBy) !== getAddress(signer)) {
+        throw new RelayerError(url, `cooperative-close was signed by ${answeredBy}, not ${signer}`);
       }
       const [seq0, seq1, expiry] = ["seq0", "seq1", "expiry"].map((k) => asBig(pick(body, k)));
       if (seq0 === null || seq1 === null || expiry === null || seq0 >= 1n << 32n || seq1 >= 1n << 32n) {
@@ -185,7 +216,7 @@ export function relayerClient(
           "cooperative-close returned no seq0, seq1 and expiry (the terms it signed); the relayer may predate bound cooperative closes",
         );
       }
-      return { signer: getAddress(signer), signature, seq0: Number(seq0), seq1: Number(seq1), expiry };
+      return { signer: getAddress(answeredBy), signature, seq0: Number(seq0), seq1: Number(seq1), expiry };
     },
   };
 }
