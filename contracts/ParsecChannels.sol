@@ -191,7 +191,7 @@ contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault 
             domainSeparator: _domainSeparatorV4()
         });
         uint256 recordWord = _requireLiveWord(ctx.channelId);
-        OnchainHead memory anchor = _onchainHead(ctx.channelId, recordWord, payer);
+        OnchainHead memory anchor = _onchainHead(ctx.channelId, recordWord, _states[ctx.channelId], payer);
         ChainVerifier.PayerState memory state = _chainStart(ctx, startBody, startLocks);
         state = _verifyPiece(ctx, anchor, state, transfers, otherHead);
         _writeProven(ctx.channelId, recordWord, payer, state.seq, state.head);
@@ -224,9 +224,9 @@ contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault 
         if (block.timestamp < record.closesAt) revert ChallengePeriodActive(record.closesAt);
 
         uint256 recordWord = ChannelRecords.pack(record);
-        _requireCheckpointHeads(channelId, checkpointHead0, checkpointHead1);
-        TransferBody memory body0 = _openSettledHead(channelId, recordWord, 0, head0, checkpointHead0);
-        TransferBody memory body1 = _openSettledHead(channelId, recordWord, 1, head1, checkpointHead1);
+        uint256 checkpointWord = _requireCheckpointHeads(channelId, checkpointHead0, checkpointHead1);
+        TransferBody memory body0 = _openSettledHead(channelId, recordWord, checkpointWord, 0, head0, checkpointHead0);
+        TransferBody memory body1 = _openSettledHead(channelId, recordWord, checkpointWord, 1, head1, checkpointHead1);
         Settlement.Outcome memory outcome = Settlement.split(
             record.deposit0,
             record.deposit1,
@@ -238,7 +238,7 @@ contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault 
 
         record.status = ChannelStatus.Settled;
         _records[channelId] = ChannelRecords.pack(record);
-        delete _states[channelId];
+        if (checkpointWord != 0) delete _states[channelId];
         if (record.hasProofs) delete _proven[channelId];
         if (outcome.pot0 != 0 || outcome.pot1 != 0) {
             PendingLocks storage pending = _pendingLocks[channelId];
@@ -443,7 +443,8 @@ contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault 
         uint256 recordWord = _records[channelId];
         if (!_isLiveWord(recordWord)) return (channelId, SkipReason.ChannelNotOpen);
         TransferBody memory body = PackedRecords.readBody(records, at + 1);
-        if (body.seq <= _onchainHead(channelId, recordWord, payer).seq) return (channelId, SkipReason.StaleState);
+        uint32 onchainSeq = _onchainHead(channelId, recordWord, _states[channelId], payer).seq;
+        if (body.seq <= onchainSeq) return (channelId, SkipReason.StaleState);
         bytes32 hash = ParsecHashing.transferHash(channelId, payer, body);
         address signer = payer == 0 ? params.participant0 : params.participant1;
         if (!_signedBy(_hashTypedDataV4(hash), records, at + 1 + PackedRecords.TRANSFER_BODY_LENGTH, signer)) {
@@ -485,9 +486,10 @@ contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault 
     function _onchainHead(
         bytes32 channelId,
         uint256 recordWord,
+        uint256 checkpointWord,
         uint8 payer
     ) private view returns (OnchainHead memory head) {
-        head.checkpointWord = _states[channelId];
+        head.checkpointWord = checkpointWord;
         if (ChannelRecords.hasProofs(recordWord)) head.provenWord = _proven[channelId][payer];
         uint32 checkpointSeq = StateWords.checkpointSeq(head.checkpointWord, payer);
         uint32 provenSeq = StateWords.provenSeq(head.provenWord);
@@ -545,9 +547,14 @@ contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault 
         if (LockList.root(state.locks) != state.locksRoot) revert LocksMismatch(state.locksRoot);
     }
 
-    /// @dev The checkpoint heads a settlement names must open the checkpoint word (both zero without one).
-    function _requireCheckpointHeads(bytes32 channelId, bytes32 head0, bytes32 head1) private view {
-        uint256 word = _states[channelId];
+    /// @dev The checkpoint heads a settlement names must open the checkpoint word (both zero without one);
+    /// returns that word.
+    function _requireCheckpointHeads(
+        bytes32 channelId,
+        bytes32 head0,
+        bytes32 head1
+    ) private view returns (uint256 word) {
+        word = _states[channelId];
         bool matches =
             word == 0
                 ? head0 == 0 && head1 == 0
@@ -559,11 +566,12 @@ contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault 
     function _openSettledHead(
         bytes32 channelId,
         uint256 recordWord,
+        uint256 checkpointWord,
         uint8 payer,
         bytes calldata data,
         bytes32 checkpointHead
     ) private view returns (TransferBody memory body) {
-        OnchainHead memory head = _onchainHead(channelId, recordWord, payer);
+        OnchainHead memory head = _onchainHead(channelId, recordWord, checkpointWord, payer);
         body = _openHead(channelId, head.seq, data);
         if (head.seq == 0) return body;
         bytes32 hash = ParsecHashing.transferHash(channelId, payer, body);

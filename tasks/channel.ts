@@ -23,6 +23,7 @@ import {
 import { isEmptyOnchainState, planDispute, settleArgsFor, type DisputeStep } from "../app/src/core/dispute";
 import { relayerClient } from "../app/src/core/relayer";
 import {
+  DEFAULT_COOPERATIVE_CLOSE_VALIDITY_SECONDS,
   cooperativeCloseArgs,
   checkpointArgs,
   hashCooperativeClose,
@@ -423,7 +424,7 @@ withCommonParams(
   .addOptionalParam(
     "closeExpiry",
     "Seconds from now the close you sign stays valid (no transfers in the channel until then)",
-    3600,
+    DEFAULT_COOPERATIVE_CLOSE_VALIDITY_SECONDS,
     types.int,
   )
   .setAction(async (args: CloseArgs, hre): Promise<TxReport> => {

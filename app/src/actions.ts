@@ -19,6 +19,7 @@ import { planDispute, settleArgsFor } from "./core/dispute";
 import type { ChannelEvidence } from "./core/evidence";
 import type { RelayerClient } from "./core/relayer";
 import {
+  MAX_COOPERATIVE_CLOSE_VALIDITY_SECONDS,
   cooperativeCloseArgs,
   hashCooperativeClose,
   normalizeSignature,
@@ -53,7 +54,7 @@ export class ActionError extends Error {
 }
 
 /** The latest expiry the dapp accepts on a counterparty's close: a day (the relayer signs for an hour). */
-const MAX_CLOSE_EXPIRY_AHEAD = 24 * 3600;
+const MAX_CLOSE_EXPIRY_AHEAD = MAX_COOPERATIVE_CLOSE_VALIDITY_SECONDS;
 
 const channelsAt = (ctx: ActionContext) =>
   ({ address: ctx.deployment.ParsecChannels, abi: parsecChannelsAbi, account: ctx.account }) as const;

@@ -389,6 +389,13 @@ export function proveEquivocationArgs(
   return [params, a.payer, bytesArg(ea), bytesArg(eb)];
 }
 
+/**
+ * How long a cooperative close stays usable by default, and the longest a participant should co-sign: a
+ * signed close can be replayed until it expires, and no transfer is safe in the channel until then.
+ */
+export const DEFAULT_COOPERATIVE_CLOSE_VALIDITY_SECONDS = 3600;
+export const MAX_COOPERATIVE_CLOSE_VALIDITY_SECONDS = 86_400;
+
 /** The `terms` tuple of `cooperativeClose`. */
 export interface CooperativeCloseTerms {
   readonly seq0: number;

@@ -17,6 +17,7 @@ import {
 } from "../helpers/kit";
 import type { Params } from "../helpers/kit";
 import {
+  checkpointAt,
   coopArgs,
   coopSigs,
   coopTerms,
@@ -321,18 +322,7 @@ describe("ParsecChannels: issue 9 attacks", () => {
       const ch = await openEth(b, ONE, ONE, HOUR);
       for (let i = 0; i < 5; i++) await ch.c0.pay(parseEther("0.1"));
       for (let i = 0; i < 3; i++) await ch.c1.pay(parseEther("0.01"));
-      const cp = (s0: number, s1: number) =>
-        checkpointRecord(
-          b.alice,
-          b.bob,
-          b.dom,
-          ch.params,
-          ch.id,
-          s0,
-          headAt(ch.c0, s0),
-          s1,
-          headAt(ch.c1, s1),
-        );
+      const cp = (s0: number, s1: number) => checkpointAt(ch, s0, s1);
       await b.channels.checkpoint(await cp(1, 1));
       await b.channels.connect(b.alice).close(ch.params);
       await ethers.provider.send("evm_setAutomine", [false]);

@@ -17,6 +17,7 @@ import {
 } from "../helpers/kit";
 import type { Body, Hex } from "../helpers/kit";
 import {
+  checkpointAt,
   commitment,
   deployBase,
   head224,
@@ -663,18 +664,7 @@ describe("ParsecChannels: extendChain (dispute path)", () => {
       const ch = await openEth(b);
       for (let i = 0; i < 8; i++) await ch.c0.pay(parseEther("0.01"));
       for (let i = 0; i < 4; i++) await ch.c1.pay(parseEther("0.001"));
-      const cpAt = async (s0: number, s1: number) =>
-        checkpointRecord(
-          b.alice,
-          b.bob,
-          b.dom,
-          ch.params,
-          ch.id,
-          s0,
-          headAt(ch.c0, s0),
-          s1,
-          headAt(ch.c1, s1),
-        );
+      const cpAt = (s0: number, s1: number) => checkpointAt(ch, s0, s1);
       await b.channels.checkpoint(await cpAt(3, 2));
       await b.channels.connect(b.bob).close(ch.params);
       // a head proof moves P0 to 5 while closing (it names no heads)

@@ -176,6 +176,21 @@ export async function ecrecover(digest: string, sig: string): Promise<string> {
 }
 
 /** A co-signed checkpoint of both chains' current heads. */
+/** Both participants' checkpoint of the chains at seqs `seq0`, `seq1` (an older state than the newest). */
+export function checkpointAt(ch: Channel, seq0: number, seq1: number): Promise<Hex> {
+  return checkpointRecord(
+    ch.c0.wallet,
+    ch.c1.wallet,
+    ch.c0.dom,
+    ch.params,
+    ch.id,
+    seq0,
+    headAt(ch.c0, seq0),
+    seq1,
+    headAt(ch.c1, seq1),
+  );
+}
+
 export async function checkpointOf(b: Base, ch: Channel, dom: TypedDataDomain = b.dom): Promise<Hex> {
   return checkpointRecord(
     ch.c0.wallet,

@@ -3,6 +3,7 @@
  * and `provenHeadsOf`.
  */
 import {
+  onchainSeqs,
   onchainStateOf,
   toChannelParams,
   type Address,
@@ -96,8 +97,7 @@ export function toOnchainState(state: ChannelStateResult, proven: ProvenHeadsRes
     closesAt: Number(record.closesAt),
     isToken: record.isToken,
     hasProofs: record.hasProofs,
-    seq0: Math.max(words.seq0, words.proven[0].seq),
-    seq1: Math.max(words.seq1, words.proven[1].seq),
+    ...onchainSeqs(words),
     words,
   };
 }

@@ -4,10 +4,10 @@
  * `channel:close` task.
  */
 import { isHex, type Hex } from "viem";
-import type { CooperativeClose, Hash } from "./sdk";
+import { DEFAULT_COOPERATIVE_CLOSE_VALIDITY_SECONDS, type CooperativeClose, type Hash } from "./sdk";
 
-/** How long a cooperative close stays usable by default: the dapp and the relayer use one hour. */
-export const COOPERATIVE_CLOSE_WINDOW_SECONDS = 3600;
+/** How long a cooperative close stays usable by default: the dapp and the relayer use the SDK's hour. */
+export const COOPERATIVE_CLOSE_WINDOW_SECONDS = DEFAULT_COOPERATIVE_CLOSE_VALIDITY_SECONDS;
 
 /** The wallet rule after co-signing a close, for the user to read, with the expiry as a date. */
 export function closeRule(expiry: bigint): string {

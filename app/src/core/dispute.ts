@@ -5,6 +5,7 @@
  */
 import type { ChannelEvidence } from "./evidence";
 import {
+  onchainSeqs,
   isParsecError,
   onchainHeads,
   planDisputeSteps,
@@ -80,8 +81,7 @@ export function settleArgsFor(
   if (isEmptyOnchainState(onchain))
     return settleArgs(params, null, null, { head0: ZERO_HASH, head1: ZERO_HASH });
   if (!evidence) {
-    const seq0 = Math.max(onchain.seq0, onchain.proven[0].seq);
-    const seq1 = Math.max(onchain.seq1, onchain.proven[1].seq);
+    const { seq0, seq1 } = onchainSeqs(onchain);
     throw new StateMismatchError(
       `settling needs the head transfers at seqs (${seq0}, ${seq1}); give evidence`,
     );

@@ -15,6 +15,7 @@
  * a crash is harmless. One action per channel is in flight at a time.
  */
 import {
+  DEFAULT_COOPERATIVE_CLOSE_VALIDITY_SECONDS,
   type Address,
   ChannelLedger,
   type ChannelParams,
@@ -92,9 +93,6 @@ interface PotLocks {
   readonly payer: PayerIndex;
   readonly locks: readonly Lock[];
 }
-
-/** How long a cooperative close the node signs and submits itself stays valid on-chain. */
-const COOPERATIVE_CLOSE_VALIDITY_SECONDS = 3600;
 
 /** Whether a settlement held back a pot for pending locks that is not yet resolved. */
 const hasLockPot = (ch: OnchainChannel): boolean => ch.lockPots[0] > 0n || ch.lockPots[1] > 0n;
@@ -697,7 +695,7 @@ export class Operator {
           balance0: outcome.payout0,
           balance1: outcome.payout1,
           // Submitted at once by this node; the expiry only bounds how long the signatures could be replayed.
-          expiry: BigInt(this.deps.registry.latestTimestamp + COOPERATIVE_CLOSE_VALIDITY_SECONDS),
+          expiry: BigInt(this.deps.registry.latestTimestamp + DEFAULT_COOPERATIVE_CLOSE_VALIDITY_SECONDS),
         };
         const [sig0, sig1] = await Promise.all([
           signCooperativeClose(s0, this.deps.domain, close),

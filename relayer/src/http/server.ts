@@ -13,6 +13,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import {
+  DEFAULT_COOPERATIVE_CLOSE_VALIDITY_SECONDS,
+  MAX_COOPERATIVE_CLOSE_VALIDITY_SECONDS,
   type Domain,
   exportEvidence,
   type Hash,
@@ -154,11 +156,6 @@ export function channelView(owned: OwnedChannel, onchain: OnchainChannel): Recor
     updatedAtMs: ch.updatedAtMs,
   };
 }
-
-/** How long a cooperative close the node co-signs stays valid when the caller names no expiry. */
-const COOPERATIVE_CLOSE_EXPIRY_SECONDS = 3600;
-/** The longest validity the node co-signs: a signed close is replayable until it expires. */
-const MAX_COOPERATIVE_CLOSE_EXPIRY_SECONDS = 86_400;
 
 function parseSeq(v: unknown, field: string): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 0xffffffff) {
@@ -323,13 +320,13 @@ async function cooperativeClose(api: NodeAccess, id: Hash, body: unknown): Promi
   const chainNow = BigInt(api.registry.latestTimestamp);
   const expiry =
     b.expiry === undefined
-      ? chainNow + BigInt(COOPERATIVE_CLOSE_EXPIRY_SECONDS)
+      ? chainNow + BigInt(DEFAULT_COOPERATIVE_CLOSE_VALIDITY_SECONDS)
       : parseAmount(b.expiry, "expiry");
-  if (expiry <= chainNow || expiry > chainNow + BigInt(MAX_COOPERATIVE_CLOSE_EXPIRY_SECONDS)) {
+  if (expiry <= chainNow || expiry > chainNow + BigInt(MAX_COOPERATIVE_CLOSE_VALIDITY_SECONDS)) {
     throw new HttpError(
       400,
       "BadRequest",
-      `expiry must be after the chain's time ${chainNow} and at most ${MAX_COOPERATIVE_CLOSE_EXPIRY_SECONDS} s later`,
+      `expiry must be after the chain's time ${chainNow} and at most ${MAX_COOPERATIVE_CLOSE_VALIDITY_SECONDS} s later`,
     );
   }
   const close = { channelId: id, seq0, seq1, balance0, balance1, expiry };

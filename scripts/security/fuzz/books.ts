@@ -71,13 +71,7 @@ export class Books {
           ch.closesAt = a.closesAt as bigint;
           break;
         }
-        case "ChannelSettled": {
-          const ch = chan();
-          ch.status = STATUS.settled;
-          this.pay(ch, 0, a.payout0 as bigint);
-          this.pay(ch, 1, a.payout1 as bigint);
-          break;
-        }
+        case "ChannelSettled":
         case "ChannelClosedCooperatively": {
           const ch = chan();
           ch.status = STATUS.settled;
