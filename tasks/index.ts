@@ -1,6 +1,8 @@
-// The Parsec Hardhat tasks (docs/dapp.md). hardhat.config.ts loads them with `import "./tasks";`.
+// The Parsec Hardhat tasks (docs/dapp.md, docs/relayer.md). hardhat.config.ts loads them with `import "./tasks";`.
 import "./abi";
 import "./channel";
+import "./cosign";
 import "./htlc";
+import "./node";
 
 export { parsecNetworks } from "./networks";

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { getAddress, SigningKey, computeAddress } from "ethers";
-import { type Address, DEFAULT_TOPICS, type Hex } from "../../sdk";
+import { type Address, DEFAULT_MAX_APP_DATA_BYTES, DEFAULT_TOPICS, type Hex } from "../../sdk";
 import { ConfigError, type ConfigProblem } from "./errors";
 import { readDeployment } from "./deployment";
 
@@ -39,7 +39,19 @@ export interface KafkaConfig {
   readonly heartbeatIntervalMs: number;
   /** Bytes fetched per partition per request: bigger batches, fewer round trips, more memory. */
   readonly fetchMaxBytesPerPartition: number;
+  /**
+   * The largest record (key + value) the node writes; a dead letter whose original does not fit keeps a
+   * prefix. Must not exceed the dead-letter topic's `max.message.bytes` (`DEFAULT_MAX_RECORD_BYTES`).
+   */
+  readonly maxRecordBytes: number;
 }
+
+/** The broker's default `message.max.bytes` (and so a topic's default `max.message.bytes`). */
+export const BROKER_DEFAULT_MESSAGE_MAX_BYTES = 1_048_588;
+/** Room left under the broker's limit for the record batch header and record framing (≈ 100 bytes). */
+export const RECORD_SIZE_MARGIN_BYTES = 8192;
+/** The default `kafka.maxRecordBytes`: 1,040,396 bytes. */
+export const DEFAULT_MAX_RECORD_BYTES = BROKER_DEFAULT_MESSAGE_MAX_BYTES - RECORD_SIZE_MARGIN_BYTES;
 
 export interface FeeConfig {
   /** Never pay more than this per gas (wei). */
@@ -63,6 +75,11 @@ export interface ChainConfig {
   /** The deployment file the address and start block came from, if any. */
   readonly deploymentFile: string | null;
   readonly pollIntervalMs: number;
+  /**
+   * Blocks below the head before the node acts on an event (reorganisation safety); null: the chain's
+   * default, `defaultConfirmations` in `chain/reorg.ts` (0 on a local development chain, 12 elsewhere).
+   */
+  readonly confirmations: number | null;
   /** The funded key that sends checkpoints, chain proofs and settlements (env only). */
   readonly submitterKey: Hex | null;
   readonly fees: FeeConfig;
@@ -90,6 +107,17 @@ export interface CommitConfig {
   readonly chainProofFallback: boolean;
   /** Transfers per `extendChain` call of a dispute. */
   readonly maxTransfersPerCall: number;
+  /** How failed on-chain actions are retried (see relayer/src/commit/core/retry.ts). */
+  readonly retry: RetryConfig;
+}
+
+/** Exponential backoff with jitter, bounded by attempts: then the action gives up and says why. */
+export interface RetryConfig {
+  /** The wait after the first failure; doubled after each further failure. */
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+  /** Attempts before an action gives up (a control request then publishes FAILED with its reason). */
+  readonly maxAttempts: number;
 }
 
 export interface RelayerConfig {
@@ -107,6 +135,20 @@ export interface RelayerConfig {
   readonly state: { readonly dir: string; readonly flushIntervalMs: number; readonly flushMaxDirty: number };
   readonly watchtower: { readonly enabled: boolean; readonly settle: boolean };
   readonly http: { readonly enabled: boolean; readonly host: string; readonly port: number };
+  /** Bounds on input checked before verification: a transfer's `appData` bytes. */
+  readonly input: { readonly maxAppDataBytes: number };
+  /**
+   * When `/health` degrades: a partition with records waiting that processed nothing for `stallMs`; a
+   * transfer held in a reorder window (waiting for an earlier seq) for `windowMaxAgeMs`; no successful
+   * chain poll for `chainStaleMs`.
+   */
+  readonly health: {
+    readonly stallMs: number;
+    readonly windowMaxAgeMs: number;
+    readonly chainStaleMs: number;
+  };
+  /** After SIGTERM/SIGINT the CLI exits with status 1 if stopping takes longer than this. */
+  readonly stopTimeoutMs: number;
   readonly logLevel: LogLevel;
 }
 
@@ -123,6 +165,7 @@ export const ENV = {
   channels: "PARSEC_CHANNELS_ADDRESS",
   deployment: "PARSEC_DEPLOYMENT",
   startBlock: "PARSEC_START_BLOCK",
+  confirmations: "PARSEC_CONFIRMATIONS",
   submitterKey: "PARSEC_SUBMITTER_KEY",
   signerKeys: "PARSEC_SIGNER_KEYS",
   httpHost: "PARSEC_HTTP_HOST",
@@ -132,6 +175,9 @@ export const ENV = {
   commitEvery: "PARSEC_COMMIT_EVERY",
   checkpointTimeoutMs: "PARSEC_CHECKPOINT_TIMEOUT_MS",
   verifyThreads: "PARSEC_VERIFY_THREADS",
+  maxAppDataBytes: "PARSEC_MAX_APP_DATA_BYTES",
+  maxRecordBytes: "PARSEC_MAX_RECORD_BYTES",
+  stopTimeoutMs: "PARSEC_STOP_TIMEOUT_MS",
   logLevel: "PARSEC_LOG_LEVEL",
 } as const;
 
@@ -317,6 +363,7 @@ function fromEnv(env: NodeJS.ProcessEnv): JsonObject {
   set("chain", "channels", env[ENV.channels]);
   set("chain", "deployment", env[ENV.deployment]);
   set("chain", "startBlock", env[ENV.startBlock]);
+  set("chain", "confirmations", env[ENV.confirmations]);
   set("http", "host", env[ENV.httpHost]);
   set("http", "port", env[ENV.httpPort]);
   set("state", "dir", env[ENV.stateDir]);
@@ -324,6 +371,9 @@ function fromEnv(env: NodeJS.ProcessEnv): JsonObject {
   set("commit", "everyM", env[ENV.commitEvery]);
   set("commit", "checkpointTimeoutMs", env[ENV.checkpointTimeoutMs]);
   set("verify", "threads", env[ENV.verifyThreads]);
+  set("input", "maxAppDataBytes", env[ENV.maxAppDataBytes]);
+  set("kafka", "maxRecordBytes", env[ENV.maxRecordBytes]);
+  if (env[ENV.stopTimeoutMs]?.trim()) out.stopTimeoutMs = (env[ENV.stopTimeoutMs] as string).trim();
   return out;
 }
 
@@ -426,6 +476,14 @@ export function loadConfig(opts: LoadOptions = {}): RelayerConfig {
       16 << 10,
       64 << 20,
     ),
+    maxRecordBytes: r.int(
+      k,
+      "maxRecordBytes",
+      "kafka.maxRecordBytes",
+      DEFAULT_MAX_RECORD_BYTES,
+      64 << 10,
+      64 << 20,
+    ),
   };
   if (kafka.heartbeatIntervalMs * 3 > sessionTimeoutMs) {
     r.problem(
@@ -487,6 +545,10 @@ export function loadConfig(opts: LoadOptions = {}): RelayerConfig {
     startBlock,
     deploymentFile,
     pollIntervalMs: r.int(c, "pollIntervalMs", "chain.pollIntervalMs", 1000, 10, 600_000),
+    confirmations:
+      c.confirmations === undefined || c.confirmations === null
+        ? null
+        : r.int(c, "confirmations", "chain.confirmations", 12, 0, 1000),
     submitterKey: submitter ? r.key(submitter, ENV.submitterKey) : null,
     fees,
   };
@@ -513,9 +575,12 @@ export function loadConfig(opts: LoadOptions = {}): RelayerConfig {
   const v = r.section(raw, "verify");
   const w = r.section(raw, "window");
   const m = r.section(raw, "commit");
+  const rt = r.section(m, "retry");
   const st = r.section(raw, "state");
   const wt = r.section(raw, "watchtower");
   const h = r.section(raw, "http");
+  const inp = r.section(raw, "input");
+  const hl = r.section(raw, "health");
   const logLevel = r.str(raw, "logLevel", "logLevel", "info") as LogLevel;
   if (!LOG_LEVELS.includes(logLevel))
     r.problem("logLevel", `${JSON.stringify(logLevel)} is unknown`, `use one of ${LOG_LEVELS.join(", ")}`);
@@ -542,6 +607,11 @@ export function loadConfig(opts: LoadOptions = {}): RelayerConfig {
       batchMaxWaitMs: r.int(m, "batchMaxWaitMs", "commit.batchMaxWaitMs", 500, 0),
       chainProofFallback: r.bool(m, "chainProofFallback", "commit.chainProofFallback", false),
       maxTransfersPerCall: r.int(m, "maxTransfersPerCall", "commit.maxTransfersPerCall", 50, 1, 10_000),
+      retry: {
+        baseDelayMs: r.int(rt, "baseDelayMs", "commit.retry.baseDelayMs", 1000, 1, 600_000),
+        maxDelayMs: r.int(rt, "maxDelayMs", "commit.retry.maxDelayMs", 30_000, 1, 3_600_000),
+        maxAttempts: r.int(rt, "maxAttempts", "commit.retry.maxAttempts", 8, 1, 1000),
+      },
     },
     state: {
       dir: path.resolve(r.str(st, "dir", "state.dir", path.join(repoRoot, ".relayer"))),
@@ -557,6 +627,22 @@ export function loadConfig(opts: LoadOptions = {}): RelayerConfig {
       host: r.str(h, "host", "http.host", "127.0.0.1"),
       port: r.int(h, "port", "http.port", 8787, 0, 65_535),
     },
+    input: {
+      maxAppDataBytes: r.int(
+        inp,
+        "maxAppDataBytes",
+        "input.maxAppDataBytes",
+        DEFAULT_MAX_APP_DATA_BYTES,
+        0,
+        512 << 10,
+      ),
+    },
+    health: {
+      stallMs: r.int(hl, "stallMs", "health.stallMs", 30_000, 1000),
+      windowMaxAgeMs: r.int(hl, "windowMaxAgeMs", "health.windowMaxAgeMs", 60_000, 1000),
+      chainStaleMs: r.int(hl, "chainStaleMs", "health.chainStaleMs", 30_000, 1000),
+    },
+    stopTimeoutMs: r.int(raw, "stopTimeoutMs", "stopTimeoutMs", 15_000, 1000, 600_000),
     logLevel,
   };
   if (config.commit.signatureTimeoutMs >= config.commit.checkpointTimeoutMs * 10) {

@@ -1,79 +1,34 @@
 /**
- * The deployment file, `deployments/<network>.json`: its one type, its one reader and its one writer.
- * `scripts/deploy.ts` (via `tasks/lib/deploy.ts`) writes it at the project root; the node reads it for
- * `PARSEC_DEPLOYMENT`. Plain Node (fs, path, ethers): no Hardhat, so the compiled node can load it.
- *
- * The block to index from is `blockNumber` (the block of the `ParsecChannels` deployment; the dapp
- * reads the same field). Files that name it `startBlock` (hand-written for older nodes) still read.
+ * Finding, reading and writing the deployment file, `deployments/<network>.json`. Its one type and its one
+ * parser are the SDK's (`sdk/src/deployment.ts`, pure, also bundled by the dapp); this module adds what
+ * needs Node: where the file is, reading it, writing it. `scripts/deploy.ts` (via `tasks/lib/deploy.ts`)
+ * writes it at the project root; the node reads it for `PARSEC_DEPLOYMENT`, the tasks for `--network`.
+ * Plain Node (fs, path): no Hardhat, so the compiled node can load it.
  */
 import fs from "node:fs";
 import path from "node:path";
-import { getAddress } from "ethers";
-import type { Address } from "../../sdk";
+import {
+  deployHint,
+  DeploymentError,
+  parseDeployment,
+  serializeDeployment,
+  type Deployment,
+  type DeploymentWith,
+  type OptionalContract,
+} from "../../sdk/src/deployment";
 
-export interface Deployment {
-  readonly chainId: number;
-  readonly ParsecChannels: Address;
-  /** Written by every deploy; the node does not need it. */
-  readonly HashedTimelock?: Address;
-  /** Deployed on local networks only, for demos. */
-  readonly TestToken?: Address;
-  /** The block of the `ParsecChannels` deployment: where event scans start (0 when the file has none). */
-  readonly blockNumber: number;
-}
+export {
+  deployHint,
+  DeploymentError,
+  parseDeployment,
+  serializeDeployment,
+  type Deployment,
+  type DeploymentWith,
+  type OptionalContract,
+} from "../../sdk/src/deployment";
 
 /** The folder, under the project root or the working directory, that holds `<network>.json`. */
 export const DEPLOYMENTS_DIR = "deployments";
-
-function deployHint(name = "<name>"): string {
-  return `deploy with \`npx hardhat run scripts/deploy.ts --network ${name}\` (writes deployments/${name}.json at the project root)`;
-}
-
-/** A deployment file that cannot be found, read, or holds a wrong value. */
-export class DeploymentError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "DeploymentError";
-  }
-}
-
-function address(source: string, raw: Record<string, unknown>, key: string): Address {
-  const value = raw[key];
-  try {
-    if (typeof value === "string") return getAddress(value) as Address;
-  } catch {
-    // reported below
-  }
-  throw new DeploymentError(
-    `${source}: ${key} must be an address, got ${JSON.stringify(value)}; ${deployHint()}`,
-  );
-}
-
-function integer(source: string, raw: Record<string, unknown>, key: string): number {
-  const value = raw[key];
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
-    throw new DeploymentError(
-      `${source}: ${key} must be a non-negative integer, got ${JSON.stringify(value)}; ${deployHint()}`,
-    );
-  }
-  return value;
-}
-
-/** Checks parsed JSON and returns a `Deployment` (reads `startBlock` when `blockNumber` is absent). */
-export function parseDeployment(raw: unknown, source = "deployment"): Deployment {
-  if (raw === null || typeof raw !== "object" || Array.isArray(raw))
-    throw new DeploymentError(`${source}: must hold a JSON object; ${deployHint()}`);
-  const r = raw as Record<string, unknown>;
-  const blockKey =
-    r.blockNumber !== undefined ? "blockNumber" : r.startBlock !== undefined ? "startBlock" : null;
-  return {
-    chainId: integer(source, r, "chainId"),
-    ParsecChannels: address(source, r, "ParsecChannels"),
-    ...(r.HashedTimelock === undefined ? {} : { HashedTimelock: address(source, r, "HashedTimelock") }),
-    ...(r.TestToken === undefined ? {} : { TestToken: address(source, r, "TestToken") }),
-    blockNumber: blockKey === null ? 0 : integer(source, r, blockKey),
-  };
-}
 
 /** `<root>/deployments/<name>.json`: where a deploy writes the deployment of network `name`. */
 export function deploymentPath(root: string, name: string): string {
@@ -114,13 +69,14 @@ export function deploymentCandidates(ref: string, opts: ResolveOptions = {}): st
 }
 
 /**
- * Reads a deployment by network name or by path (see `deploymentCandidates`). Throws `DeploymentError`
+ * Reads a deployment by network name or by path (see `deploymentCandidates`), requiring the optional
+ * contracts in `require` (the tasks need the `HashedTimelock`, the node does not). Throws `DeploymentError`
  * naming every file tried and what to do.
  */
-export function readDeployment(
+export function readDeployment<K extends OptionalContract = never>(
   ref: string,
-  opts: ResolveOptions = {},
-): Deployment & { readonly file: string } {
+  opts: ResolveOptions & { readonly require?: readonly K[] } = {},
+): DeploymentWith<K> & { readonly file: string } {
   const tried = deploymentCandidates(ref, opts);
   const file = tried.find((f) => fs.existsSync(f));
   if (!file) {
@@ -138,18 +94,11 @@ export function readDeployment(
       `${file} cannot be read as JSON (${e instanceof Error ? e.message : String(e)}); fix or redeploy it`,
     );
   }
-  return { ...parseDeployment(raw, file), file };
+  return { ...parseDeployment(raw, file, { require: opts.require }), file };
 }
 
-/** Writes a deployment as JSON (the one field set above), creating the folder. */
+/** Writes a deployment as JSON (`serializeDeployment`: the one field set), creating the folder. */
 export function writeDeployment(file: string, deployment: Deployment): void {
-  const out: Deployment = {
-    chainId: deployment.chainId,
-    ParsecChannels: deployment.ParsecChannels,
-    ...(deployment.HashedTimelock ? { HashedTimelock: deployment.HashedTimelock } : {}),
-    ...(deployment.TestToken ? { TestToken: deployment.TestToken } : {}),
-    blockNumber: deployment.blockNumber,
-  };
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, JSON.stringify(out, null, 2) + "\n");
+  fs.writeFileSync(file, serializeDeployment(deployment));
 }

@@ -47,6 +47,26 @@ export class KafkaError extends RelayerError {
   }
 }
 
+/**
+ * Another node took over a partition: its transactional writer was initialised after ours, so the
+ * broker refuses our changelog writes and offset commits. Not a failure of this node — it drops the
+ * partition's state and restores it from the changelog if the group assigns the partition back.
+ */
+export class FencedError extends RelayerError {
+  readonly code = "Fenced" as const;
+
+  constructor(
+    readonly transactionalId: string,
+    cause?: unknown,
+  ) {
+    super(
+      `Kafka: the writer ${transactionalId} was fenced by a newer owner of its partition` +
+        `${cause instanceof Error ? ` (${cause.message})` : ""}; this node drops the partition's state.`,
+      { cause },
+    );
+  }
+}
+
 /** A JSON-RPC call or transaction failed. */
 export class ChainError extends RelayerError {
   readonly code = "Chain" as const;
@@ -76,6 +96,32 @@ export class MissingKeyError extends RelayerError {
     super(
       `${what} needs the key of ${address}, which this node does not hold. Add it to PARSEC_SIGNER_KEYS ` +
         `(comma-separated private keys) or let that participant act itself.`,
+    );
+  }
+}
+
+/** A dead letter that does not fit `kafka.maxRecordBytes` even without its original (a misconfiguration). */
+export class DeadLetterTooLargeError extends RelayerError {
+  readonly code = "DeadLetterTooLarge" as const;
+
+  constructor(bytes: number, max: number) {
+    super(
+      `A dead-letter record needs ${bytes} bytes without its original, over the ${max} bytes ` +
+        `kafka.maxRecordBytes leaves for it. Raise kafka.maxRecordBytes (at most the dead-letter topic's ` +
+        `max.message.bytes).`,
+    );
+  }
+}
+
+/** The node did not stop within `stopTimeoutMs` of a signal; the CLI exits anyway. */
+export class StopTimeoutError extends RelayerError {
+  readonly code = "StopTimeout" as const;
+
+  constructor(timeoutMs: number, signal: string) {
+    super(
+      `The node did not stop within ${timeoutMs} ms of ${signal}; exiting without a clean stop. Offsets and ` +
+        `state not yet flushed are replayed from the last flush on the next start. If this recurs, look for ` +
+        `a stuck Kafka write in the log, or raise stopTimeoutMs (PARSEC_STOP_TIMEOUT_MS).`,
     );
   }
 }

@@ -20,7 +20,8 @@ import { Rpc } from "./chain/rpc";
 import { TxSender } from "./chain/tx-sender";
 import { Operator, type OwnedChannel } from "./commit/operator";
 import { redactConfig, type RelayerConfig } from "./config";
-import { messageOf } from "./errors";
+import { FencedError, messageOf } from "./errors";
+import { HealthMonitor } from "./health";
 import { M, Metrics } from "./http/metrics";
 import { startHttpApi, type HttpApi } from "./http/server";
 import {
@@ -37,11 +38,13 @@ import { createLogger, type Logger } from "./log";
 import { RequestPipeline } from "./pipeline/requests";
 import { TransferPipeline } from "./pipeline/transfers";
 import { ChannelState } from "./state/channel";
-import { PartitionState, type FaultPoint, type Progress } from "./state/partition";
+import { PartitionState, type FaultPoint } from "./state/partition";
 import { CheckpointSigner, signerGroupId } from "./signer/signer";
 
 export interface NodeOptions {
   readonly logger?: Logger;
+  /** Called once when the node cannot go on (its health says why); the CLI exits non-zero. */
+  readonly onFatal?: (reason: string) => void;
   /** Test-only: called at fault points (a test's hook may kill the process there). */
   readonly fault?: (point: FaultPoint) => void;
 }
@@ -50,6 +53,10 @@ const ZERO_ADDRESS = "0x0000000000000000000000000000000000000000" as Address;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /** Fetched records a node holds before it stops taking more (a few batches: enough to keep the pool busy). */
 const MAX_QUEUED_RECORDS = 20000;
+/** And their bytes: records near the broker's 1 MB limit must not pile up gigabytes. */
+const MAX_QUEUED_BYTES = 64 << 20;
+/** Consecutive failed flushes of a partition (about a minute of doubling delays) before the node fails. */
+const MAX_FLUSH_FAILURES = 10;
 
 export class ParsecNode {
   private readonly partitions = new Map<number, PartitionState>();
@@ -60,9 +67,14 @@ export class ParsecNode {
   private ticking = false;
   private stopping = false;
   private consumerFailed: string | null = null;
-  private readonly lag = new Map<string, number>();
+  private monitor!: HealthMonitor;
+  /** Batches handed to `handle` so far (see `PartitionState.acceptAfterDelivery`). */
+  private deliveries = 0;
+  /** Assignments seen so far; a fenced partition is taken back only if no newer one came. */
+  private assignments = 0;
   /** Records fetched and not processed yet, and handlers waiting for room. */
   private queued = 0;
+  private queuedBytes = 0;
   private queueWaiters: (() => void)[] = [];
   private transfers!: TransferPipeline;
   private requests!: RequestPipeline;
@@ -96,7 +108,10 @@ export class ParsecNode {
     const metrics = new Metrics();
     const rpc = await Rpc.connect(config.chain.rpcUrl, config.chain.chainId);
     const domain = toDomain({ chainId: rpc.chainId, verifyingContract: config.chain.channels });
-    const registry = new ChainRegistry(rpc, domain.verifyingContract, config.chain.startBlock, logger);
+    const registry = new ChainRegistry(rpc, domain.verifyingContract, config.chain.startBlock, logger, {
+      confirmations: config.chain.confirmations,
+      metrics,
+    });
     await registry.sync();
     const client = createLogClient({
       brokers: config.kafka.brokers,
@@ -194,22 +209,6 @@ export class ParsecNode {
     );
   }
 
-  private async commitOffsets(p: number, progress: Progress): Promise<void> {
-    const t = this.config.kafka.topics;
-    const offsets = [
-      { topic: t.transfers, offset: progress.transfers },
-      { topic: t.control, offset: progress.control },
-      { topic: t.checkpointSignatures, offset: progress.signatures },
-    ]
-      .filter((o) => o.offset >= 0)
-      .map((o) => ({ topic: o.topic, partition: p, offset: o.offset + 1 }));
-    await this.consumer
-      ?.commit(offsets)
-      .catch((e) =>
-        this.logger.info("offset commit skipped (rebalancing?)", { partition: p, error: messageOf(e) }),
-      );
-  }
-
   private hashWires = async (wires: readonly Buffer[]): Promise<(Hash | null)[]> => {
     const { codes, hashes } = await this.pool.verifyBatch(wires);
     return wires.map((_, i) =>
@@ -219,44 +218,113 @@ export class ParsecNode {
     );
   };
 
+  /** The transactional id of a partition's writer: one per group, changelog and partition. */
+  private writerId(p: number): string {
+    const k = this.config.kafka;
+    return `${k.groupId}.${k.topics.stateChangelog}.${p}`;
+  }
+
+  /**
+   * Every assignment (a new group generation) re-acquires each partition it lists, kept ones too: the
+   * node cannot tell whether another member held a partition in between (it may have been stalled past
+   * its session timeout), so it flushes what it has (refused if it was fenced), drops the state, fences
+   * any other writer, restores from the changelog and seeks to the restored progress.
+   */
   private onAssignment(a: Assignment): void {
+    this.assignments++;
     const mine = new Set(a.get(this.config.kafka.topics.transfers) ?? []);
-    for (const [p, ps] of this.partitions) {
-      if (mine.has(p)) continue;
-      // Revoked: another node may own it already, so write nothing more for it.
-      ps.revoked = true;
-      this.partitions.delete(p);
-      void ps.lock.run(() => ps.close());
-      this.logger.info("partition revoked", { partition: p });
-    }
-    for (const p of mine) {
-      if (this.partitions.has(p)) continue;
-      const ps = new PartitionState(p, {
-        config: this.config,
-        client: this.client,
-        producer: this.producer,
-        logger: this.logger,
-        metrics: this.metrics,
-        hashWires: this.hashWires,
-        commitOffsets: (q, progress) => this.commitOffsets(q, progress),
-        fault: this.options.fault,
-      });
-      this.partitions.set(p, ps);
-      void ps.lock
-        .run(async () => {
-          await ps.restore();
-          this.transfers.readmit(ps);
-        })
-        .then(() => this.operator.noteRestored(ps))
-        .catch((e) => {
-          this.logger.error("restoring a partition failed; the node stops consuming it", {
-            partition: p,
-            error: messageOf(e),
-          });
-          this.consumerFailed = `restore of partition ${p} failed: ${messageOf(e)}`;
-        });
-    }
+    const released = new Map<number, Promise<void>>();
+    for (const [p, ps] of this.partitions)
+      released.set(p, this.release(ps, mine.has(p) ? "reassigned" : "revoked"));
+    for (const p of mine) this.acquire(p, released.get(p));
     this.metrics.set(M.partitions, "Partitions of the transfer topic this node holds", mine.size);
+  }
+
+  /**
+   * Stops using `ps`: a last flush (refused when fenced), then its local file and writer are released.
+   * The returned promise settles when they are (a new state for the partition must wait for it).
+   */
+  private release(ps: PartitionState, why: "revoked" | "reassigned" | "fenced"): Promise<void> {
+    if (this.partitions.get(ps.partition) === ps) this.partitions.delete(ps.partition);
+    const wasLive = !ps.revoked;
+    ps.revoked = true;
+    if (why === "revoked") this.logger.info("partition revoked", { partition: ps.partition });
+    return ps.lock.run(async () => {
+      if (wasLive && why !== "fenced") {
+        await ps.flush().catch((e) =>
+          this.logger.info("last flush of a released partition refused", {
+            partition: ps.partition,
+            error: messageOf(e),
+          }),
+        );
+      }
+      await ps.close().catch(() => undefined);
+    });
+  }
+
+  /**
+   * Opens the partition's writer (fencing any earlier owner), restores it, and seeks its input; starts
+   * once `released` (the node's previous state of the partition) has let go of the local file.
+   */
+  private acquire(p: number, released?: Promise<void>): void {
+    const ps = new PartitionState(p, {
+      config: this.config,
+      client: this.client,
+      logger: this.logger,
+      metrics: this.metrics,
+      hashWires: this.hashWires,
+      fault: this.options.fault,
+    });
+    this.partitions.set(p, ps);
+    void ps.lock
+      .run(async () => {
+        await released;
+        if (ps.revoked) return false;
+        ps.attach(await this.client.partitionWriter(this.writerId(p)));
+        await ps.restore();
+        this.transfers.readmit(ps);
+        // Whatever was fetched before this point came from a position the restore did not choose.
+        ps.acceptAfterDelivery = this.deliveries;
+        const t = this.config.kafka.topics;
+        const next: [string, number][] = [
+          [t.transfers, ps.progress.transfers + 1],
+          [t.control, ps.progress.control + 1],
+          [t.checkpointSignatures, ps.progress.signatures + 1],
+        ];
+        for (const [topic, offset] of next) this.consumer?.seek(topic, p, offset);
+        return !ps.revoked;
+      })
+      .then((restored) => {
+        if (restored) this.operator.noteRestored(ps);
+      })
+      .catch((e) => {
+        if (ps.revoked) return;
+        if (e instanceof FencedError) return this.fenced(ps, e);
+        this.fail(`restoring partition ${p} failed: ${messageOf(e)}`);
+      });
+  }
+
+  /**
+   * Another node opened this partition's writer after us: drop the state. If the partition is still
+   * ours after a few heartbeats without a newer assignment, the fencer was the stale one (it acquired
+   * late): take the partition back.
+   */
+  private fenced(ps: PartitionState, e: FencedError): void {
+    if (ps.revoked) return;
+    this.metrics.inc(M.fenced, "Partitions dropped because another node took over their writer");
+    this.logger.warn("partition taken over by another node; its state is dropped", {
+      partition: ps.partition,
+      error: e.message,
+    });
+    const releasing = this.release(ps, "fenced");
+    const seen = this.assignments;
+    const retake = setTimeout(() => {
+      this.timers = this.timers.filter((t) => t !== retake);
+      if (this.stopping || this.assignments !== seen || this.partitions.has(ps.partition)) return;
+      const mine = this.consumer?.assignment().get(this.config.kafka.topics.transfers) ?? [];
+      if (mine.includes(ps.partition)) this.acquire(ps.partition, releasing);
+    }, 3 * this.config.kafka.heartbeatIntervalMs);
+    this.timers.push(retake);
   }
 
   /**
@@ -266,61 +334,115 @@ export class ParsecNode {
    * only a full queue makes it wait. Offsets are committed by flushes, never by this.
    */
   private async handle(batch: PartitionBatch, ctx: BatchContext): Promise<void> {
+    const delivery = ++this.deliveries;
+    this.monitor.noteEnd(batch.topic, batch.partition, batch.highWatermark);
     const ps = this.partitions.get(batch.partition);
-    if (!ps || batch.records.length === 0) return;
-    while (this.queued >= MAX_QUEUED_RECORDS && !this.stopping) {
+    if (!ps || batch.records.length === 0 || ctx.isStale()) return;
+    while ((this.queued >= MAX_QUEUED_RECORDS || this.queuedBytes >= MAX_QUEUED_BYTES) && !this.stopping) {
       // Waiting for room can take a while (a partition restoring): stay a member of the group.
       await Promise.race([new Promise<void>((r) => this.queueWaiters.push(r)), sleep(1000)]);
       await ctx.heartbeat().catch(() => undefined);
     }
     const n = batch.records.length;
+    let bytes = 0;
+    for (const r of batch.records) bytes += (r.value?.length ?? 0) + (r.key?.length ?? 0);
     this.queued += n;
+    this.queuedBytes += bytes;
     const t = this.config.kafka.topics;
-    const prepared = batch.topic === t.transfers ? this.transfers.prepare(batch.records) : null;
+    const topicKey =
+      batch.topic === t.transfers ? "transfers" : batch.topic === t.control ? "control" : "signatures";
+    // Transfers start verifying at once, while the batch waits for its turn on the partition.
+    const prepared = topicKey === "transfers" ? this.transfers.prepare(batch.records) : null;
     const done = (): void => {
       this.queued -= n;
+      this.queuedBytes -= bytes;
       for (const w of this.queueWaiters.splice(0)) w();
     };
     void ps.lock
       .run(async () => {
-        if (ps.revoked) return;
-        const records = batch.records;
-        if (prepared) await this.transfers.process(ps, records, prepared);
-        else if (batch.topic === t.control) await this.requests.processControl(ps, records);
+        if (ps.revoked || delivery <= ps.acceptAfterDelivery) return;
+        // A re-fetch after a seek may overlap what was processed: input is applied once, in offset order.
+        const done = ps.progress[topicKey];
+        const whole = batch.records[0].offset > done;
+        const records = whole ? batch.records : batch.records.filter((r) => r.offset > done);
+        if (records.length === 0) return;
+        if (prepared) {
+          await this.transfers.process(ps, records, whole ? prepared : this.transfers.prepare(records));
+        } else if (batch.topic === t.control) await this.requests.processControl(ps, records);
         else if (batch.topic === t.checkpointSignatures) await this.requests.processSignatures(ps, records);
-        const last = records[records.length - 1];
-        this.lag.set(`${batch.topic}/${batch.partition}`, Math.max(0, batch.highWatermark - last.offset - 1));
-        if (ps.dirty.size >= this.config.state.flushMaxDirty) await ps.flush();
+        // A flush that failed is retried by flushDue with its backoff, not on every batch.
+        if (ps.dirty.size >= this.config.state.flushMaxDirty && ps.flushFailures === 0) {
+          await ps.flush().catch((e) => {
+            if (e instanceof FencedError) throw e;
+            ps.flushFailures = 1;
+            ps.retryFlushAtMs = Date.now() + 500;
+            this.logger.warn("flush failed; retrying", { partition: ps.partition, error: messageOf(e) });
+          });
+        }
       })
       .catch((e) => {
+        if (e instanceof FencedError) return this.fenced(ps, e);
         // Unprocessed input would be skipped by this consumer session: stop, so a restart replays it.
         this.logger.error("processing a batch failed; the node stops to replay it after a restart", {
           partition: batch.partition,
           topic: batch.topic,
           error: messageOf(e),
         });
-        this.consumerFailed = `processing ${batch.topic}/${batch.partition} failed: ${messageOf(e)}`;
+        this.fail(`processing ${batch.topic}/${batch.partition} failed: ${messageOf(e)}`);
       })
       .finally(done);
   }
 
+  /**
+   * Flushes partitions whose interval is up (all when `force`). A failed flush keeps the state dirty
+   * and is retried with a doubling delay; after `MAX_FLUSH_FAILURES` in a row the node fails with the
+   * reason (a supervisor restarts it and the restore replays from the last commit). A fenced flush
+   * drops the partition.
+   */
   private async flushDue(force: boolean): Promise<void> {
     const now = Date.now();
     await Promise.all(
       this.owned().map((ps) => {
         if (!ps.needsFlush || (!force && now - ps.lastFlushMs < this.config.state.flushIntervalMs))
           return undefined;
+        if (!force && now < ps.retryFlushAtMs) return undefined;
         return ps.lock
           .run(() => (ps.revoked ? undefined : ps.flush()))
-          .catch((e) =>
-            this.logger.warn("flush failed; retrying", { partition: ps.partition, error: messageOf(e) }),
-          );
+          .then(() => {
+            ps.flushFailures = 0;
+          })
+          .catch((e) => {
+            if (e instanceof FencedError) return this.fenced(ps, e);
+            ps.flushFailures++;
+            ps.retryFlushAtMs = Date.now() + Math.min(30_000, 250 * 2 ** ps.flushFailures);
+            const fields = { partition: ps.partition, attempt: ps.flushFailures, error: messageOf(e) };
+            if (ps.flushFailures < MAX_FLUSH_FAILURES)
+              return this.logger.warn("flush failed; retrying", fields);
+            this.fail(`flushing partition ${ps.partition} failed ${ps.flushFailures} times: ${messageOf(e)}`);
+          });
       }),
     );
   }
 
+  /** The node cannot go on: health reports why and `options.onFatal` (the CLI exits) is told. */
+  private fail(reason: string): void {
+    if (this.consumerFailed !== null) return;
+    this.consumerFailed = reason;
+    this.logger.error("the node stops working", { reason });
+    this.options.onFatal?.(reason);
+  }
+
+  /** Fetches end offsets for the lag and health checks (a stalled partition receives no batches). */
+  private async pollEnds(): Promise<void> {
+    for (const topic of consumedTopics(this.config.kafka.topics)) {
+      const ends = await this.client.endOffsets(topic);
+      for (const [p, end] of ends) this.monitor.noteEnd(topic, p, end);
+    }
+  }
+
   private async run(): Promise<void> {
     const { config, logger, metrics } = this;
+    this.monitor = new HealthMonitor(config.health, config.kafka.topics);
     this.operator = new Operator({
       config,
       domain: this.domain,
@@ -342,6 +464,8 @@ export class ParsecNode {
       verifier: this.pool,
       metrics,
       everyM: config.commit.everyM,
+      maxAppDataBytes: config.input.maxAppDataBytes,
+      maxRecordBytes: config.kafka.maxRecordBytes,
       onEquivocation: (onchain, proof) => this.operator.proveEquivocation(onchain, proof),
     });
     this.requests = new RequestPipeline({
@@ -349,6 +473,7 @@ export class ParsecNode {
       registry: this.registry,
       operator: this.operator,
       metrics,
+      maxRecordBytes: config.kafka.maxRecordBytes,
     });
     // A deposit may cover transfers that wait for funds.
     this.registry.on((e) => {
@@ -401,7 +526,7 @@ export class ParsecNode {
     consumer.onAssignment((a) => this.onAssignment(a));
     consumer.onCrash((e, restarting) => {
       logger.error("consumer crashed", { error: e.message, restarting });
-      if (!restarting && !this.stopping) this.consumerFailed = e.message;
+      if (!restarting && !this.stopping) this.fail(`the Kafka consumer crashed: ${e.message}`);
     });
     await consumer.run((batch, ctx) => this.handle(batch, ctx));
 
@@ -414,6 +539,12 @@ export class ParsecNode {
           );
         }
       }, 1000),
+    );
+    this.timers.push(
+      setInterval(() => this.monitor.observe(this.owned(), this.registry.syncedAtMs), 1000),
+      setInterval(() => {
+        this.pollEnds().catch((e) => logger.debug("reading end offsets failed", { error: messageOf(e) }));
+      }, 5000),
     );
     const flushEvery = Math.max(20, Math.min(250, config.state.flushIntervalMs / 2));
     this.timers.push(setInterval(() => void this.flushDue(false), flushEvery));
@@ -458,26 +589,31 @@ export class ParsecNode {
     m.declare(M.txs, "Transactions mined, by kind and status", "counter");
     m.rate(M.tps, "Transfers applied per second (10 s window)", M.applied);
     m.collect(() => {
-      let channels = 0;
-      let pending = 0;
-      for (const ps of this.owned()) {
-        channels += ps.channels.size;
-        for (const ch of ps.channels.values())
-          pending += ch.payers[0].pending.size + ch.payers[1].pending.size;
-      }
+      const channels = this.owned().reduce((n, ps) => n + ps.channels.size, 0);
+      const health = this.monitor.summary();
       m.set(M.channels, "Channels whose state this node holds", channels);
-      m.set(M.pending, "Transfers waiting in reorder windows", pending);
+      m.set(M.pending, "Transfers waiting in reorder windows for an earlier seq", health.waiting);
+      m.set(
+        M.windowOldest,
+        "How long the oldest transfer in a reorder window has waited (s)",
+        health.oldestWaitingMs / 1000,
+      );
+      m.set(M.stalled, "Partitions with records waiting and no progress for health.stallMs", health.stalled);
       const mem = process.memoryUsage();
       m.set(M.rss, "Resident memory of the node process (bytes)", mem.rss);
       m.set("nodejs_heap_used_bytes", "V8 heap in use, main thread (bytes)", mem.heapUsed);
       m.set("nodejs_external_bytes", "Memory of Buffers and other external objects (bytes)", mem.external);
       let total = 0;
-      for (const [key, lag] of this.lag) {
-        const [topic, partition] = key.split("/");
-        m.set(M.lag, "Consumer lag (records behind the partition end), by topic and partition", lag, {
-          topic,
-          partition,
-        });
+      for (const { topic, partition, lag } of this.monitor.lag()) {
+        m.set(
+          M.lag,
+          "Records not processed yet (end offset minus processed offset), by topic and partition",
+          lag,
+          {
+            topic,
+            partition: String(partition),
+          },
+        );
         total += lag;
       }
       m.set(`${M.lag}_total`, "Consumer lag summed over owned partitions", total);
@@ -487,20 +623,29 @@ export class ParsecNode {
   /** What `/health` reports. */
   health(): { ok: boolean } & Record<string, unknown> {
     const chainAge = this.registry.latestBlock;
+    const problems = [
+      ...(this.consumerFailed === null ? [] : [this.consumerFailed]),
+      ...this.monitor.problems(),
+    ];
+    if (this.stopping) problems.push("stopping");
+    const summary = this.monitor.summary();
     return {
-      ok: this.consumerFailed === null && !this.stopping,
+      ok: problems.length === 0,
       nodeId: this.config.nodeId,
-      problem: this.consumerFailed,
+      problem: problems[0] ?? null,
+      problems,
       domain: { chainId: this.domain.chainId.toString(), verifyingContract: this.domain.verifyingContract },
       partitions: this.owned().map((p) => p.partition),
       channelsHeld: this.owned().reduce((n, p) => n + p.channels.size, 0),
       channelsOnChain: this.registry.size,
       chainBlock: chainAge,
+      chainConfirmedBlock: this.registry.confirmedBlock,
       submitter: this.submitter?.address ?? null,
       signerKeys: [...this.signers.values()].map((s) => s.address),
       applied: this.metrics.total(M.applied),
       rejected: this.metrics.total(M.rejected),
-      lag: [...this.lag.values()].reduce((a, b) => a + b, 0),
+      lag: this.monitor.lag().reduce((n, l) => n + l.lag, 0),
+      waitingInWindows: summary.waiting,
     };
   }
 
@@ -523,7 +668,7 @@ export class ParsecNode {
     await this.consumer?.stop().catch(() => undefined);
     await this.flushDue(true);
     await this.operator.stop();
-    for (const ps of this.partitions.values()) await ps.lock.run(() => ps.close());
+    for (const ps of this.partitions.values()) await ps.lock.run(() => ps.close().catch(() => undefined));
     this.partitions.clear();
     await this.http?.close();
     await this.pool.close().catch(() => undefined);

@@ -10,7 +10,8 @@ import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import type { HashedTimelock, ParsecChannels, TestToken } from "../../typechain-types";
 import { parseAmount, formatAmount } from "../../app/src/core/amounts";
 import { paramsFromOpened, toOnchainState, type OnchainChannel } from "../../app/src/core/channel";
-import { parseDeployment, type Deployment } from "../../app/src/core/deployment";
+import type { Deployment } from "../../app/src/core/deployment";
+import { readDeployment } from "../../relayer/src/deployment";
 import { parsecDomain, ZERO_ADDRESS, type Domain, type Hash, type Hex } from "../../app/src/core/sdk";
 import { deploymentFile } from "./deploy";
 import { TaskError, toTaskError } from "./errors";
@@ -23,13 +24,17 @@ export interface ContextOptions {
   readonly from?: string;
 }
 
-export interface ParsecContext {
+/** What a task that only reads the chain needs (it may run on a network without accounts). */
+export interface ReadContext {
   readonly hre: HardhatRuntimeEnvironment;
   readonly deployment: Deployment;
   readonly domain: Domain;
-  readonly signer: HardhatEthersSigner;
   readonly channels: ParsecChannels;
   readonly htlc: HashedTimelock;
+}
+
+export interface ParsecContext extends ReadContext {
+  readonly signer: HardhatEthersSigner;
 }
 
 /** One mined transaction of a task. */
@@ -41,17 +46,15 @@ export interface TxReport {
   readonly receipt: ContractTransactionReceipt;
 }
 
+/** The deployment the tasks use (`HashedTimelock` required), read by the node's one reader. */
 export function loadDeployment(hre: HardhatRuntimeEnvironment, file = deploymentFile(hre)): Deployment {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch {
+  if (!fs.existsSync(file)) {
     throw new TaskError(
       `no deployment at ${file}. Deploy first: npx hardhat run scripts/deploy.ts --network ${hre.network.name}`,
     );
   }
   try {
-    return parseDeployment(JSON.parse(text), file);
+    return readDeployment(file, { require: ["HashedTimelock"] });
   } catch (e) {
     throw new TaskError(e instanceof Error ? e.message : String(e));
   }
@@ -79,10 +82,11 @@ async function resolveSigner(
   return hre.ethers.getSigner(from);
 }
 
-export async function parsecContext(
+/** The deployment and the contracts on the network Hardhat runs on, read through its provider. */
+export async function readContext(
   hre: HardhatRuntimeEnvironment,
-  options: ContextOptions = {},
-): Promise<ParsecContext> {
+  options: Pick<ContextOptions, "deployment"> = {},
+): Promise<ReadContext> {
   const deployment = loadDeployment(hre, options.deployment || undefined);
   const chainId = Number((await hre.ethers.provider.getNetwork()).chainId);
   if (chainId !== deployment.chainId) {
@@ -90,24 +94,31 @@ export async function parsecContext(
       `the deployment is for chain ${deployment.chainId} but ${hre.network.name} is chain ${chainId}`,
     );
   }
-  const signer = await resolveSigner(hre, options.from);
-  const channels = (await hre.ethers.getContractAt(
-    "ParsecChannels",
+  const provider = hre.ethers.provider;
+  const channels = new hre.ethers.Contract(
     deployment.ParsecChannels,
-    signer,
-  )) as unknown as ParsecChannels;
-  const htlc = (await hre.ethers.getContractAt(
-    "HashedTimelock",
+    (await hre.artifacts.readArtifact("ParsecChannels")).abi,
+    provider,
+  ) as unknown as ParsecChannels;
+  const htlc = new hre.ethers.Contract(
     deployment.HashedTimelock,
-    signer,
-  )) as unknown as HashedTimelock;
+    (await hre.artifacts.readArtifact("HashedTimelock")).abi,
+    provider,
+  ) as unknown as HashedTimelock;
+  return { hre, deployment, domain: parsecDomain(chainId, deployment.ParsecChannels), channels, htlc };
+}
+
+export async function parsecContext(
+  hre: HardhatRuntimeEnvironment,
+  options: ContextOptions = {},
+): Promise<ParsecContext> {
+  const read = await readContext(hre, options);
+  const signer = await resolveSigner(hre, options.from);
   return {
-    hre,
-    deployment,
-    domain: parsecDomain(chainId, deployment.ParsecChannels),
+    ...read,
     signer,
-    channels,
-    htlc,
+    channels: read.channels.connect(signer) as ParsecChannels,
+    htlc: read.htlc.connect(signer) as HashedTimelock,
   };
 }
 
@@ -136,7 +147,7 @@ export async function send(
 }
 
 /** A channel's parameters (from its `ChannelOpened` event) and on-chain state (both views, one block). */
-export async function findChannel(ctx: ParsecContext, channelId: string): Promise<OnchainChannel> {
+export async function findChannel(ctx: ReadContext, channelId: string): Promise<OnchainChannel> {
   if (!/^0x[0-9a-fA-F]{64}$/.test(channelId))
     throw new TaskError(`--channel must be a 32-byte 0x id, got ${channelId}`);
   const logs = await ctx.channels.queryFilter(
@@ -170,19 +181,20 @@ export async function findChannel(ctx: ParsecContext, channelId: string): Promis
 }
 
 /** The ERC-20 at `address` (or the deployment's TestToken for "TestToken"/"TST"). */
-export async function tokenAt(ctx: ParsecContext, address: string): Promise<TestToken> {
+export async function tokenAt(ctx: ReadContext | ParsecContext, address: string): Promise<TestToken> {
   const resolved = address === "TestToken" || address === "TST" ? ctx.deployment.TestToken : address;
   if (!resolved || !ctx.hre.ethers.isAddress(resolved)) {
     throw new TaskError(
       `--token must be an ERC-20 address${ctx.deployment.TestToken ? " or TST" : ""}, got ${address}`,
     );
   }
-  return (await ctx.hre.ethers.getContractAt("TestToken", resolved, ctx.signer)) as unknown as TestToken;
+  const signer = "signer" in ctx ? ctx.signer : undefined;
+  return (await ctx.hre.ethers.getContractAt("TestToken", resolved, signer)) as unknown as TestToken;
 }
 
 /** The decimals and symbol of an asset (ETH for the zero address). */
 export async function assetInfo(
-  ctx: ParsecContext,
+  ctx: ReadContext,
   asset: string,
 ): Promise<{ decimals: number; symbol: string }> {
   if (asset === ZERO_ADDRESS) return { decimals: 18, symbol: "ETH" };

@@ -1,12 +1,13 @@
 /**
  * Deploys the Parsec contracts with the first signer and writes `deployments/<network>.json`. The file's
- * type, reader and writer are `relayer/src/deployment.ts`, shared with the node (which reads it for
- * `PARSEC_DEPLOYMENT`); the block the node and the tasks index events from is its `blockNumber`.
+ * one type and parser are the SDK's (`sdk/src/deployment.ts`); `relayer/src/deployment.ts` finds, reads
+ * and writes it for the node (`PARSEC_DEPLOYMENT`), this task and the other tasks; the block the node and
+ * the tasks index events from is its `blockNumber`.
  */
 import path from "node:path";
 import { ContractFactory, formatUnits, type Signer } from "ethers";
 import type { Artifacts, HardhatRuntimeEnvironment } from "hardhat/types";
-import { deploymentPath, writeDeployment, type Deployment } from "../../relayer/src/deployment";
+import { deploymentPath, writeDeployment, type DeploymentWith } from "../../relayer/src/deployment";
 import { print } from "./output";
 
 /** Chain ids of local development chains (Hardhat, Anvil/Ganache): they get a TestToken for demos. */
@@ -67,8 +68,8 @@ export async function deployWith(
 
 export { writeDeployment };
 
-/** What a deploy returns: a `Deployment` (the file's type) that always has `HashedTimelock`. */
-export type Deployed = Deployment & Required<Pick<Deployment, "HashedTimelock">>;
+/** What a deploy returns: a `Deployment` (the file's one type) that always has `HashedTimelock`. */
+export type Deployed = DeploymentWith<"HashedTimelock">;
 
 export async function deployParsec(
   hre: HardhatRuntimeEnvironment,

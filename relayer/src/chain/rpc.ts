@@ -12,6 +12,8 @@ export interface RawLog {
   readonly topics: readonly Hash[];
   readonly data: Hex;
   readonly blockNumber: number;
+  /** The block the log is in: a reorganisation gives the same height another hash. */
+  readonly blockHash: Hash;
   readonly transactionHash: Hash;
   readonly logIndex: number;
 }
@@ -27,8 +29,18 @@ export interface Receipt {
 
 export interface BlockHeader {
   readonly number: number;
+  readonly hash: Hash;
+  readonly parentHash: Hash;
   readonly timestamp: number;
   readonly baseFeePerGas: bigint | null;
+}
+
+interface JsonBlock {
+  number: string;
+  hash: string;
+  parentHash: string;
+  timestamp: string;
+  baseFeePerGas?: string;
 }
 
 interface JsonLog {
@@ -36,9 +48,13 @@ interface JsonLog {
   topics: string[];
   data: string;
   blockNumber: string;
+  blockHash: string;
   transactionHash: string;
   logIndex: string;
 }
+
+/** Header requests in flight at once when the index reads a range of blocks. */
+const HEADER_CONCURRENCY = 16;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -48,6 +64,7 @@ function parseLog(l: JsonLog): RawLog {
     topics: l.topics as Hash[],
     data: l.data as Hex,
     blockNumber: Number(l.blockNumber),
+    blockHash: l.blockHash as Hash,
     transactionHash: l.transactionHash as Hash,
     logIndex: Number(l.logIndex),
   };
@@ -134,16 +151,36 @@ export class Rpc {
   }
 
   async block(tag: number | "latest"): Promise<BlockHeader> {
-    const b = await this.call<{ number: string; timestamp: string; baseFeePerGas?: string } | null>(
-      "eth_getBlockByNumber",
-      [typeof tag === "number" ? `0x${tag.toString(16)}` : tag, false],
-    );
+    const b = await this.blockOrNull(tag);
     if (!b) throw new ChainError(`block ${tag} not found`);
+    return b;
+  }
+
+  /** A block's header, or null when the chain has no block at that height (yet, or any more). */
+  async blockOrNull(tag: number | "latest"): Promise<BlockHeader | null> {
+    const b = await this.call<JsonBlock | null>("eth_getBlockByNumber", [
+      typeof tag === "number" ? `0x${tag.toString(16)}` : tag,
+      false,
+    ]);
+    if (!b) return null;
     return {
       number: Number(b.number),
+      hash: b.hash as Hash,
+      parentHash: b.parentHash as Hash,
       timestamp: Number(b.timestamp),
       baseFeePerGas: b.baseFeePerGas === undefined ? null : BigInt(b.baseFeePerGas),
     };
+  }
+
+  /** The headers of blocks `from`..`to` in order, a few requests at a time; null where a block is missing. */
+  async blocks(from: number, to: number): Promise<(BlockHeader | null)[]> {
+    const out: (BlockHeader | null)[] = [];
+    for (let n = from; n <= to; n += HEADER_CONCURRENCY) {
+      const last = Math.min(to, n + HEADER_CONCURRENCY - 1);
+      const part = Array.from({ length: last - n + 1 }, (_, i) => this.blockOrNull(n + i));
+      out.push(...(await Promise.all(part)));
+    }
+    return out;
   }
 
   async logs(address: Address, fromBlock: number, toBlock: number): Promise<RawLog[]> {

@@ -214,6 +214,12 @@ export const M = {
   signatures: "parsec_checkpoint_signatures_total",
   control: "parsec_control_requests_total",
   watchtower: "parsec_watchtower_actions_total",
+  actionsGivenUp: "parsec_actions_given_up_total",
+  actionsPreempted: "parsec_actions_preempted_total",
   rss: "process_resident_memory_bytes",
   duplicateApply: "parsec_double_apply_total",
+  fenced: "parsec_partitions_fenced_total",
+  windowOldest: "parsec_window_oldest_seconds",
+  stalled: "parsec_partitions_stalled",
+  reorgs: "parsec_chain_reorgs_total",
 } as const;

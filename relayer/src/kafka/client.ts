@@ -9,6 +9,7 @@
  */
 import {
   AssignerProtocol,
+  ConfigResourceTypes,
   Kafka,
   Partitioners,
   logLevel as KafkaLogLevel,
@@ -19,7 +20,7 @@ import {
   type Producer,
 } from "kafkajs";
 import type { Logger } from "../log";
-import { KafkaError } from "../errors";
+import { FencedError, KafkaError } from "../errors";
 
 /** A record read from a topic. Offsets are numbers: safe up to 2^53, far beyond any real log. */
 export interface InRecord {
@@ -122,11 +123,39 @@ export interface LogProducer {
   close(): Promise<void>;
 }
 
+/** Records for one topic, each with its partition, written by a `PartitionWriter`. */
+export interface TopicWrite {
+  readonly topic: string;
+  readonly records: readonly OutRecord[];
+}
+
+/** Group offsets committed in the same transaction as a `PartitionWriter`'s records. */
+export interface GroupOffsets {
+  readonly groupId: string;
+  readonly offsets: readonly CommitOffset[];
+}
+
+/**
+ * The only writer of one partition's durable state (its changelog and dead letters) and of the group
+ * offsets of its input. Each `commit` is one Kafka transaction: the records and the offsets land
+ * together or not at all. Opening a writer with the same transactional id elsewhere fences this one:
+ * its later commits throw `FencedError` and its open transaction is aborted, so a node that lost its
+ * partition (a stall past the session timeout) can never write over the new owner.
+ */
+export interface PartitionWriter {
+  readonly transactionalId: string;
+  /** Writes and commits atomically; returns the offset of the last record written per topic. */
+  commit(writes: readonly TopicWrite[], offsets: GroupOffsets): Promise<Map<string, number>>;
+  close(): Promise<void>;
+}
+
 export interface LogClient {
   readonly brokers: readonly string[];
   /** Creates missing topics and waits until every partition has a leader. */
   ensureTopics(specs: readonly TopicSpec[]): Promise<void>;
   partitionCount(topic: string): Promise<number>;
+  /** A topic's effective setting `name` (its own or the broker's default), or null when unknown. */
+  topicSetting(topic: string, name: string): Promise<string | null>;
   /** The end offset (next offset to be written) of each partition. */
   endOffsets(topic: string): Promise<Map<number, number>>;
   /** A group's committed offsets for a topic (partitions without a commit are absent). */
@@ -142,7 +171,13 @@ export interface LogClient {
     until: number,
     onRecords: (records: readonly InRecord[]) => void,
   ): Promise<void>;
+  /** An idempotent producer: a retried request never duplicates a record. */
   producer(): Promise<LogProducer>;
+  /**
+   * Opens the transactional writer `transactionalId`, fencing every earlier writer with that id (their
+   * open transaction is aborted, their later commits fail). Returns once the fence is in place.
+   */
+  partitionWriter(transactionalId: string): Promise<PartitionWriter>;
   groupConsumer(opts: GroupConsumerOptions): Promise<GroupConsumer>;
   listTopics(): Promise<string[]>;
   deleteTopics(topics: readonly string[]): Promise<void>;
@@ -179,33 +214,17 @@ interface InternalRecord {
   readonly key: Buffer | null;
   readonly value: Buffer | null;
   readonly timestamp: string;
+  /** Commit and abort markers of transactions: not data. */
+  readonly isControlRecord?: boolean;
 }
 interface InternalFetchPartition {
   readonly partition: number;
   readonly errorCode: number;
   readonly highWatermark: string;
+  readonly abortedTransactions?: readonly unknown[];
   readonly messages: readonly InternalRecord[];
 }
-interface InternalProduceResponse {
-  readonly topics: readonly {
-    readonly partitions: readonly { readonly partition: number; readonly baseOffset: string }[];
-  }[];
-}
 interface InternalBroker {
-  produce(req: {
-    acks: number;
-    timeout: number;
-    producerId: number;
-    producerEpoch: number;
-    topicData: {
-      topic: string;
-      partitions: {
-        partition: number;
-        firstSequence: number;
-        messages: { key: Buffer | null; value: Buffer | null }[];
-      }[];
-    }[];
-  }): Promise<InternalProduceResponse>;
   fetch(req: {
     replicaId: number;
     isolationLevel: number;
@@ -240,6 +259,44 @@ function internalCluster(kafka: Kafka): InternalCluster {
     );
   }
   return factory({ allowAutoTopicCreation: false });
+}
+
+type AbortedFilter = (batch: {
+  messages: readonly InternalRecord[];
+  abortedTransactions?: readonly unknown[];
+}) => InternalRecord[];
+
+/**
+ * The records of a read-committed fetch that are data of committed (or non-transactional) writes:
+ * records of aborted transactions (listed in the response) and the transaction markers are dropped,
+ * as kafkajs's own consumer does.
+ */
+function committedRecords(part: InternalFetchPartition): InternalRecord[] {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const filterAborted = require("kafkajs/src/consumer/filterAbortedMessages") as AbortedFilter;
+  return filterAborted({ messages: part.messages, abortedTransactions: part.abortedTransactions }).filter(
+    (m) => !m.isControlRecord,
+  );
+}
+
+/** Error types with which the broker refuses a producer whose transactional id a newer producer took. */
+const FENCING_ERRORS = new Set([
+  "INVALID_PRODUCER_EPOCH",
+  "PRODUCER_FENCED",
+  "TRANSACTION_COORDINATOR_FENCED",
+]);
+/** PRODUCER_FENCED (90) is newer than kafkajs 2.2.4, which reports it by code only. */
+const FENCING_CODES = new Set([47, 52, 90]);
+
+/** Whether `e` (or an error it wraps) says the producer was fenced. */
+function isFenced(e: unknown): boolean {
+  for (let cur: unknown = e, depth = 0; cur !== null && typeof cur === "object" && depth < 8; depth++) {
+    const err = cur as { type?: unknown; code?: unknown; originalError?: unknown; cause?: unknown };
+    if (typeof err.type === "string" && FENCING_ERRORS.has(err.type)) return true;
+    if (typeof err.code === "number" && FENCING_CODES.has(err.code)) return true;
+    cur = err.originalError ?? err.cause;
+  }
+  return false;
 }
 
 // ---------------------------------------------------------------- helpers
@@ -314,6 +371,8 @@ function chunk(records: readonly OutRecord[], maxBytes: number, maxRecords: numb
 
 const MAX_SEND_BYTES = 900_000;
 const MAX_SEND_RECORDS = 500;
+/** How long a transaction may stay open: far above a flush, far below the broker's 15-minute maximum. */
+const TRANSACTION_TIMEOUT_MS = 60_000;
 
 // ---------------------------------------------------------------- the client
 
@@ -403,6 +462,19 @@ class KafkajsClient implements LogClient {
     }
   }
 
+  async topicSetting(topic: string, name: string): Promise<string | null> {
+    const admin = await this.admin();
+    try {
+      const res = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: [name] }],
+      });
+      return res.resources[0]?.configEntries.find((e) => e.configName === name)?.configValue ?? null;
+    } catch (e) {
+      throw new KafkaError(`reading setting ${name} of ${topic}`, e);
+    }
+  }
+
   async endOffsets(topic: string): Promise<Map<number, number>> {
     const admin = await this.admin();
     const offsets = await admin.fetchTopicOffsets(topic);
@@ -456,7 +528,7 @@ class KafkajsClient implements LogClient {
         if (!part) throw new Error("empty fetch response");
         const end = Math.min(until, Number(part.highWatermark));
         const records: InRecord[] = [];
-        for (const m of part.messages) {
+        for (const m of committedRecords(part)) {
           const o = Number(m.offset);
           if (o < offset || o >= end) continue;
           records.push({
@@ -474,7 +546,7 @@ class KafkajsClient implements LogClient {
         } else if (offset >= end) {
           return;
         } else if (part.messages.length > 0) {
-          // Only records below `offset` came back (a compacted gap): skip to past them.
+          // Only records below `offset`, transaction markers or aborted records came back: skip past them.
           offset = Math.max(offset, Number(part.messages[part.messages.length - 1].offset) + 1);
         } else {
           // Offsets in [offset, end) were compacted away entirely.
@@ -490,45 +562,23 @@ class KafkajsClient implements LogClient {
     }
   }
 
-  /**
-   * Writes records to one partition with one Produce request per ~900 KB, straight to its leader
-   * (acks = all). The bulk path of the node (changelog flushes, dead letters): kafkajs's own producer
-   * groups messages by partition in quadratic time. Retries through leader changes; returns the offset
-   * of the last record.
-   */
-  private async produceDirect(
-    topic: string,
-    partition: number,
+  /** Sends `records` through `send` in chunks, returning the last offset written per partition. */
+  private static async sendChunked(
+    send: (
+      messages: { key: Buffer | null; value: Buffer | null; partition?: number }[],
+    ) => Promise<readonly { partition: number; baseOffset?: string }[]>,
     records: readonly OutRecord[],
-  ): Promise<number> {
-    let last = -1;
-    for (const part of chunk(records, MAX_SEND_BYTES, Infinity)) {
-      const messages = part.map((r) => ({ key: r.key, value: r.value }));
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const cluster = await this.internal();
-          await cluster.addTargetTopic(topic);
-          const nodeId = Object.keys(cluster.findLeaderForPartitions(topic, [partition]))[0];
-          if (nodeId === undefined) throw new Error(`no leader for ${topic}/${partition}`);
-          const broker = await cluster.findBroker({ nodeId });
-          const res = await broker.produce({
-            acks: -1,
-            timeout: 30_000,
-            producerId: -1,
-            producerEpoch: 0,
-            topicData: [{ topic, partitions: [{ partition, firstSequence: 0, messages }] }],
-          });
-          const base = res.topics[0]?.partitions.find((p) => p.partition === partition)?.baseOffset;
-          if (base === undefined) throw new Error("the produce response names no offset");
-          last = Number(base) + messages.length - 1;
-          break;
-        } catch (e) {
-          if (attempt >= 40)
-            throw new KafkaError(`writing ${messages.length} records to ${topic}/${partition}`, e);
-          this.logger.debug("produce retry", { topic, partition, attempt, error: e });
-          await this.cluster?.refreshMetadata().catch(() => undefined);
-          await sleep(Math.min(1000, 100 * attempt));
-        }
+  ): Promise<Map<number, number>> {
+    const last = new Map<number, number>();
+    for (const part of chunk(records, MAX_SEND_BYTES, MAX_SEND_RECORDS)) {
+      const counts = new Map<number, number>();
+      for (const r of part)
+        if (r.partition !== undefined) counts.set(r.partition, (counts.get(r.partition) ?? 0) + 1);
+      const metadata = await send(part.map((r) => ({ key: r.key, value: r.value, partition: r.partition })));
+      for (const m of metadata) {
+        const n = counts.get(m.partition);
+        if (n !== undefined && m.baseOffset !== undefined)
+          last.set(m.partition, Number(m.baseOffset) + n - 1);
       }
     }
     return last;
@@ -538,7 +588,8 @@ class KafkajsClient implements LogClient {
     const producer: Producer = this.kafka.producer({
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
-      // Order per partition must survive retries: one request in flight.
+      // Idempotent: the broker drops a retried request's duplicates; one request in flight keeps order.
+      idempotent: true,
       maxInFlightRequests: 1,
       retry: { retries: 15, initialRetryTime: 200, maxRetryTime: 5000 },
     });
@@ -548,37 +599,82 @@ class KafkajsClient implements LogClient {
       await producer.disconnect().catch(() => undefined);
     };
     this.closers.add(close);
-    const direct = (topic: string, partition: number, records: readonly OutRecord[]): Promise<number> =>
-      this.produceDirect(topic, partition, records);
     return {
       async send(topic, records) {
-        // Records with an explicit partition go straight to its leader, grouped here in one pass.
-        const byPartition = new Map<number, OutRecord[]>();
-        const keyed: OutRecord[] = [];
-        for (const r of records) {
-          if (r.partition === undefined) keyed.push(r);
-          else {
-            let list = byPartition.get(r.partition);
-            if (!list) byPartition.set(r.partition, (list = []));
-            list.push(r);
-          }
+        try {
+          const last = await KafkajsClient.sendChunked(
+            (messages) => producer.send({ topic, acks: -1, timeout: 30_000, messages }),
+            records,
+          );
+          return [...last].map(([partition, lastOffset]) => ({ partition, lastOffset }));
+        } catch (e) {
+          throw new KafkaError(`writing ${records.length} records to ${topic}`, e);
         }
-        const out: SendResult[] = [];
-        for (const [partition, list] of byPartition)
-          out.push({ partition, lastOffset: await direct(topic, partition, list) });
-        for (const part of chunk(keyed, MAX_SEND_BYTES, MAX_SEND_RECORDS)) {
-          try {
-            await producer.send({
-              topic,
-              acks: -1,
-              timeout: 30_000,
-              messages: part.map((r) => ({ key: r.key, value: r.value })),
+      },
+      close,
+    };
+  }
+
+  async partitionWriter(transactionalId: string): Promise<PartitionWriter> {
+    const producer: Producer = this.kafka.producer({
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      // An open transaction of a writer that stalls is aborted after this (or at once by the next owner).
+      transactionTimeout: TRANSACTION_TIMEOUT_MS,
+      retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5000 },
+    });
+    const fail = (what: string, e: unknown): Error =>
+      isFenced(e) ? new FencedError(transactionalId, e) : new KafkaError(what, e);
+    try {
+      await producer.connect();
+      // InitProducerId: bumps the epoch of the id (fencing earlier writers) and aborts their open transaction.
+      await (await producer.transaction()).abort();
+    } catch (e) {
+      await producer.disconnect().catch(() => undefined);
+      throw fail(`opening the transactional writer ${transactionalId}`, e);
+    }
+    const close = async (): Promise<void> => {
+      this.closers.delete(close);
+      await producer.disconnect().catch(() => undefined);
+    };
+    this.closers.add(close);
+    return {
+      transactionalId,
+      async commit(writes, { groupId, offsets }) {
+        const txn = await producer.transaction().catch((e: unknown) => {
+          throw fail(`starting a transaction of ${transactionalId}`, e);
+        });
+        const last = new Map<string, number>();
+        try {
+          for (const w of writes) {
+            if (w.records.length === 0) continue;
+            const written = await KafkajsClient.sendChunked(
+              (messages) => txn.send({ topic: w.topic, acks: -1, timeout: 30_000, messages }),
+              w.records,
+            );
+            last.set(w.topic, Math.max(-1, ...written.values()));
+          }
+          if (offsets.length > 0) {
+            const byTopic = new Map<string, { partition: number; offset: string }[]>();
+            for (const o of offsets) {
+              let list = byTopic.get(o.topic);
+              if (!list) byTopic.set(o.topic, (list = []));
+              list.push({ partition: o.partition, offset: String(o.offset) });
+            }
+            await txn.sendOffsets({
+              consumerGroupId: groupId,
+              topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
             });
-          } catch (e) {
-            throw new KafkaError(`writing ${part.length} records to ${topic}`, e);
           }
+          await txn.commit();
+          return last;
+        } catch (e) {
+          await txn.abort().catch(() => undefined);
+          throw fail(`committing a transaction of ${transactionalId}`, e);
         }
-        return out;
       },
       close,
     };

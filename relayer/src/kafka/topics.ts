@@ -82,5 +82,14 @@ export async function prepareTopics(client: LogClient, k: KafkaConfig): Promise<
         `must have the same number of partitions so one node owns all of a channel's messages`,
     );
   }
+  // A dead letter is cut to kafka.maxRecordBytes; the topic must accept a record of that size.
+  const limit = Number(await client.topicSetting(t.deadLetter, "max.message.bytes"));
+  if (Number.isFinite(limit) && limit > 0 && limit < k.maxRecordBytes) {
+    throw new KafkaError(
+      `checking ${t.deadLetter}: its max.message.bytes is ${limit}, below kafka.maxRecordBytes ` +
+        `${k.maxRecordBytes}, so a dead letter could be refused; lower kafka.maxRecordBytes ` +
+        `(PARSEC_MAX_RECORD_BYTES) below ${limit} or raise the topic's max.message.bytes`,
+    );
+  }
   return counts[0];
 }

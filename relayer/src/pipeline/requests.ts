@@ -2,6 +2,11 @@
  * The two co-partitioned input topics besides transfers: control requests (settle now, dispute,
  * checkpoint now) and checkpoint signatures coming back from signers. Bad input is dead-lettered;
  * a late signature for a superseded proposal is simply ignored.
+ *
+ * Both messages are small (~150 and ~250 bytes): anything over `MAX_REQUEST_MESSAGE_BYTES` is
+ * dead-lettered before it is decoded, and a control `requestId` (kept in the channel's snapshot and
+ * echoed on the settlements topic) is at most `MAX_REQUEST_ID_CHARS`. A `schemaVersion` that contradicts
+ * the schema fingerprint is refused by the SDK's codec (`Malformed`).
  */
 import {
   codecs,
@@ -20,13 +25,30 @@ import { M, type Metrics } from "../http/metrics";
 import type { InRecord } from "../kafka/client";
 import { channelIdOfKey, channelKey } from "../kafka/topics";
 import type { PartitionState } from "../state/partition";
+import { DEFAULT_MAX_RECORD_BYTES } from "../config";
 import { deadLetterRecord } from "./dead-letter";
+
+/** The largest control request or checkpoint signature message the node decodes. */
+export const MAX_REQUEST_MESSAGE_BYTES = 4096;
+/** The longest control `requestId` (a UUID is 36). */
+export const MAX_REQUEST_ID_CHARS = 128;
 
 export interface RequestPipelineDeps {
   readonly domain: Domain;
   readonly registry: ChainRegistry;
   readonly operator: Operator;
   readonly metrics: Metrics;
+  /** `kafka.maxRecordBytes`: dead letters are cut to fit it (default `DEFAULT_MAX_RECORD_BYTES`). */
+  readonly maxRecordBytes?: number;
+}
+
+/** Why a control or signature message is refused before decoding, or null. */
+function tooLarge(r: InRecord, what: string): string | null {
+  const n = r.value?.length ?? 0;
+  return n > MAX_REQUEST_MESSAGE_BYTES
+    ? `Malformed input: the ${what} message is ${n} bytes, over the bound of ${MAX_REQUEST_MESSAGE_BYTES}; ` +
+        `a valid one is a few hundred bytes (check the producer and the topic)`
+    : null;
 }
 
 export class RequestPipeline {
@@ -40,7 +62,9 @@ export class RequestPipeline {
     channelId: Hash | null,
   ): void {
     this.deps.metrics.inc(M.rejected, "Transfers rejected, by reason", { reason: code, topic: r.topic });
-    ps.deadLetter(deadLetterRecord(r, code, message, channelId));
+    ps.deadLetter(
+      deadLetterRecord(r, code, message, channelId, this.deps.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES),
+    );
   }
 
   private async known(id: Hash): Promise<ReturnType<ChainRegistry["get"]>> {
@@ -57,6 +81,11 @@ export class RequestPipeline {
     for (const r of records) {
       if (r.offset <= ps.skip.control) continue;
       this.deps.metrics.inc(M.received, "Messages received, by topic", { topic: "control" });
+      const big = tooLarge(r, "control request");
+      if (big) {
+        this.reject(ps, r, "Malformed", big, channelIdOfKey(r.key));
+        continue;
+      }
       let req;
       try {
         req = codecs().control.decode(r.value ?? new Uint8Array(0));
@@ -67,6 +96,17 @@ export class RequestPipeline {
       const id = req.channelId;
       if (!r.key || !r.key.equals(channelKey(id))) {
         this.reject(ps, r, "Malformed", `the message key must be the 32 bytes of the channel id ${id}`, id);
+        continue;
+      }
+      if (req.requestId.length > MAX_REQUEST_ID_CHARS) {
+        this.reject(
+          ps,
+          r,
+          "Malformed",
+          `Malformed input: requestId is ${req.requestId.length} characters, over the bound of ` +
+            `${MAX_REQUEST_ID_CHARS}; use a short unique id such as a UUID`,
+          id,
+        );
         continue;
       }
       const onchain = await this.known(id);
@@ -100,6 +140,11 @@ export class RequestPipeline {
     for (const r of records) {
       if (r.offset <= ps.skip.signatures) continue;
       this.deps.metrics.inc(M.received, "Messages received, by topic", { topic: "signatures" });
+      const big = tooLarge(r, "checkpoint signature");
+      if (big) {
+        this.reject(ps, r, "Malformed", big, channelIdOfKey(r.key));
+        continue;
+      }
       let msg;
       try {
         msg = codecs().checkpointSignature.decode(r.value ?? new Uint8Array(0));

@@ -3,9 +3,17 @@
  * cores (the SDK's `VerifierPool`), then on the main thread each transfer is checked against its
  * channel (participant, partition), put through the reorder window and applied; anything rejected goes
  * to the dead-letter topic with its reason and its original bytes. Nothing here throws for bad input.
+ *
+ * Before verification each message is screened (`screenTransferMessage`): an oversized message, an
+ * `appData` over `input.maxAppDataBytes`, or a `schemaVersion` that contradicts the schema fingerprint
+ * is dead-lettered without being verified, decoded or copied, so its bytes leave memory with the batch.
  */
 import {
   codeOfReason,
+  DEFAULT_MAX_APP_DATA_BYTES,
+  type MalformedError,
+  screenTransferMessage,
+  type TransferLimits,
   type EquivocationProof,
   type ErrorCode,
   errorForReason,
@@ -23,12 +31,16 @@ import { M, type Counter, type Metrics } from "../http/metrics";
 import type { ChannelState, WindowItem } from "../state/channel";
 import type { PartitionState } from "../state/partition";
 import { deadLetterRecord } from "./dead-letter";
+import { DEFAULT_MAX_RECORD_BYTES } from "../config";
 import { messageOf } from "../errors";
 
 /** A batch whose verification is under way. */
 export interface PreparedBatch {
   readonly records: readonly InRecord[];
+  /** What goes to the verifier: empty for a screened-out record. */
   readonly wires: readonly Buffer[];
+  /** Per record, the reason it was refused before verification, or null. */
+  readonly screened: readonly (MalformedError | null)[];
   readonly verified: Promise<{ readonly codes: Uint8Array; readonly hashes: Uint8Array }>;
 }
 
@@ -45,6 +57,10 @@ export interface TransferPipelineDeps {
   readonly verifier: BatchVerifier;
   readonly metrics: Metrics;
   readonly everyM: number;
+  /** `input.maxAppDataBytes` (default `DEFAULT_MAX_APP_DATA_BYTES`). */
+  readonly maxAppDataBytes?: number;
+  /** `kafka.maxRecordBytes`: dead letters are cut to fit it (default `DEFAULT_MAX_RECORD_BYTES`). */
+  readonly maxRecordBytes?: number;
   /** Called for every equivocation (the operator sends the fraud proof). */
   readonly onEquivocation: (channel: OnchainChannel, proof: EquivocationProof<VerifiedTransfer>) => void;
 }
@@ -60,6 +76,21 @@ class Rejection {
 type Reason = ParsecError | Rejection;
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * A transfer produced to the wrong partition: nearly always a producer whose partitioner is not Kafka's
+ * Java default (murmur2 of the key), e.g. librdkafka's default `consistent_random` (CRC32).
+ */
+function wrongPartition(id: Hash, expected: number, got: number, partitions: number): Rejection {
+  return new Rejection(
+    "WrongChannel",
+    `channel ${id} belongs to partition ${expected} of ${partitions}, but the transfer was produced to ` +
+      `partition ${got}. Produce with the key = the channel id's 32 bytes and the Java client's murmur2 ` +
+      `partitioner: librdkafka and confluent-kafka (Python, Go, .NET) need partitioner=murmur2_random ` +
+      `(their default, consistent_random, hashes with CRC32); or set the partition explicitly ` +
+      `(docs/relayer.md, Producing transfers)`,
+  );
+}
 const YIELD_EVERY = 512;
 
 /** Resolves after pending I/O callbacks (worker messages) ran. */
@@ -72,8 +103,12 @@ function hashAt(hashes: Buffer, i: number): Hash {
 export class TransferPipeline {
   private readonly appliedCount: Counter;
   private readonly receivedCount: Counter;
+  private readonly limits: TransferLimits;
+  private readonly maxRecordBytes: number;
 
   constructor(private readonly deps: TransferPipelineDeps) {
+    this.limits = { maxAppDataBytes: deps.maxAppDataBytes ?? DEFAULT_MAX_APP_DATA_BYTES };
+    this.maxRecordBytes = deps.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
     this.appliedCount = deps.metrics.counter(M.applied, "Transfers applied to channel state");
     this.receivedCount = deps.metrics.counter(M.received, "Messages received, by topic", {
       topic: "transfers",
@@ -82,7 +117,7 @@ export class TransferPipeline {
 
   private reject(ps: PartitionState, r: InRecord, reason: Reason, channelId: Hash | null): void {
     this.deps.metrics.inc(M.rejected, "Transfers rejected, by reason", { reason: reason.code });
-    ps.deadLetter(deadLetterRecord(r, reason.code, reason.message, channelId));
+    ps.deadLetter(deadLetterRecord(r, reason.code, reason.message, channelId, this.maxRecordBytes));
   }
 
   /**
@@ -90,8 +125,9 @@ export class TransferPipeline {
    * on this batch while the main thread still applies earlier ones.
    */
   prepare(records: readonly InRecord[]): PreparedBatch {
-    const wires = records.map((r) => r.value ?? EMPTY);
-    return { records, wires, verified: this.deps.verifier.verifyBatch(wires) };
+    const screened = records.map((r) => screenTransferMessage(r.value ?? EMPTY, this.limits));
+    const wires = records.map((r, i) => (screened[i] ? EMPTY : (r.value ?? EMPTY)));
+    return { records, wires, screened, verified: this.deps.verifier.verifyBatch(wires) };
   }
 
   /** Processes one batch of a partition in offset order. Call under the partition's lock. */
@@ -113,6 +149,11 @@ export class TransferPipeline {
       if (i > 0 && i % YIELD_EVERY === 0) await yieldNow();
       const r = records[i];
       if (r.offset <= ps.skip.transfers) continue; // reflected before the restore
+      const refused = prepared.screened[i];
+      if (refused) {
+        this.reject(ps, r, refused, channelIdOfKey(r.key));
+        continue;
+      }
       if (codes[i] !== 0) {
         const code = codes[i];
         this.reject(
@@ -143,9 +184,12 @@ export class TransferPipeline {
         continue;
       }
       // A channel lives in one partition only; checked once, when the partition first sees it.
-      if (!ps.channels.has(id) && channelPartition(id, this.deps.partitions) !== r.partition) {
-        this.reject(ps, r, new Rejection("WrongChannel", `channel ${id} belongs to another partition`), id);
-        continue;
+      if (!ps.channels.has(id)) {
+        const expected = channelPartition(id, this.deps.partitions);
+        if (expected !== r.partition) {
+          this.reject(ps, r, wrongPartition(id, expected, r.partition, this.deps.partitions), id);
+          continue;
+        }
       }
       let onchain = this.deps.registry.get(id);
       if (!onchain && !synced) {

@@ -10,7 +10,7 @@ import path from "node:path";
 import { type Hash, ReorderWindow, decodeVerifiedItem } from "../../../sdk";
 import type { RelayerConfig } from "../config";
 import { KafkaError, messageOf } from "../errors";
-import type { InRecord, LogClient, LogProducer, OutRecord } from "../kafka/client";
+import type { CommitOffset, InRecord, LogClient, OutRecord, PartitionWriter } from "../kafka/client";
 import { channelIdOfKey, channelKey } from "../kafka/topics";
 import type { Logger } from "../log";
 import { M, type Metrics } from "../http/metrics";
@@ -38,11 +38,9 @@ export type HashWires = (wires: readonly Buffer[]) => Promise<(Hash | null)[]>;
 export interface PartitionDeps {
   readonly config: RelayerConfig;
   readonly client: LogClient;
-  readonly producer: LogProducer;
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly hashWires: HashWires;
-  readonly commitOffsets: (p: number, progress: Progress) => Promise<void>;
   /** Test-only fault injection between the steps of a flush. */
   readonly fault?: (point: FaultPoint) => void;
 }
@@ -94,9 +92,19 @@ export class PartitionState {
   private droppedWires = new Set<number>();
   private flushedProgress: Progress = { transfers: -1, control: -1, signatures: -1 };
   private writer: StoreWriter | null = null;
+  /** The partition's transactional writer: open means this node owns the partition (see `attach`). */
+  private owner: PartitionWriter | null = null;
   private changelogEnd = 0;
   lastFlushMs = Date.now();
+  /** Flushes failed in a row, and when the next may be tried (the node backs off). */
+  flushFailures = 0;
+  retryFlushAtMs = 0;
   revoked = false;
+  /**
+   * Batches handed to the node up to this count were positioned before the restore's seek: drop them
+   * (the seek fetches them again from the right offset).
+   */
+  acceptAfterDelivery = Number.MAX_SAFE_INTEGER;
 
   constructor(
     readonly partition: number,
@@ -160,6 +168,21 @@ export class PartitionState {
     return this.deadLetters.length;
   }
 
+  /** Transfers held in the reorder windows (waiting for an earlier seq), and the lowest offset among them. */
+  waiting(): { count: number; oldestOffset: number | null } {
+    let count = 0;
+    let oldestOffset: number | null = null;
+    for (const ch of this.channels.values()) {
+      for (const t of ch.payers) {
+        if (t.pending.size === 0) continue;
+        count += t.pending.size;
+        for (const item of t.pending.values())
+          if (oldestOffset === null || item.offset < oldestOffset) oldestOffset = item.offset;
+      }
+    }
+    return { count, oldestOffset };
+  }
+
   /** Whether the partition has anything a flush would write. */
   get needsFlush(): boolean {
     const p = this.progress;
@@ -171,6 +194,14 @@ export class PartitionState {
       p.control !== f.control ||
       p.signatures !== f.signatures
     );
+  }
+
+  /**
+   * Takes ownership: `owner` was opened (fencing every earlier owner) before the restore reads the
+   * changelog, so nothing an earlier owner writes can land after what the restore read.
+   */
+  attach(owner: PartitionWriter): void {
+    this.owner = owner;
   }
 
   // ------------------------------------------------------------------ restore
@@ -420,21 +451,32 @@ export class PartitionState {
     this.droppedWires.clear();
   }
 
+  /** The consumer offsets that `progress` stands for (the next offset to read per topic). */
+  private offsetsOf(progress: Progress): CommitOffset[] {
+    const t = this.deps.config.kafka.topics;
+    return [
+      { topic: t.transfers, offset: progress.transfers },
+      { topic: t.control, offset: progress.control },
+      { topic: t.checkpointSignatures, offset: progress.signatures },
+    ]
+      .filter((o) => o.offset >= 0)
+      .map((o) => ({ topic: o.topic, partition: this.partition, offset: o.offset + 1 }));
+  }
+
   /**
-   * Makes the processed state durable, then commits offsets. Call under `lock`. On a Kafka failure
-   * nothing is committed and the next flush retries (the state stays dirty).
+   * Makes the processed state durable: dead letters, changelog snapshots, the progress marker and the
+   * consumer offsets in one Kafka transaction, then the local copy. Call under `lock`. On a failure
+   * nothing is committed and the state stays dirty for the next flush; `FencedError` means another
+   * node owns the partition now.
    */
   async flush(): Promise<void> {
     if (!this.needsFlush || !this.writer) return;
-    const { config, producer, metrics } = this.deps;
+    const owner = this.owner;
+    if (!owner) throw new KafkaError(`flushing partition ${this.partition} before it was attached`);
+    const { config, metrics } = this.deps;
     const topics = config.kafka.topics;
     const started = Date.now();
-    if (this.deadLetters.length > 0) {
-      const dl = this.deadLetters;
-      await producer.send(topics.deadLetter, dl);
-      this.deadLetters = this.deadLetters.slice(dl.length);
-      this.deps.fault?.("after-dead-letters");
-    }
+    const deadLetters = this.deadLetters;
     const ids = [...this.dirty];
     const puts: [string, Buffer][] = [];
     const records: OutRecord[] = [];
@@ -451,12 +493,23 @@ export class PartitionState {
     const progress = this.progressRecord();
     records.push({ key: PROGRESS_KEY, value: progress, partition: this.partition });
     puts.push(["progress", progress]);
-    const written = await producer.send(topics.stateChangelog, records);
-    const last = written.find((w) => w.partition === this.partition)?.lastOffset ?? -1;
+    const committed: Progress = { ...this.progress };
+    const written = await owner.commit(
+      [
+        { topic: topics.deadLetter, records: deadLetters },
+        { topic: topics.stateChangelog, records },
+      ],
+      { groupId: config.kafka.groupId, offsets: this.offsetsOf(committed) },
+    );
+    if (deadLetters.length > 0) this.deps.fault?.("after-dead-letters");
+    this.deadLetters = this.deadLetters.slice(deadLetters.length);
+    const last = written.get(topics.stateChangelog) ?? -1;
     if (last < 0)
       throw new KafkaError(`writing the changelog of partition ${this.partition} returned no offset`);
+    // The transaction's commit marker follows at last + 1; a restore reading from there skips it.
     this.changelogEnd = last + 1;
     this.deps.fault?.("after-changelog");
+    this.deps.fault?.("after-offset-commit");
     const firstWire = puts.length;
     const owners: (HistoryEntry | null)[] = [];
     for (const [o, w] of this.newWires) {
@@ -474,14 +527,11 @@ export class PartitionState {
       }
     });
     this.deps.fault?.("after-local-store");
-    const committed: Progress = { ...this.progress };
     for (const id of ids) this.dirty.delete(id);
     this.newWires.clear();
     this.droppedWires.clear();
     this.flushedProgress = committed;
     this.lastFlushMs = Date.now();
-    await this.deps.commitOffsets(this.partition, committed);
-    this.deps.fault?.("after-offset-commit");
     metrics.inc(M.flushes, "Changelog flushes");
     metrics.inc(M.flushRecords, "Channel snapshots written to the changelog", {}, ids.length);
     this.deps.logger.debug("flushed", {
@@ -504,8 +554,12 @@ export class PartitionState {
     if (w.bytes > 4 * live) this.rewriteStore(this.changelogEnd - 1);
   }
 
-  close(): void {
+  /** Releases the local file and the transactional writer. */
+  async close(): Promise<void> {
     this.writer?.close();
     this.writer = null;
+    const owner = this.owner;
+    this.owner = null;
+    await owner?.close();
   }
 }

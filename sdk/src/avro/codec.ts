@@ -49,6 +49,23 @@ export interface RegisteredSchema {
   readonly type: avro.Type;
   readonly fingerprint: bigint;
   readonly fingerprintBytes: Uint8Array;
+  /**
+   * The `schemaVersion` its records carry: the field's default (1 when the schema has none). A record
+   * framed with this schema's fingerprint but claiming another version is `Malformed`.
+   */
+  readonly version: number;
+}
+
+/** The default of a record schema's `schemaVersion` field, 1 when it has none. */
+function versionOf(type: avro.Type): number {
+  const fields = (type as avro.types.RecordType).fields ?? [];
+  const v = fields.find((f) => f.name === "schemaVersion")?.defaultValue();
+  return typeof v === "number" ? v : 1;
+}
+
+/** Whether the schema has a `schemaVersion` field (every Parsec schema does). */
+function hasVersionField(type: avro.Type): boolean {
+  return ((type as avro.types.RecordType).fields ?? []).some((f) => f.name === "schemaVersion");
 }
 
 /** Writer schemas by fingerprint. Readers resolve any registered writer of the same record name. */
@@ -62,7 +79,12 @@ export class SchemaRegistry {
     const fingerprint = schemaFingerprint(JSON.stringify(type.schema()));
     const existing = this.byFingerprint.get(fingerprint);
     if (existing) return existing;
-    const entry = { type, fingerprint, fingerprintBytes: fingerprintBytes(fingerprint) };
+    const entry = {
+      type,
+      fingerprint,
+      fingerprintBytes: fingerprintBytes(fingerprint),
+      version: versionOf(type),
+    };
     this.byFingerprint.set(fingerprint, entry);
     return entry;
   }
@@ -98,13 +120,22 @@ export class AvroCodec<T> {
 
   /** The schema version this codec writes. */
   get schemaVersion(): number {
-    const field = (this.reader.type as avro.types.RecordType).fields.find((f) => f.name === "schemaVersion");
-    return typeof field?.defaultValue() === "number" ? (field.defaultValue() as number) : 1;
+    return this.reader.version;
   }
 
-  /** Avro body of a message, without the frame. */
+  /**
+   * Avro body of a message, without the frame. A message whose `schemaVersion` is not this codec's is
+   * refused (`Malformed`): its fingerprint would name this schema while its field claimed another.
+   */
   encodeBody(value: T): Buffer {
-    return this.reader.type.toBuffer(this.mapping.toAvro(value));
+    const record = this.mapping.toAvro(value);
+    if (hasVersionField(this.reader.type) && record.schemaVersion !== this.reader.version) {
+      throw new MalformedError(
+        `a ${this.name} message with schemaVersion ${String(record.schemaVersion)} cannot be written with ` +
+          `the version ${this.reader.version} schema; set schemaVersion to ${this.reader.version}`,
+      );
+    }
+    return this.reader.type.toBuffer(record);
   }
 
   /** The framed message (what goes on the topic). */
@@ -122,20 +153,33 @@ export class AvroCodec<T> {
       bytes.byteOffset + FRAME_HEADER_LENGTH,
       bytes.length - FRAME_HEADER_LENGTH,
     );
+    let record: Record<string, unknown>;
     try {
-      if (writer === this.reader) return this.reader.type.fromBuffer(body) as Record<string, unknown>;
-      let resolver = this.resolvers.get(fp);
-      if (!resolver) {
-        resolver = this.reader.type.createResolver(writer.type);
-        this.resolvers.set(fp, resolver);
+      if (writer === this.reader) record = this.reader.type.fromBuffer(body) as Record<string, unknown>;
+      else {
+        let resolver = this.resolvers.get(fp);
+        if (!resolver) {
+          resolver = this.reader.type.createResolver(writer.type);
+          this.resolvers.set(fp, resolver);
+        }
+        record = this.reader.type.fromBuffer(body, resolver) as Record<string, unknown>;
       }
-      return this.reader.type.fromBuffer(body, resolver) as Record<string, unknown>;
     } catch (e) {
       if (isParsecError(e)) throw e;
       throw new MalformedError(
         `${this.name} does not decode (${e instanceof Error ? e.message : String(e)})`,
       );
     }
+    // The fingerprint decides the layout; a schemaVersion field that says otherwise is a forgery or a
+    // producer bug, never a newer message (a newer writer has its own fingerprint).
+    if (hasVersionField(writer.type) && record.schemaVersion !== writer.version) {
+      throw new MalformedError(
+        `${this.name} claims schemaVersion ${String(record.schemaVersion)} but is framed with the version ` +
+          `${writer.version} schema (fingerprint ${fingerprintHex(fp)})`,
+        { schemaVersion: Number(record.schemaVersion), writerVersion: writer.version },
+      );
+    }
+    return record;
   }
 
   /** Decodes and validates a framed message. */

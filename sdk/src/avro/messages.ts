@@ -9,8 +9,9 @@
  * | parsec.checkpoint-signatures  | channelId | CheckpointSignature  | checkpoint-signature.v1.avsc |
  * | parsec.settlements            | channelId | SettlementEvent      | settlement.v1.avsc           |
  * | parsec.state-changelog        | channelId | ChannelStateEntry    | state-changelog.v1.avsc      |
- * | parsec.dead-letter            | original  | DeadLetter           | dead-letter.v1.avsc          |
+ * | parsec.dead-letter            | original  | DeadLetter           | dead-letter.v2.avsc          |
  */
+import { createHash } from "node:crypto";
 import { checkSmallUint, checkUint, fromHex, readUint, toAddress, toHex, writeUint } from "../bytes";
 import { locksRootOf } from "../eip712";
 import { MalformedError, type ErrorCode, ReasonCode } from "../errors";
@@ -29,6 +30,7 @@ import type {
 } from "../types";
 import { toChannelParams, toDomain, toPayer, toTransfer } from "../validate";
 import { AvroCodec, SchemaRegistry, loadSchemaFile, type MessageMapping } from "./codec";
+import { readFrameFingerprint } from "./framing";
 
 /** Default topic names; every node setting may override them. */
 export const DEFAULT_TOPICS = {
@@ -218,6 +220,124 @@ const transferMapping: MessageMapping<TransferMessage> = {
     };
   },
 };
+
+/** The longest `appKind` a transfer message may carry (catalogue names are short identifiers). */
+export const MAX_APP_KIND_BYTES = 64;
+/** The default bound of a transfer message's `appData` (see docs/relayer.md, `input.maxAppDataBytes`). */
+export const DEFAULT_MAX_APP_DATA_BYTES = 4096;
+/**
+ * Bytes of a transfer message besides `appKind` and `appData`, at most: the frame, every fixed field and
+ * the longest varints (396), rounded up; plus room for fields a newer registered writer may add.
+ */
+const TRANSFER_FIXED_BYTES = 512;
+const TRANSFER_NEWER_FIELDS_BYTES = 1024;
+
+/** What a transfer message may carry. */
+export interface TransferLimits {
+  /** The most `appData` bytes (the node's `input.maxAppDataBytes`). */
+  readonly maxAppDataBytes: number;
+}
+
+/** The largest transfer message `limits` allow (any registered writer schema). */
+export function maxTransferMessageBytes(limits: TransferLimits): number {
+  return TRANSFER_FIXED_BYTES + MAX_APP_KIND_BYTES + limits.maxAppDataBytes + TRANSFER_NEWER_FIELDS_BYTES;
+}
+
+/** A zigzag varint at `p`: [value, next position], or null past the end or beyond 10 bytes. */
+function varintAt(w: Uint8Array, p: number): [number, number] | null {
+  let n = 0;
+  let mul = 1;
+  for (let k = 0; k < 10; k++) {
+    if (p >= w.length) return null;
+    const b = w[p++];
+    n += (b & 0x7f) * mul;
+    if ((b & 0x80) === 0) return [n % 2 === 0 ? n / 2 : -(n + 1) / 2, p];
+    mul *= 0x80;
+  }
+  return null;
+}
+
+function tooLong(what: string, got: number, max: number, fix: string): MalformedError {
+  return new MalformedError(`${what} is ${got} bytes, over the bound of ${max} (${fix})`, {
+    bytes: got,
+    max,
+  });
+}
+
+/**
+ * Checks a transfer message's size, `schemaVersion`, `appKind` and `appData` lengths before anything
+ * decodes or verifies it: an oversized message is refused from its length alone, a current-schema
+ * message is read in place (no copies). Returns the error to dead-letter, or null when the message may go
+ * on to verification (which reports anything else malformed). Node only.
+ */
+export function screenTransferMessage(wire: Uint8Array, limits: TransferLimits): MalformedError | null {
+  const max = maxTransferMessageBytes(limits);
+  if (wire.length > max) {
+    return tooLong(
+      "the transfer message",
+      wire.length,
+      max,
+      `appData may hold ${limits.maxAppDataBytes} bytes and appKind ${MAX_APP_KIND_BYTES}; ` +
+        `shrink the message or raise input.maxAppDataBytes on every node`,
+    );
+  }
+  if (wire.length < 10 || wire[0] !== 0xc3 || wire[1] !== 0x01) return null;
+  const codec = codecs().transfer;
+  const fp = codec.reader.fingerprintBytes;
+  let current = true;
+  for (let i = 0; i < 8; i++) if (wire[2 + i] !== fp[i]) current = false;
+  let version: number;
+  let appKind: number;
+  let appData: number;
+  if (current) {
+    const v = varintAt(wire, 10);
+    if (!v) return null;
+    version = v[0];
+    if (version !== codec.reader.version) {
+      return new MalformedError(
+        `the transfer claims schemaVersion ${version} but is framed with the version ` +
+          `${codec.reader.version} schema; the producer must write schemaVersion ${codec.reader.version} ` +
+          `(or use a registered version ${version} schema)`,
+        { schemaVersion: version, writerVersion: codec.reader.version },
+      );
+    }
+    const chain = varintAt(wire, v[1]);
+    if (!chain) return null;
+    const payer = varintAt(wire, chain[1] + 52);
+    if (!payer) return null;
+    const seq = varintAt(wire, payer[1] + 20);
+    if (!seq) return null;
+    const kind = varintAt(wire, seq[1]);
+    if (!kind) return null;
+    const k = varintAt(wire, kind[1] + 249);
+    if (!k) return null;
+    appKind = k[0];
+    const d = varintAt(wire, k[1] + Math.max(0, appKind));
+    if (!d) return null;
+    appData = d[0];
+  } else {
+    if (!codec.registry.get(readFrameFingerprint(wire))) return null; // UnknownSchema, said by the verifier
+    let r: Record<string, unknown>;
+    try {
+      r = codec.decodeRecord(wire);
+    } catch (e) {
+      return e instanceof MalformedError ? e : null;
+    }
+    appKind = r.appKind === undefined ? 0 : Buffer.byteLength(String(r.appKind));
+    appData = r.appData instanceof Uint8Array ? r.appData.length : 0;
+  }
+  if (appKind > MAX_APP_KIND_BYTES)
+    return tooLong("appKind", appKind, MAX_APP_KIND_BYTES, "catalogue kind names are short identifiers");
+  if (appData > limits.maxAppDataBytes) {
+    return tooLong(
+      "appData",
+      appData,
+      limits.maxAppDataBytes,
+      "keep application data small, or raise input.maxAppDataBytes on every node",
+    );
+  }
+  return null;
+}
 
 // ---------------------------------------------------------------- Control
 
@@ -529,14 +649,29 @@ export interface DeadLetter {
   readonly schemaVersion: number;
   readonly reasonCode: ErrorCode | string;
   readonly reasonText: string;
+  /** The rejected value: whole, or its first bytes when `originalTruncated`. */
   readonly original: Uint8Array;
+  /** The rejected key: whole, or its first `DEAD_LETTER_MAX_KEY_BYTES` when `originalTruncated`. */
   readonly originalKey: Uint8Array | null;
   readonly topic: string;
   readonly partition: number;
   readonly offset: number;
   readonly channelId: Hash | null;
   readonly failedAtMs: number;
+  /** Only a prefix of the value (or key) is kept, so that the record fits the topic's size limit. */
+  readonly originalTruncated: boolean;
+  /** Bytes of the whole rejected value; -1 in a v1 record. */
+  readonly originalLength: number;
+  /** sha256 of the whole rejected value; null in a v1 record. */
+  readonly originalSha256: Hash | null;
+  /** Bytes of the whole rejected key; -1 without a key (or in a v1 record). */
+  readonly originalKeyLength: number;
 }
+
+/** The most key bytes a dead letter keeps (a channel key is 32). */
+export const DEAD_LETTER_MAX_KEY_BYTES = 1024;
+/** The most characters of `reasonText` a dead letter keeps. */
+export const DEAD_LETTER_MAX_REASON_CHARS = 2000;
 
 const deadLetterMapping: MessageMapping<DeadLetter> = {
   toAvro(m) {
@@ -544,13 +679,17 @@ const deadLetterMapping: MessageMapping<DeadLetter> = {
       schemaVersion: m.schemaVersion,
       reasonCode: m.reasonCode,
       reasonText: m.reasonText,
-      original: Buffer.from(m.original),
+      original: Buffer.from(m.original.buffer, m.original.byteOffset, m.original.byteLength),
       originalKey: m.originalKey === null ? null : Buffer.from(m.originalKey),
       topic: m.topic,
       partition: m.partition,
       offset: m.offset,
       channelId: m.channelId === null ? null : buf(m.channelId, "channelId", 32),
       failedAtMs: m.failedAtMs,
+      originalTruncated: m.originalTruncated,
+      originalLength: m.originalLength,
+      originalSha256: m.originalSha256 === null ? null : buf(m.originalSha256, "originalSha256", 32),
+      originalKeyLength: m.originalKeyLength,
     };
   },
   fromAvro(r) {
@@ -559,6 +698,8 @@ const deadLetterMapping: MessageMapping<DeadLetter> = {
     const key = r.originalKey;
     if (key !== null && !(key instanceof Uint8Array))
       throw new MalformedError("originalKey must be bytes or null");
+    const truncated = r.originalTruncated;
+    if (typeof truncated !== "boolean") throw new MalformedError("originalTruncated must be a boolean");
     return {
       schemaVersion: numberField(r, "schemaVersion"),
       reasonCode: stringField(r, "reasonCode"),
@@ -570,9 +711,18 @@ const deadLetterMapping: MessageMapping<DeadLetter> = {
       offset: numberField(r, "offset"),
       channelId: optional(r, "channelId", () => hashField(r, "channelId")),
       failedAtMs: numberField(r, "failedAtMs"),
+      originalTruncated: truncated,
+      originalLength: numberField(r, "originalLength"),
+      originalSha256: optional(r, "originalSha256", () => hashField(r, "originalSha256")),
+      originalKeyLength: numberField(r, "originalKeyLength"),
     };
   },
 };
+
+/** sha256 of bytes, as a 0x-prefixed hash. */
+export function sha256Of(bytes: Uint8Array): Hash {
+  return `0x${createHash("sha256").update(bytes).digest("hex")}` as Hash;
+}
 
 // ---------------------------------------------------------------- codecs
 
@@ -584,8 +734,14 @@ export const SCHEMA_FILES = {
   checkpointSignature: "checkpoint-signature.v1.avsc",
   settlement: "settlement.v1.avsc",
   stateChangelog: "state-changelog.v1.avsc",
-  deadLetter: "dead-letter.v1.avsc",
+  deadLetter: "dead-letter.v2.avsc",
 } as const;
+
+/**
+ * Earlier versions of the schemas in `SCHEMA_FILES`: registered as writers only, so records they wrote
+ * (still on the topics) keep decoding with the current readers.
+ */
+export const PREVIOUS_SCHEMA_FILES: readonly string[] = ["dead-letter.v1.avsc"];
 
 /** All codecs over one registry. */
 export interface ParsecCodecs {
@@ -604,6 +760,7 @@ export interface ParsecCodecs {
  * messages written with them; the repo's own schemas are always registered.
  */
 export function createCodecs(registry: SchemaRegistry = new SchemaRegistry()): ParsecCodecs {
+  for (const file of PREVIOUS_SCHEMA_FILES) registry.register(loadSchemaFile(file));
   return {
     registry,
     transfer: new AvroCodec("Transfer", loadSchemaFile(SCHEMA_FILES.transfer), registry, transferMapping),
@@ -667,7 +824,11 @@ export function transferMessage(
   };
 }
 
-/** A dead-letter entry for input rejected with `error`. */
+/**
+ * A dead-letter entry for input rejected with `error`, keeping the original whole (with its length and
+ * sha256). The reason text is cut at `DEAD_LETTER_MAX_REASON_CHARS`. A writer bound by a record size
+ * (a Kafka topic's `max.message.bytes`) cuts the original with `truncateDeadLetter`.
+ */
 export function deadLetterOf(
   error: { code: ErrorCode; message: string },
   source: {
@@ -680,18 +841,37 @@ export function deadLetterOf(
   channelId: Hash | null = null,
   failedAtMs = Date.now(),
 ): DeadLetter {
+  const key = source.originalKey ?? null;
+  const keyTooLong = key !== null && key.length > DEAD_LETTER_MAX_KEY_BYTES;
+  const reasonText =
+    error.message.length > DEAD_LETTER_MAX_REASON_CHARS
+      ? `${error.message.slice(0, DEAD_LETTER_MAX_REASON_CHARS)}… (cut at ${DEAD_LETTER_MAX_REASON_CHARS} characters)`
+      : error.message;
   return {
-    schemaVersion: 1,
+    schemaVersion: 2,
     reasonCode: error.code,
-    reasonText: error.message,
+    reasonText,
     original: source.original,
-    originalKey: source.originalKey ?? null,
+    originalKey: keyTooLong ? key.subarray(0, DEAD_LETTER_MAX_KEY_BYTES) : key,
     topic: source.topic,
     partition: source.partition,
     offset: source.offset,
     channelId,
     failedAtMs,
+    originalTruncated: keyTooLong,
+    originalLength: source.original.length,
+    originalSha256: sha256Of(source.original),
+    originalKeyLength: key === null ? -1 : key.length,
   };
+}
+
+/**
+ * `dl` with only the first `keep` bytes of its original (`originalTruncated` set; length and sha256
+ * still describe the whole value). `keep` at or above the original's length returns `dl` unchanged.
+ */
+export function truncateDeadLetter(dl: DeadLetter, keep: number): DeadLetter {
+  if (keep >= dl.original.length) return dl;
+  return { ...dl, original: dl.original.subarray(0, Math.max(0, keep)), originalTruncated: true };
 }
 
 /** Whether a string is a known SDK error code. */

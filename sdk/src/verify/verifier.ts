@@ -93,6 +93,8 @@ export class TransferVerifier {
   private readonly chainId: number;
   private readonly contract: Uint8Array;
   private readonly fingerprint: Uint8Array;
+  /** The `schemaVersion` a message framed with `fingerprint` must carry. */
+  private readonly version: number;
   private readonly participants: ParticipantLookup | undefined;
   private pos = 0;
   private readonly memo = new Uint8Array(MEMO_SLOTS * MEMO_ENTRY);
@@ -121,6 +123,7 @@ export class TransferVerifier {
     this.chainId = opts.domain.chainId <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(opts.domain.chainId) : -1;
     this.contract = fromHex(opts.domain.verifyingContract, "verifyingContract", 20);
     this.fingerprint = codecs().transfer.reader.fingerprintBytes;
+    this.version = codecs().transfer.reader.version;
   }
 
   /** A zigzag varint (Avro int/long) at `pos`; NaN if longer than 10 bytes. */
@@ -154,7 +157,7 @@ export class TransferVerifier {
     for (let i = 0; i < 8; i++) if (w[2 + i] !== fp[i]) return this.checkOtherVersion(w);
     const m = this.mem;
     this.pos = 10;
-    this.readLong(w); // schemaVersion
+    const version = this.readLong(w);
     const chainId = this.readLong(w);
     let p = this.pos;
     let wrongDomain = chainId !== this.chainId;
@@ -188,6 +191,7 @@ export class TransferVerifier {
     this.pos += appDataLength;
     this.readLong(w); // sentAtMs
     if (this.pos !== n) return MALFORMED;
+    if (version !== this.version) return MALFORMED; // the fingerprint says v1: so must the field
     if (wrongDomain) return WRONG_DOMAIN;
     if (payer !== 0 && payer !== 1) return MALFORMED;
     if (!(seq >= 1 && seq <= 0xffffffff)) return MALFORMED;
