@@ -423,7 +423,7 @@ export class Harness {
       );
       child.stdout?.on("data", (d: Buffer) => {
         buf += d.toString();
-        const line = buf.split("\n").find((l) => l.startsWith("{"));
+        const line = buf.split("\n").find((l) => l.startsWith('{"ready":true'));
         if (line) {
           clearTimeout(timer);
           resolve((JSON.parse(line) as { url: string }).url);

@@ -307,6 +307,12 @@ function kafkaLogCreator(logger: Logger) {
   return () =>
     ({ level, log }: LogEntry): void => {
       const { message, ...rest } = log;
+      // Bounded retries are deliberate: a failed send surfaces, and its caller retries it (a flush in a
+      // new transaction) or reports it; kafkajs warns about that on every idempotent producer.
+      if (message.startsWith("Limiting retries for the idempotent producer")) {
+        logger.debug(`kafkajs: ${message}`, { kafkajs: rest.logger });
+        return;
+      }
       const fields = { kafkajs: rest.logger, broker: rest.broker, error: rest.error };
       if (level === KafkaLogLevel.ERROR) logger.warn(`kafkajs: ${message}`, fields);
       else if (level === KafkaLogLevel.WARN) logger.info(`kafkajs: ${message}`, fields);
