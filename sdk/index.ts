@@ -9,6 +9,8 @@ export * from "./src/avro/framing";
 export { AvroCodec, SchemaRegistry, assertFlatSchema, loadSchemaFile, SCHEMA_DIR } from "./src/avro/codec";
 export type { MessageMapping, RegisteredSchema } from "./src/avro/codec";
 export * from "./src/avro/messages";
+export { channelUpdateMapping, channelUpdateMessage } from "./src/routing/graph-avro";
+export type { ChannelUpdateMessage } from "./src/routing/graph-avro";
 export { TransferVerifier } from "./src/verify/verifier";
 export type {
   BatchVerifyResult,

@@ -1,7 +1,7 @@
 /**
  * The browser-safe part of the SDK (no Node built-ins, no native code): types, errors, EIP-712, packed
  * records, signing (with the signing journal), chain state, withdrawal checks, settlement, reordering,
- * proofs, invoices, Bitcoin addresses, catalogue.
+ * proofs, invoices (direct and routed), Bitcoin addresses, catalogue.
  * The dapp imports this; Node code imports `sdk/index.ts`, which adds Avro and the native verifier.
  */
 export * from "./src/types";
@@ -42,4 +42,136 @@ export * from "./src/reorder";
 export * from "./src/proofs";
 export * from "./src/bitcoin";
 export * from "./src/invoice";
+export {
+  DEFAULT_INVOICE_VALIDITY,
+  DEFAULT_MIN_FINAL_EXPIRY_DELTA,
+  MAX_INVOICE_DESCRIPTION_BYTES,
+  MAX_ROUTE_HINTS,
+  MAX_ROUTED_INVOICE_BYTES,
+  MAX_ROUTED_INVOICE_TEXT_LENGTH,
+  ROUTED_INVOICE_EIP712_TYPES,
+  ROUTED_INVOICE_HRP,
+  ROUTED_INVOICE_TYPE_HASHES,
+  ROUTED_INVOICE_TYPE_STRINGS,
+  ROUTED_INVOICE_VERSION,
+  createRoutedInvoice,
+  decodeRoutedInvoiceBytes,
+  encodeRoutedInvoice,
+  encodeRoutedInvoiceBytes,
+  hashRouteHint,
+  parseRoutedInvoice,
+  routedInvoiceDigest,
+  routedInvoiceIdOf,
+  routedInvoiceTypedData,
+  signRoutedInvoice,
+  toRoutedInvoice,
+  verifyRoutedInvoice,
+} from "./src/routing/invoice";
+export type {
+  CreateRoutedInvoiceParameters,
+  CreateRoutedInvoiceReturnType,
+  ParseRoutedInvoiceOptions,
+  RouteHint,
+  RouteHintInput,
+  RoutedInvoice,
+  RoutedInvoiceInput,
+  RoutedInvoiceTypedData,
+  SignedRoutedInvoice,
+} from "./src/routing/invoice";
 export * from "./src/catalogue";
+export {
+  ONION_FRAME_SIZE,
+  ONION_MAX_HOPS,
+  ONION_PACKET_SIZE,
+  ONION_ROUTING_INFO_SIZE,
+  ONION_VERSION,
+  createOnion,
+  peelOnion,
+} from "./src/routing/onion";
+export type {
+  CreateOnionParameters,
+  CreateOnionReturnType,
+  OnionHop,
+  PeelOnionReturnType,
+} from "./src/routing/onion";
+export {
+  ONION_FINAL_CHANNEL,
+  ONION_PAYLOAD_SIZE,
+  decodeOnionPayload,
+  encodeOnionPayload,
+} from "./src/routing/onion-payload";
+export type { OnionFinalPayload, OnionForwardPayload, OnionPayload } from "./src/routing/onion-payload";
+export {
+  ONION_FAILURE_BODY_SIZE,
+  ONION_FAILURE_MAX_DATA,
+  ONION_FAILURE_SIZE,
+  OnionFailureCode,
+  createFailure,
+  decodeFailure,
+  forwardFailure,
+  invalidOnionData,
+} from "./src/routing/onion-failure";
+export type {
+  CreateFailureParameters,
+  DecodeFailureReturnType,
+  OnionFailureName,
+} from "./src/routing/onion-failure";
+export { ONION_KEY_LABELS, onionPublicKey } from "./src/routing/onion-crypto";
+export type { OnionBytes } from "./src/routing/onion-crypto";
+export {
+  CHANNEL_GRAPH_TOPIC,
+  ChannelGraph,
+  DEFAULT_UPDATE_MAX_AGE_SECONDS,
+  DEFAULT_UPDATE_MAX_FUTURE_SECONDS,
+  channelUpdateKey,
+  channelUpdateSigner,
+  channelUpdateTypedData,
+  checkChannelUpdate,
+  forwardingFee,
+  hashChannelUpdate,
+  signChannelUpdate,
+  verifyChannelUpdate,
+} from "./src/routing/graph";
+export type {
+  ApplyUpdateResult,
+  ChannelDirection,
+  ChannelGraphOptions,
+  ChannelLookup,
+  ChannelUpdate,
+  GraphEdge,
+  OpenChannel,
+  SignedChannelUpdate,
+  UpdateRejection,
+} from "./src/routing/graph";
+export {
+  DEFAULT_APRIORI_PROBABILITY,
+  DEFAULT_MISSION_CONTROL_MAX_ENTRIES,
+  DEFAULT_PENALTY_HALF_LIFE_SECONDS,
+  DEFAULT_SUCCESS_PROBABILITY,
+  MissionControl,
+} from "./src/routing/mission-control";
+export type { MissionControlOptions, ProbabilitySource } from "./src/routing/mission-control";
+export {
+  DEFAULT_ATTEMPT_COST_BASE,
+  DEFAULT_ATTEMPT_COST_PPM,
+  DEFAULT_HOP_LIMIT,
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_MAX_EXPIRY_DELTA,
+  DEFAULT_MAX_FEE_PPM,
+  DEFAULT_MAX_ROUTES,
+  DEFAULT_PAYMENT_TIMEOUT_SECONDS,
+  DEFAULT_RISK_FACTOR,
+  findRoutes,
+  nextRoute,
+  reportAttempt,
+} from "./src/routing/router";
+export type {
+  AttemptLimits,
+  DirectedChannel,
+  FindRoutesRequest,
+  NextRouteDecision,
+  PaymentProgress,
+  Route,
+  RouteCostOptions,
+  RouteHop,
+} from "./src/routing/router";

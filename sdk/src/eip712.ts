@@ -30,6 +30,9 @@ export const TYPE_STRINGS = {
     "CooperativeClose(bytes32 channelId,uint32 seq0,uint32 seq1,uint128 balance0,uint128 balance1,uint64 expiry)",
   Withdraw: "Withdraw(bytes32 channelId,uint32 nonce,uint128 amount0,uint128 amount1,uint64 expiry)",
   Invoice: "Invoice(address supplier,uint128 price,uint8 currency,uint8 invoiceType,bytes32 nonce)",
+  ChannelUpdate:
+    "ChannelUpdate(bytes32 channelId,uint8 direction,uint64 timestamp,uint128 capacity,uint128 feeBase," +
+    "uint32 feePpm,uint32 expiryDelta,uint128 htlcMinimum,uint128 htlcMaximum,bool disabled)",
 } as const;
 
 export type PrimaryType = Exclude<keyof typeof TYPE_STRINGS, "EIP712Domain">;
@@ -46,6 +49,7 @@ export const TYPE_HASHES: { readonly [K in keyof typeof TYPE_STRINGS]: Hash } = 
   CooperativeClose: typeHash(TYPE_STRINGS.CooperativeClose),
   Withdraw: typeHash(TYPE_STRINGS.Withdraw),
   Invoice: typeHash(TYPE_STRINGS.Invoice),
+  ChannelUpdate: typeHash(TYPE_STRINGS.ChannelUpdate),
 };
 
 /** The field lists of each type, for `eth_signTypedData_v4` and ethers' `TypedDataEncoder`. */
@@ -98,6 +102,18 @@ export const EIP712_TYPES = {
     { name: "currency", type: "uint8" },
     { name: "invoiceType", type: "uint8" },
     { name: "nonce", type: "bytes32" },
+  ],
+  ChannelUpdate: [
+    { name: "channelId", type: "bytes32" },
+    { name: "direction", type: "uint8" },
+    { name: "timestamp", type: "uint64" },
+    { name: "capacity", type: "uint128" },
+    { name: "feeBase", type: "uint128" },
+    { name: "feePpm", type: "uint32" },
+    { name: "expiryDelta", type: "uint32" },
+    { name: "htlcMinimum", type: "uint128" },
+    { name: "htlcMaximum", type: "uint128" },
+    { name: "disabled", type: "bool" },
   ],
 } as const;
 

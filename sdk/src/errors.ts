@@ -37,6 +37,15 @@ export const ReasonCode = {
   JournalError: 28,
   UnsafeWithdraw: 29,
   JournalRequired: 30,
+  InvoiceChecksum: 31,
+  InvoiceExpired: 32,
+  OnionMalformed: 33,
+  OnionVersion: 34,
+  OnionHmacMismatch: 35,
+  OnionFailureUnreadable: 36,
+  NoRoute: 37,
+  InsufficientCapacity: 38,
+  FeeTooHigh: 39,
 } as const;
 
 export type ErrorCode = Exclude<keyof typeof ReasonCode, "Ok">;
@@ -418,6 +427,84 @@ export class UnsafeWithdrawError extends ParsecError {
   }
 }
 
+/** Invoice text whose checksum fails or that holds a character outside the bech32 charset. */
+export class InvoiceChecksumError extends ParsecError {
+  readonly code = "InvoiceChecksum" as const;
+  constructor(why: string, details: ErrorDetails = {}) {
+    super(
+      `The invoice text is damaged or mistyped (${why}). Copy or scan the whole invoice again, or ask the ` +
+        `payee to send it again.`,
+      details,
+    );
+  }
+}
+
+/** An invoice past its expiry: the payee no longer accepts payment for it. */
+export class InvoiceExpiredError extends ParsecError {
+  readonly code = "InvoiceExpired" as const;
+  constructor(expiry: bigint, now: bigint) {
+    super(
+      `The invoice expired at ${expiry} (unix seconds; now ${now}) and can no longer be paid. Ask the payee ` +
+        `for a new invoice.`,
+      { expiry, now },
+    );
+  }
+}
+
+/**
+ * A forwarding onion (§11.4) that does not decode: wrong length, an invalid ephemeral key, a payload
+ * breaking its rules, or bad arguments when building one (e.g. more than 20 hops).
+ */
+export class OnionMalformedError extends ParsecError {
+  readonly code = "OnionMalformed" as const;
+  constructor(why: string, details: ErrorDetails = {}) {
+    super(
+      `Malformed onion: ${why}. Do not forward it; fail the incoming lock back (InvalidOnion) so the payer ` +
+        `routes around this hop.`,
+      details,
+    );
+  }
+}
+
+/** An onion packet whose version byte this SDK does not implement. */
+export class OnionVersionError extends ParsecError {
+  readonly code = "OnionVersion" as const;
+  constructor(got: number, expected: number) {
+    super(
+      `Onion version ${got} is not supported (this SDK implements version ${expected}). Fail the incoming ` +
+        `lock back (InvalidOnion), or upgrade the SDK if the network moved to a newer version.`,
+      { got, expected },
+    );
+  }
+}
+
+/**
+ * An onion whose HMAC does not match: altered on the way, built for another payment (the associated data
+ * is the payment's hashlock), or for another node's key.
+ */
+export class OnionHmacMismatchError extends ParsecError {
+  readonly code = "OnionHmacMismatch" as const;
+  constructor(details: ErrorDetails = {}) {
+    super(
+      `Onion HMAC mismatch: the packet was altered, belongs to another payment (hashlock), or is not for ` +
+        `this node's key. Do not forward it; fail the incoming lock back (InvalidOnion).`,
+      details,
+    );
+  }
+}
+
+/** A failure message that no hop of the route authenticated: some hop altered it on its way back. */
+export class OnionFailureUnreadableError extends ParsecError {
+  readonly code = "OnionFailureUnreadable" as const;
+  constructor(hops: number) {
+    super(
+      `The failure message matches none of the route's ${hops} hops: a hop altered it on its way back. ` +
+        `Treat the whole route as failed and avoid its mediators.`,
+      { hops },
+    );
+  }
+}
+
 /** Whether `e` is one of the SDK's errors. */
 export function isParsecError(e: unknown): e is ParsecError {
   return e instanceof ParsecError;
@@ -436,4 +523,40 @@ export class ReportedError extends ParsecError {
 export function errorForReason(reason: number, context: string): ParsecError {
   const code = codeOfReason(reason) ?? "Malformed";
   return new ReportedError(code, `${code}: ${context}`, { reason });
+}
+
+/** No route from the payer to the payee under the request's limits (hops, expiry budget, asset, exclusions). */
+export class NoRouteError extends ParsecError {
+  readonly code = "NoRoute" as const;
+  constructor(why: string, details: ErrorDetails = {}) {
+    super(
+      `No route: ${why}. Wait for more channel updates, raise the hop limit or expiry budget, ask the payee ` +
+        `for route hints, or open a channel closer to the payee.`,
+      details,
+    );
+  }
+}
+
+/** Routes exist, but none can carry the amount (capacity or per-lock limits of some hop). */
+export class InsufficientCapacityError extends ParsecError {
+  readonly code = "InsufficientCapacity" as const;
+  constructor(amount: bigint, maxRoutable: bigint) {
+    super(
+      `No route can carry ${amount}: the largest amount any route carries is ${maxRoutable}. Pay less, split ` +
+        `the payment, or wait for more capacity.`,
+      { amount, maxRoutable },
+    );
+  }
+}
+
+/** Routes exist, but the cheapest one's fee exceeds the payer's maximum fee. */
+export class FeeTooHighError extends ParsecError {
+  readonly code = "FeeTooHigh" as const;
+  constructor(amount: bigint, maxFee: bigint, cheapestFee: bigint) {
+    super(
+      `The cheapest route for ${amount} costs ${cheapestFee} in fees, over the maximum of ${maxFee}. Raise ` +
+        `maxFee to at least ${cheapestFee}, or pay through another channel.`,
+      { amount, maxFee, cheapestFee },
+    );
+  }
 }

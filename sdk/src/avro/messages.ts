@@ -10,6 +10,7 @@
  * | parsec.settlements            | channelId | SettlementEvent      | settlement.v1.avsc           |
  * | parsec.state-changelog        | channelId | ChannelStateEntry    | state-changelog.v1.avsc      |
  * | parsec.dead-letter            | original  | DeadLetter           | dead-letter.v2.avsc          |
+ * | parsec.channel-graph          | id‖dir    | ChannelUpdateMessage | channel-update.v1.avsc       |
  */
 import { createHash } from "node:crypto";
 import { checkSmallUint, checkUint, fromHex, readUint, toAddress, toHex, writeUint } from "../bytes";
@@ -30,6 +31,7 @@ import type {
 } from "../types";
 import { toChannelParams, toDomain, toPayer, toTransfer } from "../validate";
 import { AvroCodec, SchemaRegistry, loadSchemaFile, type MessageMapping } from "./codec";
+import { channelUpdateMapping, type ChannelUpdateMessage } from "../routing/graph-avro";
 import { readFrameFingerprint } from "./framing";
 
 /** Default topic names; every node setting may override them. */
@@ -735,6 +737,7 @@ export const SCHEMA_FILES = {
   settlement: "settlement.v1.avsc",
   stateChangelog: "state-changelog.v1.avsc",
   deadLetter: "dead-letter.v2.avsc",
+  channelUpdate: "channel-update.v1.avsc",
 } as const;
 
 /**
@@ -753,6 +756,7 @@ export interface ParsecCodecs {
   readonly settlement: AvroCodec<SettlementEvent>;
   readonly stateChangelog: AvroCodec<ChannelStateEntry>;
   readonly deadLetter: AvroCodec<DeadLetter>;
+  readonly channelUpdate: AvroCodec<ChannelUpdateMessage>;
 }
 
 /**
@@ -794,6 +798,12 @@ export function createCodecs(registry: SchemaRegistry = new SchemaRegistry()): P
       loadSchemaFile(SCHEMA_FILES.deadLetter),
       registry,
       deadLetterMapping,
+    ),
+    channelUpdate: new AvroCodec(
+      "ChannelUpdate",
+      loadSchemaFile(SCHEMA_FILES.channelUpdate),
+      registry,
+      channelUpdateMapping,
     ),
   };
 }
