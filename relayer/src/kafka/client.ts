@@ -115,9 +115,10 @@ export interface SendResult {
 
 export interface LogProducer {
   /**
-   * Writes records and waits for all in-sync replicas. Records with an explicit partition go in
-   * requests of up to ~900 KB in their order, and their last offsets are returned; records without
-   * one are placed by their key.
+   * Writes records idempotently and waits for all in-sync replicas. Records without a partition are
+   * placed by their key (murmur2, as Kafka's default partitioner); each partition's records go in
+   * order, in requests of up to ~900 KB. Returns the last offset written per partition (-1 when a
+   * retried request turned out to be written already).
    */
   send(topic: string, records: readonly OutRecord[]): Promise<SendResult[]>;
   close(): Promise<void>;
@@ -224,7 +225,30 @@ interface InternalFetchPartition {
   readonly abortedTransactions?: readonly unknown[];
   readonly messages: readonly InternalRecord[];
 }
+interface InternalProduceResponse {
+  readonly topics: readonly {
+    readonly partitions: readonly { readonly partition: number; readonly baseOffset: string }[];
+  }[];
+}
 interface InternalBroker {
+  produce(req: {
+    acks: number;
+    timeout: number;
+    producerId: string | number;
+    producerEpoch: number;
+    topicData: {
+      topic: string;
+      partitions: {
+        partition: number;
+        firstSequence: number;
+        messages: { key: Buffer | null; value: Buffer | null }[];
+      }[];
+    }[];
+  }): Promise<InternalProduceResponse>;
+  initProducerId(req: {
+    transactionalId?: string;
+    transactionTimeout: number;
+  }): Promise<{ producerId: string; producerEpoch: number }>;
   fetch(req: {
     replicaId: number;
     isolationLevel: number;
@@ -241,6 +265,7 @@ interface InternalCluster {
   refreshMetadata(): Promise<void>;
   findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
   findBroker(q: { nodeId: string }): Promise<InternalBroker>;
+  findTopicPartitionMetadata(topic: string): readonly { partitionId: number }[];
 }
 type ClusterFactory = (opts: {
   metadataMaxAge?: number;
@@ -379,6 +404,108 @@ const MAX_SEND_BYTES = 900_000;
 const MAX_SEND_RECORDS = 500;
 /** How long a transaction may stay open: far above a flush, far below the broker's 15-minute maximum. */
 const TRANSACTION_TIMEOUT_MS = 60_000;
+
+// ---------------------------------------------------------------- idempotent produce
+
+/** Broker error types that say it no longer knows this producer's id or sequence: start a new id. */
+const PRODUCER_RESET_ERRORS = new Set([
+  "OUT_OF_ORDER_SEQUENCE_NUMBER",
+  "UNKNOWN_PRODUCER_ID",
+  "INVALID_PRODUCER_EPOCH",
+]);
+const SEND_ATTEMPTS = 40;
+/** Kafka's sequence numbers are int32 and wrap to 0. */
+const MAX_SEQUENCE = 2 ** 31 - 1;
+
+/**
+ * Idempotent writes, one partition per request, straight to the partition's leader (acks = all):
+ * each request carries this producer's id and the partition's next sequence number, and a retry
+ * (after a timeout, a broker restart, a leader change) repeats the same sequence, so the broker keeps
+ * the batch once. Sends to one partition are serialised (the sequence is per partition). Measured
+ * against kafkajs's own producer, which lost acknowledged records when a broker was killed under load
+ * (the chaos command's kill-broker scenario; kafkajs issue #1303) and groups messages in quadratic time.
+ */
+class IdempotentProducer {
+  private id: Promise<{ producerId: string; producerEpoch: number }> | null = null;
+  private readonly sequences = new Map<string, number>();
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly leaderOf: (topic: string, partition: number) => Promise<InternalBroker>,
+    private readonly refresh: () => Promise<void>,
+    private readonly logger: Logger,
+  ) {}
+
+  private producerId(broker: InternalBroker): Promise<{ producerId: string; producerEpoch: number }> {
+    this.id ??= broker.initProducerId({ transactionTimeout: TRANSACTION_TIMEOUT_MS }).catch((e: unknown) => {
+      this.id = null;
+      throw e;
+    });
+    return this.id;
+  }
+
+  /** Writes `records` to one partition in order; returns the offset of the last. */
+  send(topic: string, partition: number, records: readonly OutRecord[]): Promise<number> {
+    const key = `${topic}/${partition}`;
+    const run = (this.queues.get(key) ?? Promise.resolve()).then(() => this.write(topic, partition, records));
+    this.queues.set(
+      key,
+      run.catch(() => undefined),
+    );
+    return run;
+  }
+
+  private async write(topic: string, partition: number, records: readonly OutRecord[]): Promise<number> {
+    const key = `${topic}/${partition}`;
+    let last = -1;
+    for (const part of chunk(records, MAX_SEND_BYTES, Infinity)) {
+      const messages = part.map((r) => ({ key: r.key, value: r.value }));
+      for (let attempt = 1; ; attempt++) {
+        const sequence = this.sequences.get(key) ?? 0;
+        try {
+          const broker = await this.leaderOf(topic, partition);
+          const { producerId, producerEpoch } = await this.producerId(broker);
+          const res = await broker.produce({
+            acks: -1,
+            timeout: 30_000,
+            producerId,
+            producerEpoch,
+            topicData: [{ topic, partitions: [{ partition, firstSequence: sequence, messages }] }],
+          });
+          const base = res.topics[0]?.partitions.find((p) => p.partition === partition)?.baseOffset;
+          if (base === undefined) throw new Error("the produce response names no offset");
+          last = Number(base) + messages.length - 1;
+          this.sequences.set(key, (sequence + messages.length) % (MAX_SEQUENCE + 1));
+          break;
+        } catch (e) {
+          const type = (e as { type?: unknown }).type;
+          if (type === "DUPLICATE_SEQUENCE_NUMBER") {
+            // The broker already holds this batch (an earlier attempt landed): done, offset unknown.
+            this.sequences.set(key, (sequence + messages.length) % (MAX_SEQUENCE + 1));
+            break;
+          }
+          if (typeof type === "string" && PRODUCER_RESET_ERRORS.has(type)) {
+            // The broker dropped this producer's state (expired id, deleted log): a new id starts at 0.
+            // A batch an earlier attempt landed may then be written twice (at least once, as before).
+            this.logger.warn("kafka producer state lost on the broker; continuing with a new producer id", {
+              topic,
+              partition,
+              error: type,
+            });
+            this.id = null;
+            this.sequences.clear();
+          }
+          if (attempt >= SEND_ATTEMPTS)
+            throw new KafkaError(`writing ${messages.length} records to ${topic}/${partition}`, e);
+          this.logger.debug("produce retry", { topic, partition, attempt, error: e });
+          await this.refresh();
+          await sleep(Math.min(1000, 100 * attempt));
+        }
+      }
+    }
+    return last;
+  }
+}
 
 // ---------------------------------------------------------------- the client
 
@@ -590,32 +717,58 @@ class KafkajsClient implements LogClient {
     return last;
   }
 
+  /** The leader of a partition, found through the internal cluster (metadata refreshed on demand). */
+  private async leaderOf(topic: string, partition: number): Promise<InternalBroker> {
+    const cluster = await this.internal();
+    await cluster.addTargetTopic(topic);
+    const nodeId = Object.keys(cluster.findLeaderForPartitions(topic, [partition]))[0];
+    if (nodeId === undefined) throw new Error(`no leader for ${topic}/${partition}`);
+    return cluster.findBroker({ nodeId });
+  }
+
+  private async partitionsOf(topic: string): Promise<number> {
+    const cluster = await this.internal();
+    await cluster.addTargetTopic(topic);
+    return cluster.findTopicPartitionMetadata(topic).length;
+  }
+
   async producer(): Promise<LogProducer> {
-    const producer: Producer = this.kafka.producer({
-      allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
-      // Idempotent: the broker drops a retried request's duplicates; one request in flight keeps order.
-      idempotent: true,
-      maxInFlightRequests: 1,
-      retry: { retries: 15, initialRetryTime: 200, maxRetryTime: 5000 },
-    });
-    await producer.connect();
+    const direct = new IdempotentProducer(
+      (topic, partition) => this.leaderOf(topic, partition),
+      () => this.cluster?.refreshMetadata().catch(() => undefined) ?? Promise.resolve(),
+      this.logger,
+    );
+    const partitionsOf = (topic: string): Promise<number> => this.partitionsOf(topic);
+    let closed = false;
     const close = async (): Promise<void> => {
+      closed = true;
       this.closers.delete(close);
-      await producer.disconnect().catch(() => undefined);
     };
     this.closers.add(close);
     return {
       async send(topic, records) {
-        try {
-          const last = await KafkajsClient.sendChunked(
-            (messages) => producer.send({ topic, acks: -1, timeout: 30_000, messages }),
-            records,
-          );
-          return [...last].map(([partition, lastOffset]) => ({ partition, lastOffset }));
-        } catch (e) {
-          throw new KafkaError(`writing ${records.length} records to ${topic}`, e);
+        if (closed) throw new KafkaError(`writing to ${topic} after the producer was closed`);
+        // Records without a partition go where Kafka's default partitioner puts their key (murmur2).
+        const byPartition = new Map<number, OutRecord[]>();
+        let count = 0;
+        for (const r of records) {
+          let p = r.partition;
+          if (p === undefined) {
+            count ||= await partitionsOf(topic);
+            if (count === 0) throw new KafkaError(`writing to ${topic}: the topic does not exist`);
+            p = r.key === null ? Math.floor(Math.random() * count) : partitionOf(r.key, count);
+          }
+          let list = byPartition.get(p);
+          if (!list) byPartition.set(p, (list = []));
+          list.push(r);
         }
+        const sent = await Promise.all(
+          [...byPartition].map(async ([partition, list]) => ({
+            partition,
+            lastOffset: await direct.send(topic, partition, list),
+          })),
+        );
+        return sent;
       },
       close,
     };
