@@ -14,6 +14,8 @@ export const DEFAULT_DIR = path.join(REPO_ROOT, ".kafka");
 const HOST = "127.0.0.1";
 // Controller listeners sit at a fixed offset from the client ports so both ranges stay disjoint.
 const CONTROLLER_PORT_OFFSET = 10000;
+// Dirs whose cluster.json has no kafkaVersion were made by the launcher before the move to 4.x.
+const LEGACY_VERSION = "3.9.1";
 
 export interface StartOptions {
   /** Number of combined broker+controller nodes: 1 or 3. Default: what the dir holds, else 1. */
@@ -42,6 +44,8 @@ type Properties = Record<string, string | number | boolean>;
 
 interface ClusterState {
   clusterId: string;
+  /** Kafka version that formatted the storage; a dir is only started by that version. */
+  kafkaVersion?: string;
   brokers: number;
   port: number;
   /** Extra broker properties; kept in cluster.json so startBroker() reuses them. */
@@ -66,7 +70,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 const paths = (dir: string, index = 0) => ({
   cluster: path.join(dir, "cluster.json"),
-  log4j: path.join(dir, "log4j.properties"),
+  log4j: path.join(dir, "log4j2.properties"),
   lock: path.join(dir, ".lock"),
   props: path.join(dir, "config", `broker-${index}.properties`),
   data: path.join(dir, "data", `broker-${index}`),
@@ -82,7 +86,34 @@ function readState(dir: string): ClusterState | undefined {
 function requireState(dir: string): ClusterState {
   const state = readState(dir);
   if (!state) throw new Error(`no Kafka cluster in ${dir}: run \`start\` first`);
+  checkVersion(dir, state);
   return state;
+}
+
+/** The Kafka version kafka/pom.xml fetches: the one source of truth for the jars in kafka/lib. */
+function kafkaVersion(): string {
+  const pom = fs.readFileSync(path.join(KAFKA_DIR, "pom.xml"), "utf8");
+  const m = /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(pom);
+  if (!m) throw new Error("kafka/pom.xml has no <kafka.version>");
+  return m[1].trim();
+}
+
+/**
+ * Refuses a dir made by another Kafka version rather than let a major upgrade run on old
+ * metadata (or old brokers keep running): dev data is disposable, so a wipe is the fix.
+ */
+function checkVersion(dir: string, state: ClusterState): void {
+  const have = state.kafkaVersion ?? LEGACY_VERSION;
+  const want = kafkaVersion();
+  if (have === want) return;
+  const wipe =
+    dir === DEFAULT_DIR
+      ? "`npm run kafka:stop -- --wipe`"
+      : `\`npx ts-node --transpile-only scripts/kafka/kafka.ts stop --dir ${dir} --wipe\``;
+  throw new Error(
+    `${dir} holds a Kafka ${have} cluster but the launcher now runs Kafka ${want}: ` +
+      `run ${wipe} to stop it and delete its data, then start again`,
+  );
 }
 
 const address = (state: ClusterState, index: number): string => `${HOST}:${state.port + index}`;
@@ -122,15 +153,21 @@ function javaBin(): string {
   return fromHome && fs.existsSync(fromHome) ? fromHome : "java";
 }
 
+const INSTALL_JAVA =
+  "install Java 17 or newer (e.g. apt-get install openjdk-17-jdk-headless) or set JAVA_HOME";
+
 function checkJava(): void {
-  const res = spawnSync(javaBin(), ["-version"], { encoding: "utf8" });
-  if (res.error)
-    throw new Error(
-      "java not found: install Java 17 (e.g. apt-get install openjdk-17-jdk-headless) or set JAVA_HOME",
-    );
+  const java = javaBin();
+  const res = spawnSync(java, ["-version"], { encoding: "utf8" });
+  if (res.error) throw new Error(`java not found: ${INSTALL_JAVA}`);
   const m = /version "(\d+)(?:\.(\d+))?/.exec(res.stderr);
   const major = m ? (m[1] === "1" ? Number(m[2]) : Number(m[1])) : 0;
-  if (major < 11) throw new Error(`Java ${major || "?"} is too old for Kafka 3.9: install Java 17`);
+  // Kafka 4.x brokers and tools are built for Java 17; older JVMs fail with a class-version error.
+  if (major < 17) {
+    throw new Error(
+      `${java} is Java ${major || "?"} but Kafka ${kafkaVersion()} needs Java 17 or newer: ${INSTALL_JAVA}`,
+    );
+  }
 }
 
 /**
@@ -166,7 +203,7 @@ function run(cmd: string, args: string[]): Promise<{ code: number; output: strin
 const javaArgs = (dir: string, main: string, args: string[], heap: string[] = []): string[] => [
   ...heap,
   "-Djava.awt.headless=true",
-  `-Dlog4j.configuration=file:${paths(dir).log4j}`,
+  `-Dlog4j2.configurationFile=${paths(dir).log4j}`,
   "-cp",
   path.join(LIB_DIR, "*"),
   main,
@@ -230,13 +267,17 @@ function brokerProperties(dir: string, state: ClusterState, index: number): stri
   );
 }
 
-// Broker output goes to stdout, which is redirected to logs/broker-N.log.
-const LOG4J = `log4j.rootLogger=INFO, stdout
-log4j.appender.stdout=org.apache.log4j.ConsoleAppender
-log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
-log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
-log4j.logger.org.apache.kafka.clients=WARN
-log4j.logger.kafka.request.logger=WARN
+// Log4j 2 (Kafka 4.x). Broker output goes to stdout, which is redirected to logs/broker-N.log.
+const LOG4J = `appender.stdout.type=Console
+appender.stdout.name=STDOUT
+appender.stdout.layout.type=PatternLayout
+appender.stdout.layout.pattern=[%d] %p %m (%c)%n
+rootLogger.level=INFO
+rootLogger.appenderRef.stdout.ref=STDOUT
+logger.clients.name=org.apache.kafka.clients
+logger.clients.level=WARN
+logger.request.name=kafka.request.logger
+logger.request.level=WARN
 `;
 
 function writeConfig(dir: string, state: ClusterState): void {
@@ -244,6 +285,7 @@ function writeConfig(dir: string, state: ClusterState): void {
   // The state dir lives inside the repo: keep it out of git without touching the root .gitignore.
   fs.writeFileSync(path.join(dir, ".gitignore"), "*\n");
   fs.writeFileSync(paths(dir).log4j, LOG4J);
+  fs.rmSync(path.join(dir, "log4j.properties"), { force: true }); // Log4j 1 config of the 3.9 launcher
   fs.writeFileSync(paths(dir).cluster, JSON.stringify(state, null, 2) + "\n");
   for (let i = 0; i < state.brokers; i++) {
     fs.writeFileSync(paths(dir, i).props, brokerProperties(dir, state, i));
@@ -395,7 +437,7 @@ function logTail(file: string, fromByte: number, lines = 40): string {
 
 const HINTS: Array<[RegExp, string]> = [
   [/Address already in use/, "a port is taken by another process: stop it or use --port"],
-  [/UnsupportedClassVersionError/, "Java is too old: install Java 17"],
+  [/UnsupportedClassVersionError/, "Java is too old: Kafka 4.x needs Java 17 or newer"],
   [/OutOfMemoryError|Could not reserve enough space/, "not enough memory: lower KAFKA_HEAP_OPTS"],
   [/Too small (maximum|initial) heap|Invalid (maximum|initial) heap/, "fix KAFKA_HEAP_OPTS"],
   [/ClassNotFoundException|NoClassDefFoundError/, "kafka/lib is incomplete: delete it and start again"],
@@ -475,8 +517,10 @@ export async function startKafka(options: StartOptions = {}): Promise<KafkaClust
   const timeoutMs = options.timeoutMs ?? 60_000;
   const cluster = await withLock(dir, async () => {
     const stored = readState(dir);
+    if (stored) checkVersion(dir, stored);
     const state: ClusterState = {
       clusterId: stored?.clusterId ?? randomClusterId(),
+      kafkaVersion: kafkaVersion(),
       brokers: options.brokers ?? stored?.brokers ?? 1,
       port: options.port ?? stored?.port ?? 9092,
       properties: options.properties ?? stored?.properties,
