@@ -175,3 +175,31 @@ export type {
   RouteCostOptions,
   RouteHop,
 } from "./src/routing/router";
+export {
+  DEFAULT_FINAL_EXPIRY_MARGIN_SECONDS,
+  DEFAULT_PAYMENT_TIMEOUT_MS,
+  pay,
+  payWithEvents,
+} from "./src/routing/payment";
+export type {
+  PaymentAttempt,
+  PaymentDeps,
+  PaymentEvent,
+  PaymentResult,
+  PaymentTransport,
+  PayOptions,
+} from "./src/routing/payment";
+export {
+  describeAttemptFailure,
+  describePaymentError,
+  interpretLocalFailure,
+  interpretOnionFailure,
+  interpretWrongPreimage,
+} from "./src/routing/payment-failure";
+export type {
+  AttemptFailure,
+  AttemptFailureName,
+  AttemptOutcome,
+  FailureInterpretation,
+  LocalAttemptFailure,
+} from "./src/routing/payment-failure";

@@ -120,6 +120,23 @@ export interface RetryConfig {
   readonly maxAttempts: number;
 }
 
+/**
+ * Forwarding routed payments (preview, protocol §11.5; relayer/src/mediate). Times in seconds of chain time.
+ * `expiryDelta` must be at least `minConfirmationMarginSeconds`.
+ */
+export interface MediationConfig {
+  readonly enabled: boolean;
+  /** The fee for forwarding `a`: `feeBase + floor(a × feePpm / 1e6)` (base units of the channel's asset). */
+  readonly feeBase: bigint;
+  readonly feePpm: number;
+  /** Seconds required between the outgoing and the incoming lock's expiry. */
+  readonly expiryDelta: number;
+  /** The most locks pending as payer per outgoing channel (≤ 64). */
+  readonly maxPendingLocks: number;
+  /** Register a known secret on-chain when the incoming lock expires within this (confirmation time + margin). */
+  readonly minConfirmationMarginSeconds: number;
+}
+
 export interface RelayerConfig {
   readonly nodeId: string;
   readonly kafka: KafkaConfig;
@@ -134,6 +151,7 @@ export interface RelayerConfig {
   readonly commit: CommitConfig;
   readonly state: { readonly dir: string; readonly flushIntervalMs: number; readonly flushMaxDirty: number };
   readonly watchtower: { readonly enabled: boolean; readonly settle: boolean };
+  readonly mediation: MediationConfig;
   readonly http: { readonly enabled: boolean; readonly host: string; readonly port: number };
   /** Bounds on input checked before verification: a transfer's `appData` bytes. */
   readonly input: { readonly maxAppDataBytes: number };
@@ -581,6 +599,7 @@ export function loadConfig(opts: LoadOptions = {}): RelayerConfig {
   const h = r.section(raw, "http");
   const inp = r.section(raw, "input");
   const hl = r.section(raw, "health");
+  const md = r.section(raw, "mediation");
   const logLevel = r.str(raw, "logLevel", "logLevel", "info") as LogLevel;
   if (!LOG_LEVELS.includes(logLevel))
     r.problem("logLevel", `${JSON.stringify(logLevel)} is unknown`, `use one of ${LOG_LEVELS.join(", ")}`);
@@ -622,6 +641,21 @@ export function loadConfig(opts: LoadOptions = {}): RelayerConfig {
       enabled: r.bool(wt, "enabled", "watchtower.enabled", true),
       settle: r.bool(wt, "settle", "watchtower.settle", true),
     },
+    mediation: {
+      enabled: r.bool(md, "enabled", "mediation.enabled", false),
+      feeBase: r.wei(md, "feeBase", "mediation.feeBase", 0n),
+      feePpm: r.int(md, "feePpm", "mediation.feePpm", 1000, 0, 0xffffffff),
+      expiryDelta: r.int(md, "expiryDelta", "mediation.expiryDelta", 3600, 1, 1_209_600),
+      maxPendingLocks: r.int(md, "maxPendingLocks", "mediation.maxPendingLocks", 32, 1, 64),
+      minConfirmationMarginSeconds: r.int(
+        md,
+        "minConfirmationMarginSeconds",
+        "mediation.minConfirmationMarginSeconds",
+        600,
+        1,
+        1_209_600,
+      ),
+    },
     http: {
       enabled: r.bool(h, "enabled", "http.enabled", true),
       host: r.str(h, "host", "http.host", "127.0.0.1"),
@@ -652,6 +686,13 @@ export function loadConfig(opts: LoadOptions = {}): RelayerConfig {
       "keep it below ten checkpoint timeouts",
     );
   }
+  if (config.mediation.expiryDelta < config.mediation.minConfirmationMarginSeconds) {
+    r.problem(
+      "mediation.expiryDelta",
+      "is below mediation.minConfirmationMarginSeconds: a secret learned at the outgoing expiry could not be registered in time",
+      "raise mediation.expiryDelta to at least mediation.minConfirmationMarginSeconds",
+    );
+  }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
 }
@@ -675,5 +716,6 @@ export function redactConfig(c: RelayerConfig): Record<string, unknown> {
       },
     },
     signer: { ...c.signer, keys: c.signer.keys.map(addressOfKey) },
+    mediation: { ...c.mediation, feeBase: c.mediation.feeBase.toString() },
   };
 }

@@ -337,7 +337,9 @@ export class ParsecNode {
     const delivery = ++this.deliveries;
     this.monitor.noteEnd(batch.topic, batch.partition, batch.highWatermark);
     const ps = this.partitions.get(batch.partition);
-    if (!ps || batch.records.length === 0 || ctx.isStale()) return;
+    // A batch fetched before the partition's restore and seek would be dropped: do not verify it.
+    const restoring = ps !== undefined && ps.acceptAfterDelivery === Number.MAX_SAFE_INTEGER;
+    if (!ps || restoring || batch.records.length === 0 || ctx.isStale()) return;
     while ((this.queued >= MAX_QUEUED_RECORDS || this.queuedBytes >= MAX_QUEUED_BYTES) && !this.stopping) {
       // Waiting for room can take a while (a partition restoring): stay a member of the group.
       await Promise.race([new Promise<void>((r) => this.queueWaiters.push(r)), sleep(1000)]);

@@ -46,6 +46,10 @@ export const ReasonCode = {
   NoRoute: 37,
   InsufficientCapacity: 38,
   FeeTooHigh: 39,
+  PaymentExpired: 40,
+  PaymentFailed: 41,
+  PaymentTimeout: 42,
+  PaymentInFlight: 43,
 } as const;
 
 export type ErrorCode = Exclude<keyof typeof ReasonCode, "Ok">;
@@ -557,6 +561,86 @@ export class FeeTooHighError extends ParsecError {
       `The cheapest route for ${amount} costs ${cheapestFee} in fees, over the maximum of ${maxFee}. Raise ` +
         `maxFee to at least ${cheapestFee}, or pay through another channel.`,
       { amount, maxFee, cheapestFee },
+    );
+  }
+}
+
+/** A routed payment whose invoice expired before it could be paid (before any attempt, or between two). */
+export class PaymentExpiredError extends ParsecError {
+  readonly code = "PaymentExpired" as const;
+  constructor(expiry: bigint, now: bigint, attempts = 0) {
+    super(
+      `The invoice expired at ${expiry} (unix seconds; now ${now}) after ${attempts} payment attempt(s); ` +
+        `nothing more is sent. Ask the payee for a new invoice.`,
+      { expiry, now, attempts },
+    );
+  }
+}
+
+/** Where and why a routed payment's last attempt failed (see `PaymentFailedError`). */
+export interface PaymentFailureDetails {
+  /** 0-based index in the route's hops of the channel the failure concerns; `null` when unknown. */
+  readonly hop: number | null;
+  /** How many hops the failed route had. */
+  readonly hops: number;
+  /** The channel of hop `hop`; `null` when unknown. */
+  readonly channelId: string | null;
+  /** The node that reported the failure (the payer itself for a local failure); `null` when unknown. */
+  readonly node: string | null;
+  /** The onion failure code (§11.4); `null` for a failure without one (local, unreadable, bad preimage). */
+  readonly failureCode: number | null;
+  /** The code's name (`InsufficientCapacity`, …), or `LocalFailure`, `FailureUnreadable`, `WrongPreimage`. */
+  readonly failureName: string;
+  /** The reason in words, e.g. "the channel cannot carry the amount now". */
+  readonly reason: string;
+  /** Attempts made, this one included. */
+  readonly attempts: number;
+}
+
+/** A routed payment that failed for good: every route was tried, or the payee refused; names the last failing hop. */
+export class PaymentFailedError extends ParsecError {
+  readonly code = "PaymentFailed" as const;
+  readonly hop: number | null;
+  readonly channelId: string | null;
+  readonly failureCode: number | null;
+  readonly failureName: string;
+  constructor(failure: PaymentFailureDetails, why = "") {
+    const where =
+      failure.hop === null
+        ? `on a route of ${failure.hops} hop(s)`
+        : `at hop ${failure.hop + 1} of ${failure.hops} (channel ${failure.channelId}, reported by ${failure.node})`;
+    super(
+      `The payment failed ${where}: ${failure.reason} (${failure.failureName}), after ${failure.attempts} ` +
+        `attempt(s)${why ? `; ${why}` : ""}. Try again later, with a higher fee limit, or ask the payee for route hints.`,
+      { ...failure },
+    );
+    this.hop = failure.hop;
+    this.channelId = failure.channelId;
+    this.failureCode = failure.failureCode;
+    this.failureName = failure.failureName;
+  }
+}
+
+/** A routed payment that ran out of time (`timeoutMs`) before an attempt succeeded. */
+export class PaymentTimeoutError extends ParsecError {
+  readonly code = "PaymentTimeout" as const;
+  constructor(timeoutMs: number, attempts: number, details: ErrorDetails = {}) {
+    super(
+      `The payment did not succeed within ${timeoutMs} ms (${attempts} attempt(s)) and was stopped; no ` +
+        `attempt is left in flight. Try again later or allow more time.`,
+      { ...details, timeoutMs, attempts },
+    );
+  }
+}
+
+/** A second payment of one hashlock while the first is still running: two could both settle and pay twice. */
+export class PaymentInFlightError extends ParsecError {
+  readonly code = "PaymentInFlight" as const;
+  constructor(hashlock: string) {
+    super(
+      `A payment of hashlock ${hashlock} is already in flight through this transport; wait for its result ` +
+        `instead of paying again (two attempts could both settle and pay twice).`,
+      { hashlock },
     );
   }
 }
