@@ -43,10 +43,11 @@ describe("operator tasks: node:control and node:follow", function () {
     h = await Harness.create();
     coop = await h.openChannel(parseEther("2"), parseEther("2"));
     keyless = await h.openChannel(parseEther("1"), parseEther("1"));
-    // The watchtower does not settle on its own here, so the control request is what pays out.
+    // No watchtower here (holding both keys, it would answer the close with a cooperative close of its
+    // own), so the control request is what pays out.
     node = await ParsecNode.start(
       h.config(
-        { watchtower: { settle: false }, commit: { signatureTimeoutMs: 60_000 } },
+        { watchtower: { enabled: false, settle: false }, commit: { signatureTimeoutMs: 60_000 } },
         { PARSEC_SIGNER_KEYS: coop.wallets.map((w) => w.privateKey).join(",") },
       ),
       { logger: testLogger() },
