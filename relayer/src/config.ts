@@ -397,6 +397,17 @@ function fromEnv(env: NodeJS.ProcessEnv): JsonObject {
 
 const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 
+/**
+ * The topic names a node's `kafka` section (`topicPrefix`, `topics`) resolves to, as the node resolves
+ * them; for tools that talk to a running node. Throws `ConfigError` naming each illegal name.
+ */
+export function resolveTopicNames(kafka: ConfigOverrides): TopicNames {
+  const r = new Reader();
+  const topics = topicNames(r, kafka);
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return topics;
+}
+
 /** Topic names: the SDK's defaults, each behind `topicPrefix`, unless named explicitly. */
 function topicNames(r: Reader, raw: JsonObject): TopicNames {
   const prefix = typeof raw.topicPrefix === "string" ? raw.topicPrefix : "";

@@ -6,8 +6,8 @@
  */
 import fs from "node:fs";
 import net from "node:net";
-import { DEFAULT_TOPICS } from "../../sdk";
-import type { TopicNames } from "../../relayer/src/config";
+import { resolveTopicNames, type ConfigOverrides, type TopicNames } from "../../relayer/src/config";
+import { messageOf } from "../../relayer/src/errors";
 import { createLogClient, type InRecord, type LogClient } from "../../relayer/src/kafka/client";
 import { silentLogger } from "../../relayer/src/log";
 import { TaskError } from "./errors";
@@ -68,21 +68,11 @@ export function kafkaTarget(args: Partial<KafkaArgs>, env: Env = process.env): K
   }
   const prefix =
     args.prefix || env.PARSEC_TOPIC_PREFIX || (typeof file.topicPrefix === "string" ? file.topicPrefix : "");
-  const named = (file.topics ?? {}) as Record<string, unknown>;
-  const name = (key: keyof TopicNames): string =>
-    typeof named[key] === "string" ? (named[key] as string) : prefix + DEFAULT_TOPICS[key];
-  const topics: TopicNames = {
-    transfers: name("transfers"),
-    control: name("control"),
-    checkpointProposals: name("checkpointProposals"),
-    checkpointSignatures: name("checkpointSignatures"),
-    settlements: name("settlements"),
-    stateChangelog: name("stateChangelog"),
-    deadLetter: name("deadLetter"),
-  };
-  for (const [key, value] of Object.entries(topics)) {
-    if (!/^[a-zA-Z0-9._-]{1,249}$/.test(value))
-      throw new TaskError(`the ${key} topic ${JSON.stringify(value)} is not a legal Kafka topic name`);
+  let topics: TopicNames;
+  try {
+    topics = resolveTopicNames({ topicPrefix: prefix, topics: (file.topics ?? {}) as ConfigOverrides });
+  } catch (e) {
+    throw new TaskError(messageOf(e));
   }
   return { brokers: brokerList, topics };
 }

@@ -279,15 +279,16 @@ describe("relayer faults", function () {
       fs.rmSync(dir, { recursive: true, force: true });
     });
 
-    it("a node stalled past its session timeout (SIGSTOP) is fenced: nothing lost, applied twice or stuck", async () => {
-      const random = prng(7);
+    const openChannels = async (n: number): Promise<TestChannel[]> => {
       const channels: TestChannel[] = [];
-      for (let i = 0; i < 12; i++) channels.push(await h.openChannel(parseEther("50"), parseEther("50")));
+      for (let i = 0; i < n; i++) channels.push(await h.openChannel(parseEther("50"), parseEther("50")));
+      return channels;
+    };
+    /** Two child nodes in one group, once they have split the partitions between them. */
+    const twoNodes = async (name: string) => {
       const settings = { kafka: { replicationFactor: 3 }, state: { flushIntervalMs: 300 } };
-      const a = await h.spawnNode("node-stall-a", settings);
-      const b = await h.spawnNode("node-stall-b", settings);
-      const owned = async (url: string): Promise<number[]> =>
-        (await getJson<{ partitions: number[] }>(`${url}/health`)).body.partitions;
+      const a = await h.spawnNode(`${name}-a`, settings);
+      const b = await h.spawnNode(`${name}-b`, settings);
       await waitFor(
         "partitions split between the nodes",
         async () => {
@@ -296,6 +297,15 @@ describe("relayer faults", function () {
         },
         60_000,
       );
+      return { a, b };
+    };
+    const owned = async (url: string): Promise<number[]> =>
+      (await getJson<{ partitions: number[] }>(`${url}/health`)).body.partitions;
+
+    it("a node stalled past its session timeout (SIGSTOP) is fenced: nothing lost, applied twice or stuck", async () => {
+      const random = prng(7);
+      const channels = await openChannels(12);
+      const { a, b } = await twoNodes("node-stall");
       // 4,000 transfers streamed in slices while node a stalls for 2.5 session timeouts (6 s) and resumes.
       const load = workload(channels, 4000, random);
       const slices = 40;
@@ -347,21 +357,8 @@ describe("relayer faults", function () {
 
     it("the surviving node takes over the dead node's partitions from the changelog", async () => {
       const random = prng(99);
-      const channels: TestChannel[] = [];
-      for (let i = 0; i < 8; i++) channels.push(await h.openChannel(parseEther("50"), parseEther("50")));
-      const settings = { kafka: { replicationFactor: 3 }, state: { flushIntervalMs: 300 } };
-      const a = await h.spawnNode("node-a", settings);
-      const b = await h.spawnNode("node-b", settings);
-      const owned = async (url: string): Promise<number[]> =>
-        (await getJson<{ partitions: number[] }>(`${url}/health`)).body.partitions;
-      await waitFor(
-        "partitions split between the nodes",
-        async () => {
-          const [pa, pb] = [await owned(a.url), await owned(b.url)];
-          return pa.length > 0 && pb.length > 0 && pa.length + pb.length === h.partitions;
-        },
-        60_000,
-      );
+      const channels = await openChannels(8);
+      const { a, b } = await twoNodes("node");
       const first = workload(channels, 300, random);
       await h.produce(first.records);
       await converged(() => [a.url, b.url], channels);

@@ -9,7 +9,7 @@
  * in time, or CANCEL when the downstream fails or the lock expires without the secret).
  */
 import type { Hash } from "../../../sdk";
-import { decideForward } from "./forward";
+import { decideForward, type ForwardDecision } from "./forward";
 import type { Failure, ForwardedPayment, MediationPolicy, OutgoingChannelView, OutgoingLock } from "./types";
 
 export interface MediationView {
@@ -25,13 +25,7 @@ export interface MediationView {
 
 export type MediationAction =
   /** RECEIVED: log FORWARDED with the next seq of the outgoing channel, then sign that LOCK. */
-  | {
-      readonly kind: "forward";
-      readonly channelId: Hash;
-      readonly amount: bigint;
-      readonly expiry: bigint;
-      readonly fee: bigint;
-    }
+  | Extract<ForwardDecision, { readonly kind: "forward" }>
   /** FORWARDED, not acknowledged: send the journaled LOCK again (the same seq and transfer). */
   | { readonly kind: "resendLock"; readonly outgoing: OutgoingLock }
   /** Sign the outgoing UNLOCK (the downstream showed the secret in time). */

@@ -33,7 +33,7 @@ import {
   uintWord,
   writeUint,
 } from "../bytes";
-import { typedDataDigest, type TypedDataPayload } from "../eip712";
+import { parsecDomain, typedDataDigest, type TypedDataPayload } from "../eip712";
 import {
   BadSignatureError,
   InvoiceExpiredError,
@@ -292,7 +292,7 @@ export function toRoutedInvoice(raw: RoutedInvoiceInput): RoutedInvoice {
   }
   return {
     version: ROUTED_INVOICE_VERSION,
-    domain: { name: "Parsec", version: "1", chainId, verifyingContract },
+    domain: parsecDomain(chainId, verifyingContract),
     payee,
     payeeNode,
     amount,
@@ -610,7 +610,7 @@ export function decodeRoutedInvoiceBytes(bytes: Uint8Array): SignedRoutedInvoice
   if (o !== bytes.length)
     throw new MalformedError(`${bytes.length - o} bytes follow the invoice's signature`);
   const invoice = toRoutedInvoice({
-    domain: { name: "Parsec", version: "1", chainId, verifyingContract },
+    domain: parsecDomain(chainId, verifyingContract),
     payee,
     payeeNode,
     amount,
