@@ -209,7 +209,10 @@ describe("relayer: inputs of any size and shape (broker)", function () {
     run.child.kill("SIGTERM");
     const code = await run.exited;
     const tookMs = Date.now() - started;
-    expect(code).to.equal(0);
+    expect(
+      code,
+      `exit code (signal ${run.child.signalCode}); the node's log:\n${h.logOf("sigterm").slice(-4000)}`,
+    ).to.equal(0);
     expect(tookMs).to.be.lessThan(20_000);
     expect(h.logOf("sigterm")).to.include('"msg":"stopping"');
   });

@@ -230,6 +230,12 @@ describe("relayer unit: control request decisions", () => {
       "settled",
     ],
     [
+      // The request's own close may be mined and indexed before its action returns with the outcome.
+      "settled while an action still runs → wait for it (its outcome is the answer)",
+      { held: true, status: "SETTLED", busy: true, step: { kind: "proceed" } },
+      "wait",
+    ],
+    [
       "another action holds the channel → wait",
       { held: true, status: "OPEN", busy: true, step: { kind: "proceed" } },
       "wait",
@@ -241,7 +247,7 @@ describe("relayer unit: control request decisions", () => {
     ],
     [
       "out of attempts → give up",
-      { held: true, status: "CLOSING", busy: true, step: { kind: "give-up", reason: "x" } },
+      { held: true, status: "CLOSING", busy: false, step: { kind: "give-up", reason: "x" } },
       "give-up",
     ],
     ["otherwise → run", { held: true, status: "CLOSING", busy: false, step: { kind: "proceed" } }, "run"],

@@ -19,7 +19,9 @@ const verifier = new TransferVerifier({
   domain: toDomain({ chainId: BigInt(init.chainId), verifyingContract: init.verifyingContract }),
 });
 
-port.on("message", (job: Job) => {
+port.on("message", (job: Job | { readonly close: true }) => {
+  // The pool's graceful close: with the port closed the thread ends on its own, never mid-call.
+  if ("close" in job) return port.close();
   const bytes = new Uint8Array(job.data);
   const offsets = new DataView(job.data);
   const n = job.count;

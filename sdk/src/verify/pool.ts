@@ -47,6 +47,9 @@ function startWorker(domain: Domain): Worker {
 }
 
 /** Verification on all cores. */
+/** How long `close` waits for a thread to end on its own before terminating it. */
+const CLOSE_GRACE_MS = 2_000;
+
 export class VerifierPool {
   private readonly slots: Slot[];
   private readonly queue: Chunk[] = [];
@@ -181,10 +184,26 @@ export class VerifierPool {
     });
   }
 
-  /** Stops the threads. */
+  /**
+   * Stops the threads: each is asked to end after its current batch (a thread terminated in the middle
+   * of a native call can bring the process down as it exits); one that has not ended within
+   * `CLOSE_GRACE_MS` is terminated.
+   */
   async close(): Promise<void> {
     this.closed = true;
     this.failAll(new Error("the verifier pool was closed"));
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    await Promise.all(
+      this.slots.map(async ({ worker }) => {
+        const ended = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+        worker.postMessage({ close: true });
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<"late">(
+          (resolve) => (timer = setTimeout(() => resolve("late"), CLOSE_GRACE_MS)),
+        );
+        const r = await Promise.race([ended, late]);
+        clearTimeout(timer);
+        if (r === "late") await worker.terminate();
+      }),
+    );
   }
 }

@@ -18,7 +18,7 @@ export interface RequestInput {
 export type RequestDecision =
   /** Not this node's any more (or gone): forget it here; its owner finishes it. */
   | { readonly kind: "drop" }
-  /** The channel is settled: nothing left to do; answer SKIPPED. */
+  /** The channel is settled and nothing of this node runs on it: answer SKIPPED. */
   | { readonly kind: "settled" }
   | { readonly kind: "wait" }
   | { readonly kind: "run" }
@@ -27,9 +27,12 @@ export type RequestDecision =
 
 export function decideRequest(i: RequestInput): RequestDecision {
   if (!i.held || i.status === null) return { kind: "drop" };
+  // A running action may be the request's own, mined and about to report: the chain index can show its
+  // effect (SETTLED) before the action returns. Answering SKIPPED then would hide the real outcome.
+  if (i.busy) return { kind: "wait" };
   if (i.status === "SETTLED") return { kind: "settled" };
   if (i.step.kind === "give-up") return { kind: "give-up", reason: i.step.reason };
-  if (i.step.kind === "wait" || i.busy) return { kind: "wait" };
+  if (i.step.kind === "wait") return { kind: "wait" };
   return { kind: "run" };
 }
 
