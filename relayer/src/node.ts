@@ -298,7 +298,8 @@ export class ParsecNode {
         if (restored) this.operator.noteRestored(ps);
       })
       .catch((e) => {
-        if (ps.revoked) return;
+        // A stop while restoring ends the restore (the consumer is gone); the next owner restores it.
+        if (ps.revoked || this.stopping) return;
         if (e instanceof FencedError) return this.fenced(ps, e);
         this.fail(`restoring partition ${p} failed: ${messageOf(e)}`);
       });
@@ -428,7 +429,8 @@ export class ParsecNode {
 
   /** The node cannot go on: health reports why and `options.onFatal` (the CLI exits) is told. */
   private fail(reason: string): void {
-    if (this.consumerFailed !== null) return;
+    // Once stopping, whatever fails is part of the stop (bounded by stopTimeoutMs), not a fatal error.
+    if (this.consumerFailed !== null || this.stopping) return;
     this.consumerFailed = reason;
     this.logger.error("the node stops working", { reason });
     this.options.onFatal?.(reason);
