@@ -29,6 +29,30 @@ export default tseslint.config(
     },
   },
   {
+    // The client package runs in the browser and in Node: no DOM, no Node built-in, the SDK's
+    // browser-safe entry only, nothing from the dapp, the tasks or the node.
+    files: ["client/**/*.ts"],
+    rules: {
+      "no-restricted-globals": ["error", "window", "document", "localStorage", "sessionStorage", "navigator"],
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { group: ["node:*", "fs", "path", "os", "crypto"], message: "The client runs in browsers too." },
+            {
+              regex: "(^|/)sdk(/(?!isomorphic$).*)?$",
+              message: "Import the SDK's browser-safe entry, sdk/isomorphic.",
+            },
+            {
+              group: ["**/app/**", "**/tasks/**", "**/relayer/**"],
+              message: "The client depends on the SDK only.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ["test/**/*.ts"],
     rules: { "@typescript-eslint/no-unused-expressions": "off" },
   },

@@ -1,11 +1,13 @@
 /**
  * The browser-safe part of the SDK (no Node built-ins, no native code): types, errors, EIP-712, packed
  * records, signing (with the signing journal), chain state, withdrawal checks, settlement, reordering,
- * proofs, invoices (direct and routed), Bitcoin addresses, catalogue.
+ * proofs, invoices (direct and routed), Bitcoin addresses, catalogue, the deployment file.
  * The dapp imports this; Node code imports `sdk/index.ts`, which adds Avro and the native verifier.
  */
 export * from "./src/types";
 export * from "./src/errors";
+export { DeploymentError, deployHint, parseDeployment, serializeDeployment } from "./src/deployment";
+export type { Deployment, DeploymentWith, OptionalContract } from "./src/deployment";
 export {
   toHex,
   fromHex,

@@ -8,10 +8,7 @@ import {
   describeShortfall,
   sideOf,
   STATUS_NAMES,
-  ChannelStatus,
-  type OnchainChannel,
-} from "../app/src/core/channel";
-import {
+  type ChannelWithViews,
   checkCloseTerms,
   closeRule,
   closeTerms,
@@ -19,9 +16,11 @@ import {
   parseSignedClose,
   signedCloseJson,
   type SignedCloseInput,
-} from "../app/src/core/close";
-import { isEmptyOnchainState, planDispute, settleArgsFor, type DisputeStep } from "../app/src/core/dispute";
-import { relayerClient } from "../app/src/core/relayer";
+  isEmptyOnchainState,
+  planDisputeFor,
+  settleArgsFor,
+  relayerClient,
+} from "../client";
 import {
   DEFAULT_COOPERATIVE_CLOSE_VALIDITY_SECONDS,
   cooperativeCloseArgs,
@@ -37,11 +36,12 @@ import {
   ZERO_ADDRESS,
   resolveLocksOutcome,
   type CooperativeClose,
+  type DisputeStep,
   type Eip1193Provider,
   type Hash,
   type Hex,
   type Lock,
-} from "../app/src/core/sdk";
+} from "../sdk/isomorphic";
 import {
   amountArg,
   assetInfo,
@@ -69,7 +69,7 @@ function printShortfalls(ctx: ParsecContext, tx: TxReport): void {
   }
 }
 
-function sideArg(side: string, channel: OnchainChannel, sender: string): 0 | 1 {
+function sideArg(side: string, channel: ChannelWithViews, sender: string): 0 | 1 {
   if (side === "0" || side === "1") return Number(side) as 0 | 1;
   if (side !== "") throw new TaskError(`--side must be 0 or 1, got ${side}`);
   const own = sideOf(channel.params, sender);
@@ -78,7 +78,7 @@ function sideArg(side: string, channel: OnchainChannel, sender: string): 0 | 1 {
   return own;
 }
 
-async function describeChannel(ctx: ParsecContext, c: OnchainChannel): Promise<void> {
+async function describeChannel(ctx: ParsecContext, c: ChannelWithViews): Promise<void> {
   const { decimals, symbol } = await assetInfo(ctx, c.params.asset);
   const now = Number((await ctx.hre.ethers.provider.getBlock("latest"))?.timestamp ?? 0);
   print(`channel ${c.channelId}`);
@@ -96,7 +96,7 @@ async function describeChannel(ctx: ParsecContext, c: OnchainChannel): Promise<v
     `  on-chain seqs P0 ${c.seq0}, P1 ${c.seq1}` +
       (proven ? ` (checkpoint ${w.seq0}/${w.seq1}, proven ${w.proven[0].seq}/${w.proven[1].seq})` : ""),
   );
-  if (c.status === ChannelStatus.Closing) {
+  if (c.status === "CLOSING") {
     const left = countdown(c.closesAt, now);
     print(
       `  closes at ${new Date(c.closesAt * 1000).toISOString()} — ${left ? `settle in ${left}` : "settle now"}`,
@@ -216,7 +216,7 @@ withCommonParams(
   .addOptionalParam("channel", "Channel id", "", types.string)
   .addOptionalParam("participant", "List this participant's channels", "", types.string)
   .addOptionalParam("relayer", "Relayer URL: adds the off-chain balances", "", types.string)
-  .setAction(async (args: ShowArgs, hre): Promise<readonly OnchainChannel[]> => {
+  .setAction(async (args: ShowArgs, hre): Promise<readonly ChannelWithViews[]> => {
     const ctx = await parsecContext(hre, args);
     let ids: string[];
     if (args.channel) ids = [args.channel];
@@ -232,7 +232,7 @@ withCommonParams(
       ids = [...new Set(logs.map((l) => l.args.channelId as string))];
       print(`${ids.length} channel(s) of ${who}`);
     }
-    const out: OnchainChannel[] = [];
+    const out: ChannelWithViews[] = [];
     const relayer = args.relayer ? relayerClient(args.relayer) : null;
     for (const id of ids) {
       const channel = await findChannel(ctx, id);
@@ -332,7 +332,7 @@ function checkCounterpartySignature(
     normalized = normalizeSignature(signature);
     recovered = recoverSigner(typedDataDigest(ctx.domain, hashCooperativeClose(close)), normalized);
   } catch (e) {
-    throw new TaskError(`the counterparty signature is malformed: ${(e as Error).message}`);
+    throw new TaskError(`the counterparty signature is malformed: ${(e as Error).message}`, e);
   }
   if (recovered.toLowerCase() !== counterparty.toLowerCase()) {
     throw new TaskError(
@@ -351,12 +351,12 @@ function pastedClose(args: CloseArgs): SignedCloseInput | null {
       try {
         text = fs.readFileSync(args.signatureFile, "utf8");
       } catch (e) {
-        throw new TaskError(`cannot read ${args.signatureFile}: ${(e as Error).message}`);
+        throw new TaskError(`cannot read ${args.signatureFile}: ${(e as Error).message}`, e);
       }
       return parseSignedClose(text);
     }
   } catch (e) {
-    if (e instanceof CloseTermsError) throw new TaskError(e.message);
+    if (e instanceof CloseTermsError) throw new TaskError(e.message, e);
     throw e;
   }
   return null;
@@ -459,7 +459,7 @@ withCommonParams(
       const off = await relayerClient(args.relayer)
         .channel(channel.channelId)
         .catch((e: Error) => {
-          throw new TaskError(e.message);
+          throw new TaskError(e.message, e);
         });
       if (!off || off.balance0 === null || off.balance1 === null)
         throw new TaskError("the relayer has no balances for this channel: give --balance0");
@@ -492,7 +492,7 @@ withCommonParams(
           counterparty,
         );
       } catch (e) {
-        throw new TaskError((e as Error).message);
+        throw new TaskError((e as Error).message, e);
       }
       theirs = answer.signature;
       close = {
@@ -525,7 +525,7 @@ withCommonParams(
     try {
       checkCloseTerms(close, channel, now);
     } catch (e) {
-      throw new TaskError((e as Error).message);
+      throw new TaskError((e as Error).message, e);
     }
     print(
       `closing ${channel.channelId} cooperatively: P0 ${formatAmount(balance0, decimals, symbol)}, P1 ${formatAmount(balance1, decimals, symbol)}, at seqs (${close.seq0}, ${close.seq1}), valid until ${new Date(Number(close.expiry) * 1000).toISOString()}`,
@@ -591,7 +591,7 @@ withCommonParams(
       throw new TaskError(`--mode must be auto or chain, got ${args.mode}`);
     const ctx = await parsecContext(hre, args);
     const channel = await findChannel(ctx, args.channel);
-    if (channel.status !== ChannelStatus.Open && channel.status !== ChannelStatus.Closing) {
+    if (channel.status !== "OPEN" && channel.status !== "CLOSING") {
       throw new TaskError(
         `channel ${channel.channelId} is ${STATUS_NAMES[channel.status]}: evidence is taken only while open or closing`,
       );
@@ -600,7 +600,7 @@ withCommonParams(
     if (!evidence) throw new TaskError("give --evidence <file> or --relayer <url>");
     let plan;
     try {
-      plan = planDispute({
+      plan = planDisputeFor({
         evidence,
         onchain: channel.words,
         sender: ctx.signer.address,
@@ -608,7 +608,7 @@ withCommonParams(
         chunkSize: args.chunk,
       });
     } catch (e) {
-      throw new TaskError((e as Error).message);
+      throw new TaskError((e as Error).message, e);
     }
     if (plan.steps.length === 0) {
       print(
@@ -644,7 +644,7 @@ withCommonParams(task("channel:settle", "Pays out a closing channel after its ch
   .setAction(async (args: EvidenceTaskArgs, hre): Promise<SettleResult> => {
     const ctx = await parsecContext(hre, args);
     const channel = await findChannel(ctx, args.channel);
-    if (channel.status !== ChannelStatus.Closing) {
+    if (channel.status !== "CLOSING") {
       throw new TaskError(
         `channel ${channel.channelId} is ${STATUS_NAMES[channel.status]}; only a closing channel settles (channel:close first)`,
       );
@@ -659,7 +659,7 @@ withCommonParams(task("channel:settle", "Pays out a closing channel after its ch
     try {
       settleArgs = settleArgsFor(evidence, channel.params, channel.words);
     } catch (e) {
-      throw new TaskError(`${(e as Error).message} (--evidence or --relayer)`);
+      throw new TaskError(`${(e as Error).message} (--evidence or --relayer)`, e);
     }
     const tx = await send("settle", () => ctx.channels.settle(...settleArgs));
     const event = tx.receipt.logs
@@ -737,7 +737,7 @@ withCommonParams(
     const payer = args.payer === "0" ? 0 : 1;
     const ctx = await parsecContext(hre, args);
     const channel = await findChannel(ctx, args.channel);
-    if (channel.status !== ChannelStatus.Settled) {
+    if (channel.status !== "SETTLED") {
       throw new TaskError(
         `channel ${channel.channelId} is ${STATUS_NAMES[channel.status]}; locks are resolved after it settles (channel:settle)`,
       );
@@ -789,7 +789,7 @@ withCommonParams(
     } catch (e) {
       const open = locks.map((_l, i) => i).filter((i) => !isResolved(before, i));
       const detail = open.map((i) => `${describeLock(i)} open until ${until(locks[i])}`).join("; ");
-      throw new TaskError(`${(e as Error).message}${detail ? ` Still open: ${detail}.` : ""}`);
+      throw new TaskError(`${(e as Error).message}${detail ? ` Still open: ${detail}.` : ""}`, e);
     }
     const event = tx.receipt.logs
       .map((l) => ctx.channels.interface.parseLog(l))

@@ -8,10 +8,11 @@ import {
   counterpartyOf,
   sideOf,
   STATUS_NAMES,
-  ChannelStatus,
-  type OnchainChannel,
-} from "../app/src/core/channel";
-import { checkCloseTerms, closeRule, signedCloseJson } from "../app/src/core/close";
+  type ChannelWithViews,
+  checkCloseTerms,
+  closeRule,
+  signedCloseJson,
+} from "../client";
 import {
   DEFAULT_COOPERATIVE_CLOSE_VALIDITY_SECONDS,
   MAX_COOPERATIVE_CLOSE_VALIDITY_SECONDS,
@@ -22,7 +23,7 @@ import {
   typedDataDigest,
   type CooperativeClose,
   type Hex,
-} from "../app/src/core/sdk";
+} from "../sdk/isomorphic";
 import { localSigner } from "../sdk/isomorphic";
 import { amountArg, assetInfo, findChannel, formatAmount, readContext } from "./lib/context";
 import { TaskError } from "./lib/errors";
@@ -75,7 +76,7 @@ async function keyArg(args: CosignArgs, env = process.env): Promise<Hex> {
   try {
     json = fs.readFileSync(args.keystore, "utf8");
   } catch (e) {
-    throw new TaskError(`cannot read the keystore ${args.keystore}: ${(e as Error).message}`);
+    throw new TaskError(`cannot read the keystore ${args.keystore}: ${(e as Error).message}`, e);
   }
   try {
     return (await Wallet.fromEncryptedJson(json, password)).privateKey as Hex;
@@ -132,7 +133,7 @@ function checkProposerSignature(
       normalizeSignature(signature as Hex),
     );
   } catch (e) {
-    throw new TaskError(`the proposer's signature in --close is malformed: ${(e as Error).message}`);
+    throw new TaskError(`the proposer's signature in --close is malformed: ${(e as Error).message}`, e);
   }
   if (recovered.toLowerCase() !== expected.toLowerCase()) {
     throw new TaskError(
@@ -209,8 +210,8 @@ task(
     }
 
     const ctx = await readContext(hre, args);
-    const channel: OnchainChannel = await findChannel(ctx, id);
-    if (channel.status !== ChannelStatus.Open && channel.status !== ChannelStatus.Closing) {
+    const channel: ChannelWithViews = await findChannel(ctx, id);
+    if (channel.status !== "OPEN" && channel.status !== "CLOSING") {
       throw new TaskError(
         `channel ${channel.channelId} is ${STATUS_NAMES[channel.status]}: only an open or closing channel closes cooperatively`,
       );
@@ -270,7 +271,7 @@ task(
     try {
       checkCloseTerms(close, channel, now);
     } catch (e) {
-      throw new TaskError((e as Error).message);
+      throw new TaskError((e as Error).message, e);
     }
     if (close.expiry > now + BigInt(MAX_COOPERATIVE_CLOSE_VALIDITY_SECONDS)) {
       throw new TaskError(

@@ -1,7 +1,7 @@
 // HashedTimelock tasks (lock, claim, refund) and secret registration on ParsecChannels.
 import { randomBytes } from "node:crypto";
 import { task, types } from "hardhat/config";
-import { hashlockOf, ZERO_ADDRESS, type Hash } from "../app/src/core/sdk";
+import { hashlockOf, ZERO_ADDRESS, type Hash } from "../sdk/isomorphic";
 import {
   amountArg,
   assetInfo,

@@ -1,23 +1,29 @@
 /**
  * What the buttons do: each user action as simulate → wallet → pending → confirmed, through `runTx`, with
- * signatures from the SDK (EIP-712 through the wallet) and evidence plans from `core/dispute`.
+ * signatures from the SDK (EIP-712 through the wallet) and evidence plans from the client package.
  */
 import { getBlockNumber, readContract, simulateContract, writeContract, type Config } from "@wagmi/core";
 import { parseEventLogs, type Address, type Hex, type TransactionReceipt } from "viem";
 import { chainTime, type AssetInfo, type ChannelView, type EscrowView } from "./chain-data";
-import { hashedTimelockAbi, parsecChannelsAbi, testTokenAbi } from "./core/abi";
-import { counterpartyOf, describeShortfall, toOnchainState, type OnchainState } from "./core/channel";
 import {
+  hashedTimelockAbi,
+  parsecChannelsAbi,
+  testTokenAbi,
+  counterpartyOf,
+  describeShortfall,
+  toChannelViews,
+  type ChannelViews,
   checkCloseTerms,
   closeRule,
   COOPERATIVE_CLOSE_WINDOW_SECONDS,
   parseSignedClose,
   type SignedCloseInput,
-} from "./core/close";
-import type { Deployment } from "./core/deployment";
-import { planDispute, settleArgsFor } from "./core/dispute";
-import type { ChannelEvidence } from "./core/evidence";
-import type { RelayerClient } from "./core/relayer";
+  type Deployment,
+  planDisputeFor,
+  settleArgsFor,
+  type ChannelEvidence,
+  type RelayerClient,
+} from "../../client";
 import {
   MAX_COOPERATIVE_CLOSE_VALIDITY_SECONDS,
   cooperativeCloseArgs,
@@ -31,7 +37,7 @@ import {
   ZERO_ADDRESS,
   type CooperativeClose,
   type Hash,
-} from "./core/sdk";
+} from "../../sdk/isomorphic";
 import { runStep, runTx } from "./tx";
 import type { Activity } from "./ui/activity";
 import type { Wallet } from "./wallet";
@@ -47,8 +53,8 @@ export interface ActionContext {
 
 /** A user input or precondition that stops an action before any transaction; the message says what to fix. */
 export class ActionError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "ActionError";
   }
 }
@@ -152,8 +158,8 @@ function reportShortfalls(ctx: ActionContext, receipt: TransactionReceipt): void
   for (const e of events) ctx.activity.add("Token shortfall", "failed", describeShortfall(e.args));
 }
 
-/** Reads both views of a channel (`channelState`, `provenHeadsOf`) at one block into `OnchainState`. */
-async function readOnchain(ctx: ActionContext, channelId: Hash): Promise<OnchainState> {
+/** Reads both views of a channel (`channelState`, `provenHeadsOf`) at one block into `ChannelViews`. */
+async function readOnchain(ctx: ActionContext, channelId: Hash): Promise<ChannelViews> {
   // Uncached: viem keeps a block number for seconds, and a state read before the last transaction would
   // plan evidence on top of a state the chain already left.
   const blockNumber = await getBlockNumber(ctx.config, { cacheTime: 0 });
@@ -162,7 +168,7 @@ async function readOnchain(ctx: ActionContext, channelId: Hash): Promise<Onchain
     readContract(ctx.config, { ...at, functionName: "channelState" }),
     readContract(ctx.config, { ...at, functionName: "provenHeadsOf" }),
   ]);
-  return toOnchainState(state, proven);
+  return toChannelViews(state, proven);
 }
 
 /**
@@ -190,7 +196,7 @@ export async function closeCooperatively(
     try {
       signed = parseSignedClose(pasted);
     } catch (e) {
-      throw new ActionError((e as Error).message);
+      throw new ActionError((e as Error).message, { cause: e });
     }
     if (signed.seq0 === undefined || signed.seq1 === undefined || signed.expiry === undefined) {
       throw new ActionError(
@@ -215,7 +221,7 @@ export async function closeCooperatively(
   try {
     checkCloseTerms(close, await readOnchain(ctx, channel.channelId), now);
   } catch (e) {
-    throw new ActionError((e as Error).message);
+    throw new ActionError((e as Error).message, { cause: e });
   }
   if (close.expiry > BigInt(now + MAX_CLOSE_EXPIRY_AHEAD)) {
     throw new ActionError(
@@ -274,7 +280,7 @@ export async function dispute(
   if (evidence.channelId !== channel.channelId)
     throw new ActionError(`The evidence is for channel ${evidence.channelId}, not this one.`);
   const onchain = await readOnchain(ctx, channel.channelId);
-  const plan = planDispute({ evidence, onchain: onchain.words, sender: ctx.account });
+  const plan = planDisputeFor({ evidence, onchain: onchain.words, sender: ctx.account });
   if (plan.steps.length === 0) {
     ctx.activity.add(
       "Dispute",

@@ -1,11 +1,19 @@
 /** Reads the user's channels and escrows from contract events and state, plus the relayer's view. */
 import { getPublicClient, readContract, type Config } from "@wagmi/core";
 import type { Address, Hex } from "viem";
-import { hashedTimelockAbi, parsecChannelsAbi, testTokenAbi } from "./core/abi";
-import { paramsFromOpened, sideOf, toOnchainState, type OnchainChannel } from "./core/channel";
-import type { Deployment } from "./core/deployment";
-import type { RelayerChannel, RelayerClient } from "./core/relayer";
-import { ZERO_ADDRESS, type Hash } from "./core/sdk";
+import {
+  hashedTimelockAbi,
+  parsecChannelsAbi,
+  testTokenAbi,
+  paramsFromOpened,
+  sideOf,
+  toChannelViews,
+  type ChannelWithViews,
+  type Deployment,
+  type RelayerChannel,
+  type RelayerClient,
+} from "../../client";
+import { ZERO_ADDRESS, type Hash } from "../../sdk/isomorphic";
 
 export interface AssetInfo {
   readonly address: Address;
@@ -13,7 +21,7 @@ export interface AssetInfo {
   readonly decimals: number;
 }
 
-export interface ChannelView extends OnchainChannel {
+export interface ChannelView extends ChannelWithViews {
   /** The connected account's side. */
   readonly side: 0 | 1;
   readonly asset: AssetInfo;
@@ -141,8 +149,8 @@ export async function loadChannels(
       return {
         channelId: a.channelId.toLowerCase() as Hash,
         params,
-        openedAt: log.blockNumber ?? 0n,
-        ...toOnchainState(state, proven),
+        openedAtBlock: Number(log.blockNumber ?? 0n),
+        ...toChannelViews(state, proven),
         side,
         asset,
         offchain: off.v,
@@ -150,7 +158,7 @@ export async function loadChannels(
       };
     }),
   );
-  return views.filter((v): v is ChannelView => v !== null).sort((x, y) => Number(y.openedAt - x.openedAt));
+  return views.filter((v): v is ChannelView => v !== null).sort((x, y) => y.openedAtBlock - x.openedAtBlock);
 }
 
 /** Escrows locked for `account` in the HashedTimelock, newest first. */

@@ -3,7 +3,7 @@
  * deployment: `?chainId=…&rpc=…&channels=…&htlc=…&token=…&relayer=…&fromBlock=…`), then the build's
  * VITE_PARSEC_* variables, then `deployments/<VITE_PARSEC_NETWORK or localhost>.json` from the repo.
  */
-import { parseDeployment, type Deployment } from "./core/deployment";
+import { parseDeployment, type Deployment } from "../../client";
 
 export interface AppConfig {
   readonly deployment: Deployment;

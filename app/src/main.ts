@@ -16,10 +16,14 @@ import {
 } from "./actions";
 import { assetInfo, chainTime, loadChannels, loadEscrows, type ChannelView } from "./chain-data";
 import { ConfigError, loadConfig, type AppConfig } from "./config";
-import { readEvidence, type ChannelEvidence } from "./core/evidence";
-import { relayerClient, type RelayerClient } from "./core/relayer";
-import { describeError } from "./core/revert";
-import { parsecDomain, ZERO_ADDRESS } from "./core/sdk";
+import {
+  readEvidence,
+  type ChannelEvidence,
+  relayerClient,
+  type RelayerClient,
+  describeError,
+} from "../../client";
+import { parsecDomain, ZERO_ADDRESS } from "../../sdk/isomorphic";
 import "./style.css";
 import { createActivity } from "./ui/activity";
 import { createChannelCard, type ChannelCard } from "./ui/channel-card";

@@ -4,7 +4,7 @@
  */
 import { waitForTransactionReceipt, type Config } from "@wagmi/core";
 import type { Hex, TransactionReceipt } from "viem";
-import { describeError } from "./core/revert";
+import { describeError, toWalletError } from "../../client";
 import type { Activity } from "./ui/activity";
 
 /** A transaction that was mined but reverted (simulation passed, the chain changed in between). */
@@ -34,8 +34,10 @@ export async function runTx(
     entry.update("confirmed", `in block ${receipt.blockNumber}, gas ${receipt.gasUsed}`, hash);
     return receipt;
   } catch (e) {
-    entry.update("failed", describeError(e));
-    throw e;
+    // A refusal in the wallet leaves here typed (`WalletRejectedError`, the wallet's error as `cause`).
+    const error = toWalletError(e);
+    entry.update("failed", describeError(error));
+    throw error;
   }
 }
 
@@ -52,7 +54,8 @@ export async function runStep<T>(
     entry.update("confirmed", done);
     return result;
   } catch (e) {
-    entry.update("failed", describeError(e));
-    throw e;
+    const error = toWalletError(e);
+    entry.update("failed", describeError(error));
+    throw error;
   }
 }

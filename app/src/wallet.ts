@@ -12,8 +12,9 @@ import {
   type Config,
 } from "@wagmi/core";
 import { defineChain, type Address } from "viem";
+import { toWalletError } from "../../client";
 import type { AppConfig } from "./config";
-import type { Eip1193Provider } from "./core/sdk";
+import type { Eip1193Provider } from "../../sdk/isomorphic";
 
 export interface WalletState {
   readonly address: Address | null;
@@ -69,7 +70,9 @@ export function createWallet(app: AppConfig): Wallet {
       if (typeof window === "undefined" || !("ethereum" in window) || !window.ethereum)
         throw new NoWalletError();
       const connectorInstance = config.connectors[0];
-      await connect(config, { connector: connectorInstance });
+      await connect(config, { connector: connectorInstance }).catch((e: unknown) => {
+        throw toWalletError(e);
+      });
     },
     async disconnect() {
       await disconnect(config);

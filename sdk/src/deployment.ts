@@ -1,7 +1,7 @@
 /**
  * The deployment file, `deployments/<network>.json`: its one type and its one parser, shared by the
  * node (`relayer/src/deployment.ts` finds, reads and writes the file), the deploy script and the tasks,
- * and the dapp (`app/src/core/deployment.ts`, which bundles this module). Pure: no Node built-ins.
+ * and the dapp (through `client/src/deployment.ts`, which bundles this module). Pure: no Node built-ins.
  *
  * `{ chainId, ParsecChannels, HashedTimelock?, TestToken?, blockNumber }`. `blockNumber` is the block of
  * the `ParsecChannels` deployment, where event scans start; files that name it `startBlock` (written by

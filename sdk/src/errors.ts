@@ -68,13 +68,16 @@ export function codeOfReason(reason: number): ErrorCode | undefined {
 
 export type ErrorDetails = Readonly<Record<string, string | number | bigint | boolean | null | undefined>>;
 
-/** The base of every SDK error. */
+/**
+ * The base of every SDK error. An error caused by another (a wallet's refusal, a failed read) keeps it as
+ * the standard ES2022 `cause`, so a caller can still see, e.g., a wallet's EIP-1193 code 4001.
+ */
 export abstract class ParsecError extends Error {
   abstract readonly code: ErrorCode;
   readonly details: ErrorDetails;
 
-  constructor(message: string, details: ErrorDetails = {}) {
-    super(message);
+  constructor(message: string, details: ErrorDetails = {}, options?: ErrorOptions) {
+    super(message, options);
     this.name = new.target.name;
     this.details = details;
   }
@@ -371,10 +374,12 @@ export class KindRuleViolationError extends ParsecError {
  */
 export class WalletError extends ParsecError {
   readonly code = "WalletError" as const;
-  constructor(why: string, details: ErrorDetails = {}) {
+  /** `cause`: the wallet's own error, as it threw it. */
+  constructor(why: string, details: ErrorDetails = {}, options?: ErrorOptions) {
     super(
       `The wallet did not sign: ${why}. Unlock the wallet, select the right account and try again.`,
       details,
+      options,
     );
   }
 }
@@ -517,8 +522,8 @@ export function isParsecError(e: unknown): e is ParsecError {
 /** A generic error for a numeric reason (used where only the code crossed a thread or a topic). */
 export class ReportedError extends ParsecError {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
-    super(message, details);
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}, options?: ErrorOptions) {
+    super(message, details, options);
     this.code = code;
   }
 }

@@ -172,6 +172,7 @@ export async function signTypedPayload(
     throw new WalletError(
       e instanceof Error ? e.message : String(e),
       typeof walletCode === "number" ? { walletCode } : {},
+      { cause: e },
     );
   }
   if (typeof raw !== "string") throw new WalletError("eth_signTypedData_v4 returned no signature");

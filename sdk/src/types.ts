@@ -173,3 +173,27 @@ export interface HeadPair {
 export interface OnchainHeads extends HeadPair {
   readonly checkpoint: HeadPair;
 }
+
+/** The contract's `ChannelStatus` names, indexed by its uint8 value. */
+export const CHANNEL_STATUS_NAMES = ["NONE", "OPEN", "CLOSING", "SETTLED"] as const;
+export type ChannelStatusName = (typeof CHANNEL_STATUS_NAMES)[number];
+
+/**
+ * A channel as the contract shows it: parameters from its `ChannelOpened` event, deposits, status and
+ * each payer's on-chain seq from its state. The one shape of that view: the client package (dapp and
+ * tasks) extends it with the contract's proof words, the node's registry with its node-only fields.
+ */
+export interface OnchainChannel {
+  readonly channelId: Hash;
+  readonly params: ChannelParams;
+  readonly status: ChannelStatusName;
+  readonly deposit0: bigint;
+  readonly deposit1: bigint;
+  /** Unix seconds when a closing channel may be settled; 0 otherwise. */
+  readonly closesAt: number;
+  /** Each payer's on-chain seq: the checkpoint word's or the proven one, whichever is higher. */
+  readonly seq0: number;
+  readonly seq1: number;
+  /** The block the channel was opened in. */
+  readonly openedAtBlock: number;
+}

@@ -8,11 +8,16 @@ import type { ContractTransactionReceipt, ContractTransactionResponse } from "et
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import type { HashedTimelock, ParsecChannels, TestToken } from "../../typechain-types";
-import { parseAmount, formatAmount } from "../../app/src/core/amounts";
-import { paramsFromOpened, toOnchainState, type OnchainChannel } from "../../app/src/core/channel";
-import type { Deployment } from "../../app/src/core/deployment";
+import {
+  parseAmount,
+  formatAmount,
+  paramsFromOpened,
+  toChannelViews,
+  type ChannelWithViews,
+  type Deployment,
+} from "../../client";
+import { parsecDomain, ZERO_ADDRESS, type Domain, type Hash, type Hex } from "../../sdk/isomorphic";
 import { readDeployment } from "../../relayer/src/deployment";
-import { parsecDomain, ZERO_ADDRESS, type Domain, type Hash, type Hex } from "../../app/src/core/sdk";
 import { deploymentFile } from "./deploy";
 import { TaskError, toTaskError } from "./errors";
 import { print } from "./output";
@@ -56,7 +61,7 @@ export function loadDeployment(hre: HardhatRuntimeEnvironment, file = deployment
   try {
     return readDeployment(file, { require: ["HashedTimelock"] });
   } catch (e) {
-    throw new TaskError(e instanceof Error ? e.message : String(e));
+    throw new TaskError(e instanceof Error ? e.message : String(e), e);
   }
 }
 
@@ -147,7 +152,7 @@ export async function send(
 }
 
 /** A channel's parameters (from its `ChannelOpened` event) and on-chain state (both views, one block). */
-export async function findChannel(ctx: ReadContext, channelId: string): Promise<OnchainChannel> {
+export async function findChannel(ctx: ReadContext, channelId: string): Promise<ChannelWithViews> {
   if (!/^0x[0-9a-fA-F]{64}$/.test(channelId))
     throw new TaskError(`--channel must be a 32-byte 0x id, got ${channelId}`);
   const logs = await ctx.channels.queryFilter(
@@ -175,8 +180,8 @@ export async function findChannel(ctx: ReadContext, channelId: string): Promise<
       challengePeriod: opened.args.challengePeriod,
       nonce: opened.args.nonce,
     }),
-    openedAt: BigInt(opened.blockNumber),
-    ...toOnchainState(state, proven),
+    openedAtBlock: opened.blockNumber,
+    ...toChannelViews(state, proven),
   };
 }
 
@@ -211,7 +216,7 @@ export function amountArg(name: string, input: string, decimals: number, allowZe
   try {
     return parseAmount(input, decimals, { allowZero });
   } catch (e) {
-    throw new TaskError(`--${name}: ${(e as Error).message}`);
+    throw new TaskError(`--${name}: ${(e as Error).message}`, e);
   }
 }
 

@@ -1,21 +1,30 @@
 /** The error every task throws: Hardhat prints a plugin error's message alone, without a stack trace. */
 import { HardhatPluginError } from "hardhat/plugins";
-import { describeError } from "../../app/src/core/revert";
+import { describeError, toWalletError } from "../../client";
 
 export const PLUGIN_NAME = "parsec";
 
-/** A task failure with an actionable message. */
+/**
+ * A task failure with an actionable message. What it wraps is both Hardhat's `parent` and the standard
+ * `cause`, so an SDK or client error under it stays reachable (`parsecErrorOf(e)?.code` for the SDK's).
+ */
 export class TaskError extends HardhatPluginError {
-  constructor(message: string, parent?: Error) {
-    super(PLUGIN_NAME, message, parent);
+  constructor(message: string, cause?: unknown) {
+    super(PLUGIN_NAME, message, cause instanceof Error ? cause : undefined);
+    // Hardhat's constructor resets the prototype to its own class, so `instanceof TaskError` was always false.
+    Object.setPrototypeOf(this, new.target.prototype);
+    // Hardhat's error base predates ES2022 `cause`; set it as `new Error(message, { cause })` would.
+    if (cause !== undefined)
+      Object.defineProperty(this, "cause", { value: cause, configurable: true, writable: true });
   }
 }
 
-/** Wraps any error (a revert, a wallet or RPC failure) into a `TaskError` that says what went wrong. */
+/**
+ * Wraps any error (a revert, a wallet or RPC failure) into a `TaskError` that says what went wrong; a
+ * refusal in the wallet is kept as a `WalletRejectedError`.
+ */
 export function toTaskError(action: string, error: unknown): TaskError {
   if (error instanceof TaskError) return error;
-  return new TaskError(
-    `${action} failed. ${describeError(error)}`,
-    error instanceof Error ? error : undefined,
-  );
+  const cause = toWalletError(error);
+  return new TaskError(`${action} failed. ${describeError(cause)}`, cause);
 }

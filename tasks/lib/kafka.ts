@@ -119,7 +119,7 @@ export async function openLog(target: KafkaTarget, topics: readonly string[]): P
   } catch (e) {
     await client.close().catch(() => undefined);
     if (e instanceof TaskError) throw e;
-    throw new TaskError(`reading the topics of ${target.brokers.join(",")}: ${(e as Error).message}`);
+    throw new TaskError(`reading the topics of ${target.brokers.join(",")}: ${(e as Error).message}`, e);
   }
   return client;
 }

@@ -1,8 +1,7 @@
 /** Evidence and counterparty signatures from a file or from a relayer URL. */
 import fs from "node:fs";
-import { readEvidence, type ChannelEvidence } from "../../app/src/core/evidence";
-import { relayerClient } from "../../app/src/core/relayer";
-import type { Domain, Hash } from "../../app/src/core/sdk";
+import { readEvidence, type ChannelEvidence, relayerClient } from "../../client";
+import type { Domain, Hash } from "../../sdk/isomorphic";
 import { TaskError } from "./errors";
 import { print } from "./output";
 
@@ -29,7 +28,7 @@ export async function loadEvidence(
     } else return null;
   } catch (e) {
     if (e instanceof TaskError) throw e;
-    throw new TaskError(e instanceof Error ? e.message : String(e));
+    throw new TaskError(e instanceof Error ? e.message : String(e), e);
   }
   print(
     `  evidence holds payer 0 up to seq ${evidence.ledger.state(0).seq}, payer 1 up to seq ${evidence.ledger.state(1).seq}` +

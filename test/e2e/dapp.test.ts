@@ -10,16 +10,20 @@ import { expect } from "chai";
 import hre from "hardhat";
 import { Contract, HDNodeWallet, JsonRpcProvider, parseEther, parseUnits, type JsonRpcSigner } from "ethers";
 import { chromium, type BrowserContext, type Locator, type Page } from "playwright-core";
-import { hashedTimelockAbi, parsecChannelsAbi, testTokenAbi } from "../../app/src/core/abi";
-import { ChannelStatus } from "../../app/src/core/channel";
-import type { Deployment } from "../../app/src/core/deployment";
+import {
+  hashedTimelockAbi,
+  parsecChannelsAbi,
+  testTokenAbi,
+  ChannelStatus,
+  type Deployment,
+} from "../../client";
 import {
   hashlockOf,
   parsecDomain,
   toChannelParams,
   type Eip1193Provider,
   type Hash,
-} from "../../app/src/core/sdk";
+} from "../../sdk/isomorphic";
 import { deployWith } from "../../tasks/lib/deploy";
 import { setPrinter } from "../../tasks/lib/output";
 import { OffchainChannel } from "../tasks/offchain";

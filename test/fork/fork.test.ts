@@ -13,14 +13,15 @@ import {
   type Eip1193Provider as EthersEip1193,
   type Signer,
 } from "ethers";
-import { parsecChannelsAbi, testTokenAbi } from "../../app/src/core/abi";
 import {
+  parsecChannelsAbi,
+  testTokenAbi,
   ChannelStatus,
-  toOnchainState,
+  toChannelViews,
   type ChannelStateResult,
   type ProvenHeadsResult,
-} from "../../app/src/core/channel";
-import type { Deployment } from "../../app/src/core/deployment";
+  type Deployment,
+} from "../../client";
 import {
   checkpointArgs,
   onchainHeads,
@@ -29,7 +30,7 @@ import {
   toChannelParams,
   type Address,
   type Eip1193Provider,
-} from "../../app/src/core/sdk";
+} from "../../sdk/isomorphic";
 import { headProof, proveHeadArgs } from "../../sdk/isomorphic";
 import { deployWith } from "../../tasks/lib/deploy";
 import { setPrinter } from "../../tasks/lib/output";
@@ -47,8 +48,8 @@ async function readState(channels: Contract, channelId: string) {
     channels.getFunction("channelState")(channelId) as Promise<ChannelStateResult>,
     channels.getFunction("provenHeadsOf")(channelId) as Promise<ProvenHeadsResult>,
   ]);
-  const s = toOnchainState(state, proven);
-  return { status: s.status as number, seq0: s.seq0, seq1: s.seq1, words: s.words };
+  const s = toChannelViews(state, proven);
+  return { status: Number(state[0].status), seq0: s.seq0, seq1: s.seq1, words: s.words };
 }
 
 (enabled ? describe : describe.skip)(

@@ -289,7 +289,7 @@ describe("relayer: node on a real broker", function () {
     expect(locked.status).to.equal(409);
     expect(((await locked.json()) as { message: string }).message).to.match(/locks are pending/);
     // The wallet's client (dapp and channel:close --relayer) shows the node's own reason, not a URL hint.
-    const { relayerClient } = await import("../../app/src/core/relayer");
+    const { relayerClient } = await import("../../client");
     const client = relayerClient(url);
     const refused = await client
       .cooperativeClose(a.id as Hex, lockFree.payout0, lockFree.payout1, a.params.participant1)

@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import hre from "hardhat";
-import * as dapp from "../../app/src/core/deployment";
+import * as dapp from "../../client/src/deployment";
 import * as node from "../../relayer/src/deployment";
 import * as sdk from "../../sdk/src/deployment";
 import { loadDeployment } from "../../tasks/lib/context";
@@ -79,7 +79,7 @@ describe("deployment file: one parser, one type (defect 13)", function () {
   });
 
   it("the parser the dapp bundles imports no Node built-in", () => {
-    for (const file of ["sdk/src/deployment.ts", "app/src/core/deployment.ts"]) {
+    for (const file of ["sdk/src/deployment.ts", "client/src/deployment.ts"]) {
       const source = fs.readFileSync(path.join(ROOT, file), "utf8");
       expect(source, file).to.not.match(/from "node:|require\(|from "(fs|path|os|crypto)"/);
     }

@@ -19,7 +19,7 @@ import {
   type PayerIndex,
   type SignedCheckpoint,
   type SignedTransfer,
-} from "../../app/src/core/sdk";
+} from "../../sdk/isomorphic";
 
 export class OffchainChannel {
   readonly ledger: ChannelLedger;

@@ -7,9 +7,7 @@ import { expect } from "chai";
 import hre from "hardhat";
 import { encryptKeystoreJsonSync, parseEther, parseUnits, Wallet } from "ethers";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
-import type { Deployment } from "../../app/src/core/deployment";
-import { ChannelStatus } from "../../app/src/core/channel";
-import { describeError } from "../../app/src/core/revert";
+import { type Deployment, ChannelStatus, describeError } from "../../client";
 import {
   cooperativeCloseArgs,
   hashlockOf,
@@ -20,7 +18,7 @@ import {
   type CooperativeClose,
   type Eip1193Provider,
   type Hash,
-} from "../../app/src/core/sdk";
+} from "../../sdk/isomorphic";
 import { deployParsec } from "../../tasks/lib/deploy";
 import { setPrinter } from "../../tasks/lib/output";
 import { generateAbiSource, ABI_FILE } from "../../tasks/abi";
@@ -656,7 +654,7 @@ describe("Hardhat tasks", function () {
     });
   });
 
-  it("app/src/core/abi.ts is current with the compiled contracts (else: npx hardhat parsec:abi)", async function () {
+  it("client/src/abi.ts is current with the compiled contracts (else: npx hardhat parsec:abi)", async function () {
     expect(await generateAbiSource(hre)).to.equal(
       fs.readFileSync(path.join(hre.config.paths.root, ABI_FILE), "utf8"),
     );

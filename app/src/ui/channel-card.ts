@@ -2,10 +2,15 @@
  * One channel: parameters, deposits, the relayer's off-chain balances, the challenge countdown, and the
  * actions its status allows. Built once and updated in place, so what the user typed survives refreshes.
  */
-import { formatAmount, parseAmount } from "../core/amounts";
-import { ChannelStatus, countdown, counterpartyOf, STATUS_NAMES } from "../core/channel";
+import {
+  formatAmount,
+  parseAmount,
+  countdown,
+  counterpartyOf,
+  STATUS_NAMES,
+  describeError,
+} from "../../../client";
 import type { ChannelView } from "../chain-data";
-import { describeError } from "../core/revert";
 import { h, short } from "./dom";
 
 export interface ChannelHandlers {
@@ -200,7 +205,7 @@ export function createChannelCard(
 
   let now = 0;
   function refreshButtons(): void {
-    const ready = channel.status === ChannelStatus.Closing && countdown(channel.closesAt, now) === null;
+    const ready = channel.status === "CLOSING" && countdown(channel.closesAt, now) === null;
     settleButton.disabled = !ready;
   }
 
@@ -232,16 +237,14 @@ export function createChannelCard(
       }
     }
     seqs.textContent = `P0 ${channel.seq0} · P1 ${channel.seq1}`;
-    if (channel.status === ChannelStatus.Closing) {
+    if (channel.status === "CLOSING") {
       const left = countdown(channel.closesAt, now);
       timer.textContent = left ? `settle in ${left}` : "over: ready to settle";
     } else
       timer.textContent =
-        channel.status === ChannelStatus.Open
-          ? `${channel.params.challengePeriod / 3600} h once closed`
-          : "—";
-    openActions.hidden = channel.status !== ChannelStatus.Open;
-    closingActions.hidden = channel.status !== ChannelStatus.Closing;
+        channel.status === "OPEN" ? `${channel.params.challengePeriod / 3600} h once closed` : "—";
+    openActions.hidden = channel.status !== "OPEN";
+    closingActions.hidden = channel.status !== "CLOSING";
     refreshButtons();
   }
 

@@ -1,7 +1,6 @@
 /** HTLC escrows locked for the user, each with a "claim with preimage" form. */
-import { formatAmount } from "../core/amounts";
+import { formatAmount, describeError } from "../../../client";
 import type { EscrowView } from "../chain-data";
-import { describeError } from "../core/revert";
 import { h, short } from "./dom";
 
 export interface EscrowList {

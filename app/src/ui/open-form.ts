@@ -1,6 +1,6 @@
 /** The "Open a channel" form: counterparty, asset (ETH, the demo token or any ERC-20), deposit, period. */
 import { isAddress, getAddress, type Address } from "viem";
-import { parseAmount } from "../core/amounts";
+import { parseAmount } from "../../../client";
 import type { AssetInfo } from "../chain-data";
 import { h } from "./dom";
 

@@ -14,6 +14,7 @@ import {
   type ChannelParams,
   type Hash,
   type Hex,
+  type OnchainChannel as OnchainChannelView,
   type OnchainState,
   onchainStateOf,
   toAddress,
@@ -31,9 +32,8 @@ import {
 import { BlockHistory, DEFAULT_HISTORY_BLOCKS, defaultConfirmations } from "./reorg";
 import type { BlockHeader, RawLog, Rpc } from "./rpc";
 
-export interface OnchainChannel {
-  readonly channelId: Hash;
-  readonly params: ChannelParams;
+/** The SDK's on-chain view of a channel, with the node's own fields; the registry updates it in place. */
+export interface OnchainChannel extends OnchainChannelView {
   /** Lower-case participant addresses, for comparisons. */
   readonly participantsLower: readonly [string, string];
   /** Participant addresses as bytes, compared with a transfer's claimed signer without decoding it. */
@@ -56,7 +56,6 @@ export interface OnchainChannel {
   lockPots: [bigint, bigint];
   /** Per payer, which locks of the settled pot are resolved (bit i: lock i). */
   locksResolved: [bigint, bigint];
-  readonly openedAtBlock: number;
 }
 
 export type CommitHow = "checkpoint" | "head" | "chain";

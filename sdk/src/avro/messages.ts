@@ -22,6 +22,7 @@ import type {
   Address,
   Checkpoint,
   ChannelParams,
+  ChannelStatusName,
   Domain,
   Hash,
   Hex,
@@ -29,6 +30,7 @@ import type {
   PayerIndex,
   SignedTransfer,
 } from "../types";
+import { CHANNEL_STATUS_NAMES } from "../types";
 import { toChannelParams, toDomain, toPayer, toTransfer } from "../validate";
 import { AvroCodec, SchemaRegistry, loadSchemaFile, type MessageMapping } from "./codec";
 import { channelUpdateMapping, type ChannelUpdateMessage } from "../routing/graph-avro";
@@ -540,8 +542,7 @@ const settlementMapping: MessageMapping<SettlementEvent> = {
 
 // ---------------------------------------------------------------- State changelog
 
-export type ChannelStatusName = "NONE" | "OPEN" | "CLOSING" | "SETTLED";
-const CHANNEL_STATUSES: readonly ChannelStatusName[] = ["NONE", "OPEN", "CLOSING", "SETTLED"];
+const CHANNEL_STATUSES: readonly ChannelStatusName[] = CHANNEL_STATUS_NAMES;
 
 /** A channel's state on the compacted changelog. */
 export interface ChannelStateEntry {

@@ -3,9 +3,9 @@
  * the same the node and the deploy task use), requiring the `HashedTimelock` the dapp and the `htlc:*`
  * tasks call. No parser of its own, so the dapp and the node cannot disagree about a file.
  */
-import { parseDeployment as parseDeploymentFile, type DeploymentWith } from "../../../sdk/src/deployment";
+import { parseDeployment as parseDeploymentFile, type DeploymentWith } from "../../sdk/isomorphic";
 
-export { DeploymentError, deployHint } from "../../../sdk/src/deployment";
+export { DeploymentError, deployHint } from "../../sdk/isomorphic";
 
 /** A deployment with its `HashedTimelock` (every deploy writes one). */
 export type Deployment = DeploymentWith<"HashedTimelock">;

@@ -4,20 +4,25 @@
  * `{ signer, signature, seq0, seq1, expiry }`). Isomorphic (global `fetch`).
  */
 import { getAddress, isHex, type Address, type Hex } from "viem";
+import type { Domain } from "../../sdk/isomorphic";
+import { ClientError } from "./errors";
 import { readEvidence, type ChannelEvidence } from "./evidence";
-import type { Domain } from "./sdk";
 
-/** The relayer could not be reached or answered with an error; `status` is the HTTP status if any. */
-export class RelayerError extends Error {
+/**
+ * The relayer (a Parsec node's HTTP API) could not be reached or answered with an error; `status` is the
+ * HTTP status if any, `cause` the failed `fetch`'s error when it could not be reached.
+ */
+export class NodeApiError extends ClientError {
+  readonly code = "NodeApi" as const;
   readonly status: number | null;
-  constructor(url: string, why: string, status: number | null = null) {
+  constructor(url: string, why: string, status: number | null = null, options?: ErrorOptions) {
     // Only a failure to reach it points at the URL; an answer carries the node's own reason.
     super(
       status === null
         ? `Relayer ${url}: ${why}. Check that the relayer runs and its URL is right.`
         : `Relayer ${url}: ${why}.`,
+      options,
     );
-    this.name = "RelayerError";
     this.status = status;
   }
 }
@@ -139,7 +144,9 @@ export function relayerClient(
         headers: { "content-type": "application/json" },
       });
     } catch (e) {
-      throw new RelayerError(url, `unreachable (${e instanceof Error ? e.message : String(e)})`);
+      throw new NodeApiError(url, `unreachable (${e instanceof Error ? e.message : String(e)})`, null, {
+        cause: e,
+      });
     }
     if (allow404 && response.status === 404) return null;
     const text = await response.text();
@@ -147,7 +154,7 @@ export function relayerClient(
     try {
       body = text ? JSON.parse(text) : null;
     } catch {
-      throw new RelayerError(url, `${path} answered with non-JSON (${response.status})`, response.status);
+      throw new NodeApiError(url, `${path} answered with non-JSON (${response.status})`, response.status);
     }
     if (!response.ok) {
       // The node answers `{ error: code, message }`; older servers nested the message under `error`.
@@ -161,7 +168,7 @@ export function relayerClient(
           : typeof code === "string"
             ? code
             : text;
-      throw new RelayerError(url, `${path} answered ${response.status}: ${reason}`, response.status);
+      throw new NodeApiError(url, `${path} answered ${response.status}: ${reason}`, response.status);
     }
     return body;
   }
@@ -178,7 +185,7 @@ export function relayerClient(
     async channels(participant) {
       const body = await call(`/channels?participant=${participant}`);
       const list = Array.isArray(body) ? body : (pick(body, "channels") as unknown[] | undefined);
-      if (!Array.isArray(list)) throw new RelayerError(url, "/channels did not return a list");
+      if (!Array.isArray(list)) throw new NodeApiError(url, "/channels did not return a list");
       return list
         .map((c) => (typeof c === "string" ? c : pick(c, "channelId")))
         .filter((id): id is string => typeof id === "string" && isHex(id))
@@ -204,14 +211,14 @@ export function relayerClient(
       const answeredBy = pick(body, "signer");
       const signature = pick(body, "signature");
       if (typeof answeredBy !== "string" || typeof signature !== "string" || !isHex(signature)) {
-        throw new RelayerError(url, "cooperative-close returned no signer and signature");
+        throw new NodeApiError(url, "cooperative-close returned no signer and signature");
       }
       if (signer && getAddress(answeredBy) !== getAddress(signer)) {
-        throw new RelayerError(url, `cooperative-close was signed by ${answeredBy}, not ${signer}`);
+        throw new NodeApiError(url, `cooperative-close was signed by ${answeredBy}, not ${signer}`);
       }
       const [seq0, seq1, expiry] = ["seq0", "seq1", "expiry"].map((k) => asBig(pick(body, k)));
       if (seq0 === null || seq1 === null || expiry === null || seq0 >= 1n << 32n || seq1 >= 1n << 32n) {
-        throw new RelayerError(
+        throw new NodeApiError(
           url,
           "cooperative-close returned no seq0, seq1 and expiry (the terms it signed); the relayer may predate bound cooperative closes",
         );

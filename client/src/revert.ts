@@ -5,6 +5,7 @@
  */
 import { decodeErrorResult, type Abi, type Hex } from "viem";
 import { errorNotices, hashedTimelockAbi, parsecChannelsAbi, testTokenAbi } from "./abi";
+import { ClientError, isUserRejection } from "./errors";
 
 /** Every custom error of the contracts the project calls, once each. */
 const ERROR_ABI: Abi = (() => {
@@ -85,12 +86,15 @@ export interface DecodedRevert {
   readonly message: string;
 }
 
-/** A transaction or call the contract rejected; `message` says which custom error, in words. */
-export class ContractRevertError extends Error {
+/**
+ * A transaction or call the contract rejected; `message` says which custom error, in words, `cause` is the
+ * library's error it was decoded from.
+ */
+export class ContractRevertError extends ClientError {
+  readonly code = "ContractRevert" as const;
   readonly revert: DecodedRevert;
-  constructor(action: string, revert: DecodedRevert) {
-    super(`${action} reverted with ${revert.message}`);
-    this.name = "ContractRevertError";
+  constructor(action: string, revert: DecodedRevert, options?: ErrorOptions) {
+    super(`${action} reverted with ${revert.message}`, options);
     this.revert = revert;
   }
 }
@@ -168,17 +172,6 @@ export function decodeRevert(error: unknown): DecodedRevert | null {
   if (error instanceof ContractRevertError) return error.revert;
   const data = findRevertData(error);
   return data ? decodeRevertData(data) : null;
-}
-
-/** Whether the user refused the request in the wallet (EIP-1193 code 4001). */
-export function isUserRejection(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; depth < 8 && current && typeof current === "object"; depth++) {
-    const record = current as { code?: unknown; name?: unknown; cause?: unknown };
-    if (record.code === 4001 || record.name === "UserRejectedRequestError") return true;
-    current = record.cause;
-  }
-  return false;
 }
 
 /** One line a user can act on: the custom error in words, a wallet refusal, or the error's first line. */

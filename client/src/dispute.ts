@@ -3,36 +3,39 @@
  * checkpoint first if newer, then per payer a head proof when the sender is its payee, else verified chain
  * pieces), and builds `settle`'s arguments. The same code drives `channel:dispute` and the dapp.
  */
-import type { ChannelEvidence } from "./evidence";
 import {
   onchainSeqs,
   isParsecError,
   onchainHeads,
-  planDisputeSteps,
+  planDispute,
   settleArgs,
   settleArgsFromLedger,
   ZERO_HASH,
   type ChannelParams,
-  type SdkDisputeStep,
-  type SdkOnchainState,
-} from "./sdk";
+  type DisputeStep,
+  type OnchainState,
+} from "../../sdk/isomorphic";
+import { ClientError } from "./errors";
+import type { ChannelEvidence } from "./evidence";
 
-export type DisputeStep = SdkDisputeStep;
-
-/** The chain holds a state the evidence does not contain, or the evidence cannot prove anything newer. */
-export class StateMismatchError extends Error {
-  constructor(why: string) {
+/**
+ * The chain holds a state the evidence does not contain, or the evidence cannot prove anything newer.
+ * When the SDK found it, `cause` is the SDK's error: `parsecErrorOf(e)?.code` (e.g. `StateMismatch`).
+ */
+export class EvidenceMismatchError extends ClientError {
+  readonly code = "EvidenceMismatch" as const;
+  constructor(why: string, options?: ErrorOptions) {
     super(
       `The on-chain state does not match the evidence: ${why}. Fetch newer evidence (the relayer's, or your own).`,
+      options,
     );
-    this.name = "StateMismatchError";
   }
 }
 
-export interface PlanInput {
+export interface DisputePlanInput {
   readonly evidence: ChannelEvidence;
-  /** The contract's words (`OnchainState.words`: checkpoint word and proven words). */
-  readonly onchain: SdkOnchainState;
+  /** The contract's words (`ChannelViews.words`: checkpoint word and proven words). */
+  readonly onchain: OnchainState;
   /** Who sends the transactions: as the payee of a chain it may use a one-transaction head proof. */
   readonly sender: string;
   /** `auto` (head proofs where allowed) or `chain` (always verify every transfer). */
@@ -45,21 +48,22 @@ export interface DisputePlan {
   readonly steps: readonly DisputeStep[];
 }
 
-export function planDispute(input: PlanInput): DisputePlan {
+/** The SDK's `planDispute` for evidence the client read and a sender: the calls, in order. */
+export function planDisputeFor(input: DisputePlanInput): DisputePlan {
   try {
-    const steps = planDisputeSteps(input.evidence, input.onchain, {
+    const steps = planDispute(input.evidence, input.onchain, {
       ...(input.mode === "chain" ? {} : { sender: input.sender as `0x${string}` }),
       maxTransfersPerPiece: input.chunkSize ?? 50,
     });
     return { steps };
   } catch (e) {
-    if (isParsecError(e)) throw new StateMismatchError(e.message);
+    if (isParsecError(e)) throw new EvidenceMismatchError(e.message, { cause: e });
     throw e;
   }
 }
 
 /** Whether the contract holds no state at all (no checkpoint, no proven head): settling needs no evidence. */
-export function isEmptyOnchainState(onchain: SdkOnchainState): boolean {
+export function isEmptyOnchainState(onchain: OnchainState): boolean {
   return (
     onchain.seq0 === 0 &&
     onchain.seq1 === 0 &&
@@ -76,20 +80,20 @@ export function isEmptyOnchainState(onchain: SdkOnchainState): boolean {
 export function settleArgsFor(
   evidence: ChannelEvidence | null,
   params: ChannelParams,
-  onchain: SdkOnchainState,
+  onchain: OnchainState,
 ): ReturnType<typeof settleArgsFromLedger> {
   if (isEmptyOnchainState(onchain))
     return settleArgs(params, null, null, { head0: ZERO_HASH, head1: ZERO_HASH });
   if (!evidence) {
     const { seq0, seq1 } = onchainSeqs(onchain);
-    throw new StateMismatchError(
+    throw new EvidenceMismatchError(
       `settling needs the head transfers at seqs (${seq0}, ${seq1}); give evidence`,
     );
   }
   try {
     return settleArgsFromLedger(evidence.ledger, onchainHeads(evidence.ledger, onchain));
   } catch (e) {
-    if (isParsecError(e)) throw new StateMismatchError(e.message);
+    if (isParsecError(e)) throw new EvidenceMismatchError(e.message, { cause: e });
     throw e;
   }
 }

@@ -4,7 +4,12 @@
  * `channel:close` task.
  */
 import { isHex, type Hex } from "viem";
-import { DEFAULT_COOPERATIVE_CLOSE_VALIDITY_SECONDS, type CooperativeClose, type Hash } from "./sdk";
+import {
+  DEFAULT_COOPERATIVE_CLOSE_VALIDITY_SECONDS,
+  type CooperativeClose,
+  type Hash,
+} from "../../sdk/isomorphic";
+import { ClientError } from "./errors";
 
 /** How long a cooperative close stays usable by default: the dapp and the relayer use the SDK's hour. */
 export const COOPERATIVE_CLOSE_WINDOW_SECONDS = DEFAULT_COOPERATIVE_CLOSE_VALIDITY_SECONDS;
@@ -19,10 +24,10 @@ export function closeRule(expiry: bigint): string {
 }
 
 /** Terms a wallet refuses to sign, or a counterparty's signed close that cannot be used; says what to do. */
-export class CloseTermsError extends Error {
+export class CloseTermsError extends ClientError {
+  readonly code = "CloseTerms" as const;
   constructor(why: string) {
     super(why);
-    this.name = "CloseTermsError";
   }
 }
 

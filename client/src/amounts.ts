@@ -1,11 +1,12 @@
 /** Amounts typed by people ("0.5") to base units (bigint) and back; never through floating point. */
 import { formatUnits, parseUnits } from "viem";
+import { ClientError } from "./errors";
 
 /** Input that is not a non-negative decimal amount with at most `decimals` fractional digits. */
-export class AmountError extends Error {
+export class AmountError extends ClientError {
+  readonly code = "InvalidAmount" as const;
   constructor(input: string, why: string) {
     super(`"${input}" is not a valid amount: ${why}. Write a decimal number such as 0.5 or 1200.`);
-    this.name = "AmountError";
   }
 }
 

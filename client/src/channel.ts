@@ -1,53 +1,53 @@
 /**
- * A channel as the contract shows it: parameters from its `ChannelOpened` event, state from `channelState`
- * and `provenHeadsOf`.
+ * A channel as the contract shows it: the SDK's one on-chain view (`OnchainChannel`: parameters from its
+ * `ChannelOpened` event, status, deposits, seqs) with what the views `channelState` and `provenHeadsOf`
+ * add for a client (the proof words a dispute or a settlement is built from).
  */
 import {
+  CHANNEL_STATUS_NAMES,
   onchainSeqs,
   onchainStateOf,
   toChannelParams,
   type Address,
   type ChannelParams,
-  type Hash,
-  type SdkOnchainState,
-} from "./sdk";
+  type ChannelStatusName,
+  type OnchainChannel,
+  type OnchainState,
+} from "../../sdk/isomorphic";
 
-/** `ChannelStatus` of the contract. */
+/** `ChannelStatus` of the contract, as its uint8 values (what `channelState(id)` returns raw). */
 export const ChannelStatus = { None: 0, Open: 1, Closing: 2, Settled: 3 } as const;
 export type ChannelStatus = (typeof ChannelStatus)[keyof typeof ChannelStatus];
-export const STATUS_NAMES = ["none", "open", "closing", "settled"] as const;
+
+/** A status in the words the dapp and the tasks show. */
+export const STATUS_NAMES: Readonly<Record<ChannelStatusName, string>> = {
+  NONE: "none",
+  OPEN: "open",
+  CLOSING: "closing",
+  SETTLED: "settled",
+};
 
 /**
- * What the contract holds for a channel: the record and the checkpoint word (`channelState(id)`) and the
- * proven words (`provenHeadsOf(id)`), read together.
+ * What the two views say about a channel, read together: the record and the checkpoint word
+ * (`channelState(id)`) and the proven words (`provenHeadsOf(id)`).
  */
-export interface OnchainState {
-  readonly status: ChannelStatus;
-  readonly deposit0: bigint;
-  readonly deposit1: bigint;
-  /** Unix seconds the challenge period ends (0 unless closing). */
-  readonly closesAt: number;
+export interface ChannelViews extends Pick<
+  OnchainChannel,
+  "status" | "deposit0" | "deposit1" | "closesAt" | "seq0" | "seq1"
+> {
   readonly isToken: boolean;
   /** A head proof or chain extension wrote a proven head at some point. */
   readonly hasProofs: boolean;
-  /** P0's on-chain seq: the checkpoint's or the proven one, whichever is higher. */
-  readonly seq0: number;
-  /** P1's on-chain seq, likewise. */
-  readonly seq1: number;
   /**
    * The words as the SDK reads them (`onchainStateOf`): the checkpoint word's seqs and commitment (0 before
    * the first checkpoint and after settling) and each payer's proven seq and head. Give it to the SDK's
    * `onchainHeads`, `planDispute` and friends.
    */
-  readonly words: SdkOnchainState;
+  readonly words: OnchainState;
 }
 
-export interface OnchainChannel extends OnchainState {
-  readonly channelId: Hash;
-  readonly params: ChannelParams;
-  /** The block it was opened in. */
-  readonly openedAt: bigint;
-}
+/** The SDK's on-chain view of a channel with its views' words: what the dapp and the tasks show and act on. */
+export interface ChannelWithViews extends OnchainChannel, ChannelViews {}
 
 /** The arguments of a `ChannelOpened` log, as viem and ethers both decode them. */
 export interface ChannelOpenedArgs {
@@ -87,11 +87,11 @@ export type ChannelStateResult = readonly [ChannelRecordResult, number | bigint,
 export type ProvenHeadsResult = readonly [number | bigint, bigint, number | bigint, bigint];
 
 /** Both views, read at once (the same block when the caller pins one). */
-export function toOnchainState(state: ChannelStateResult, proven: ProvenHeadsResult): OnchainState {
+export function toChannelViews(state: ChannelStateResult, proven: ProvenHeadsResult): ChannelViews {
   const record = state[0];
   const words = onchainStateOf(state, proven);
   return {
-    status: Number(record.status) as ChannelStatus,
+    status: CHANNEL_STATUS_NAMES[Number(record.status)] ?? "NONE",
     deposit0: record.deposit0,
     deposit1: record.deposit1,
     closesAt: Number(record.closesAt),

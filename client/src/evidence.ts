@@ -5,15 +5,15 @@
  */
 import {
   channelIdOf,
-  isParsecError,
   ledgerFromEvidence,
-  parseEvidenceFile,
+  parseEvidence,
   type ChannelLedger,
   type Domain,
   type EvidenceFile,
   type Hash,
   type SignedCheckpoint,
-} from "./sdk";
+} from "../../sdk/isomorphic";
+import { ClientError } from "./errors";
 
 export interface ChannelEvidence {
   readonly channelId: Hash;
@@ -23,13 +23,17 @@ export interface ChannelEvidence {
   readonly checkpoint: SignedCheckpoint | null;
 }
 
-/** Evidence that cannot be used; the message says why and what to do. */
-export class EvidenceError extends Error {
-  constructor(why: string) {
+/**
+ * Evidence that cannot be used; the message says why and what to do. When the SDK refused it, `cause` is
+ * the SDK's error (`parsecErrorOf(e)?.code`: `BadSignature`, `SeqGap`, `Malformed`…).
+ */
+export class EvidenceError extends ClientError {
+  readonly code = "EvidenceUnusable" as const;
+  constructor(why: string, options?: ErrorOptions) {
     super(
       `Evidence is not usable: ${why}. Fetch it again from the relayer, or export it again from your wallet.`,
+      options,
     );
-    this.name = "EvidenceError";
   }
 }
 
@@ -43,11 +47,11 @@ export function readEvidence(
 ): ChannelEvidence {
   let evidence: ChannelEvidence;
   try {
-    const file = parseEvidenceFile(input);
+    const file = parseEvidence(input);
     const { ledger, checkpoint } = ledgerFromEvidence(file);
     evidence = { channelId: ledger.channelId, file, ledger, checkpoint };
   } catch (e) {
-    if (isParsecError(e) || e instanceof Error) throw new EvidenceError(e.message);
+    if (e instanceof Error) throw new EvidenceError(e.message, { cause: e });
     throw e;
   }
   if (expected) {
