@@ -182,6 +182,17 @@ describe("routed-payment tasks: invoice:create, invoice:show, route:find", funct
     const key = Wallet.createRandom().privateKey;
     const keyed = await run<CreateResult>("invoice:create", { key, amount: "0.1", secretFile: secretFile() });
     expect(keyed.invoice.invoice.payee).to.equal(new Wallet(key).address);
+    lines.length = 0;
+    const tst = await run<CreateResult>("invoice:create", {
+      key,
+      amount: "5",
+      asset: "TST",
+      secretFile: secretFile(),
+    });
+    expect(tst.invoice.invoice.asset).to.equal(deployment.TestToken);
+    expect(out()).to.contain(
+      `amount 5 TST (5000000000000000000 base units), asset TST (token ${deployment.TestToken})`,
+    );
     expect(await failure(run("invoice:create", { key, from: "1", amount: "0.1" }))).to.contain(
       "give --key or --from, not both",
     );
