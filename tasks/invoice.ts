@@ -1,16 +1,10 @@
 // Routed-payment tasks (docs/protocol.md §11): invoice:create signs a routed invoice and keeps its secret in
 // a file, invoice:show reads one in words, route:find finds routes to its payee over the channel graph. The
-// work is in lib/invoice.ts, loaded on use (so Hardhat does not load Kafka and Avro for every command).
+// work is in lib/invoice.ts and lib/route.ts, loaded on use (so Hardhat does not load Kafka and Avro for every command).
 import { task, types } from "hardhat/config";
-import type {
-  CreateArgs,
-  CreateResult,
-  FindArgs,
-  FindResult,
-  GraphArgs,
-  ShowArgs,
-  ShowResult,
-} from "./lib/invoice";
+import type { GraphArgs } from "./lib/graph";
+import type { CreateArgs, CreateResult, ShowArgs, ShowResult } from "./lib/invoice";
+import type { FindArgs, FindResult } from "./lib/route";
 import { withCommonParams } from "./lib/params";
 
 /** The channel graph's Kafka options (the node's, as node:control takes them, and the topic's name). */
@@ -106,5 +100,5 @@ withGraphParams(
   )
   .addOptionalParam("maxRoutes", "How many ranked routes to print", 3, types.int)
   .setAction(async (args: FindArgs, hre): Promise<FindResult> =>
-    (await import("./lib/invoice")).runFind(args, hre),
+    (await import("./lib/route")).runFind(args, hre),
   );

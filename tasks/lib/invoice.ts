@@ -1,37 +1,31 @@
 /**
- * The work of the routed-payment tasks (tasks/invoice.ts defines them and loads this on use): create a
- * signed routed invoice (protocol §11.1) and keep its secret in a file, show an invoice in words, and find
- * routes to its payee over the channel graph (§11.2, §11.3) read from the graph topic and the contract's
- * channel events. The SDK does the protocol; this module reads the chain and Kafka and prints in words.
+ * The work of invoice:create and invoice:show (tasks/invoice.ts defines them and loads this on use): create
+ * a signed routed invoice (protocol §11.1) with hints from the channel graph (`./graph`) and keep its secret
+ * in a file; show an invoice in words. The SDK does the protocol; this module reads the chain and prints.
+ * route:find is in `./route`.
  */
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import {
-  CHANNEL_GRAPH_TOPIC,
-  ChannelGraph,
   ZERO_ADDRESS,
-  codecs,
   createRoutedInvoice,
-  findRoutes,
   isParsecError,
   localSigner,
   parseRoutedInvoice,
   walletSigner,
   type Address,
   type ChannelDirection,
-  type ChannelUpdateMessage,
+  type ChannelGraph,
   type Eip1193Provider,
   type Hash,
   type Hex,
   type OpenChannel,
   type ParsecError,
   type ParsecSigner,
-  type Route,
   type RouteHintInput,
   type SignedRoutedInvoice,
-  type UpdateRejection,
 } from "../../sdk";
 import {
   amountArg,
@@ -43,7 +37,7 @@ import {
   type ReadContext,
 } from "./context";
 import { TaskError } from "./errors";
-import { kafkaTarget, openLog, type KafkaArgs } from "./kafka";
+import { graphReportWords, loadGraph, openChannels, type GraphArgs } from "./graph";
 import { print } from "./output";
 
 const MINUTE = 60;
@@ -62,7 +56,7 @@ export function durationWords(seconds: bigint): string {
   return unit(Math.floor(s / DAY), "day");
 }
 
-function iso(unixSeconds: bigint): string {
+export function iso(unixSeconds: bigint): string {
   return new Date(Number(unixSeconds) * 1000).toISOString().replace(".000Z", "Z");
 }
 
@@ -73,20 +67,20 @@ export function expiryWords(expiry: bigint, now: bigint): string {
     : `expired ${durationWords(now - expiry)} ago (${iso(expiry)})`;
 }
 
-interface AssetWords {
+export interface AssetWords {
   readonly decimals: number;
   readonly symbol: string;
   /** "ETH", or "TST (token 0x…)". */
   readonly name: string;
 }
 
-async function assetWords(ctx: ReadContext, asset: Address): Promise<AssetWords> {
+export async function assetWords(ctx: ReadContext, asset: Address): Promise<AssetWords> {
   const { decimals, symbol } = await assetInfo(ctx, asset);
   return { decimals, symbol, name: asset === ZERO_ADDRESS ? "ETH" : `${symbol} (token ${asset})` };
 }
 
 /** "0.001 ETH (1000000000000000 base units)". */
-function amountWords(value: bigint, a: AssetWords): string {
+export function amountWords(value: bigint, a: AssetWords): string {
   return `${formatAmount(value, a.decimals, a.symbol)} (${value} base units)`;
 }
 
@@ -132,7 +126,7 @@ function invoiceProblem(e: ParsecError): string {
   }
 }
 
-function parseInvoiceArg(
+export function parseInvoiceArg(
   text: string,
   ctx: ReadContext,
   now: bigint,
@@ -147,146 +141,8 @@ function parseInvoiceArg(
   }
 }
 
-async function chainNow(ctx: ReadContext): Promise<bigint> {
+export async function chainNow(ctx: ReadContext): Promise<bigint> {
   return BigInt((await ctx.hre.ethers.provider.getBlock("latest"))?.timestamp ?? 0);
-}
-
-// ---------------------------------------------------------------- the channel graph
-
-/** The graph topic's options: the node's Kafka options and the topic's own name. */
-export interface GraphArgs extends KafkaArgs {
-  /** Default: the node's topic prefix + `parsec.channel-graph`. */
-  readonly graphTopic: string;
-}
-
-type Env = Readonly<Record<string, string | undefined>>;
-
-/** The graph topic: `--graph-topic`, else the node's topic prefix (as node:control finds it) + the SDK's name. */
-export function graphTopicName(args: Partial<GraphArgs>, env: Env = process.env): string {
-  if (args.graphTopic) return args.graphTopic;
-  let prefix = args.prefix || env.PARSEC_TOPIC_PREFIX || "";
-  const configFile = args.nodeConfig || env.PARSEC_CONFIG || "";
-  if (!prefix && configFile) {
-    // kafkaTarget (called first) has already read and checked this file.
-    const raw = JSON.parse(fs.readFileSync(configFile, "utf8")) as { kafka?: { topicPrefix?: unknown } };
-    if (typeof raw.kafka?.topicPrefix === "string") prefix = raw.kafka.topicPrefix;
-  }
-  return prefix + CHANNEL_GRAPH_TOPIC;
-}
-
-/** The channels open now, from the contract's events (§11.2: from `ChannelOpened` until it leaves Open). */
-export async function openChannels(ctx: ReadContext): Promise<Map<Hash, OpenChannel>> {
-  const from = ctx.deployment.blockNumber;
-  const c = ctx.channels;
-  const [opened, closing, cooperative, equivocation] = await Promise.all([
-    c.queryFilter(c.filters.ChannelOpened(), from),
-    c.queryFilter(c.filters.ChannelClosing(), from),
-    c.queryFilter(c.filters.ChannelClosedCooperatively(), from),
-    c.queryFilter(c.filters.EquivocationProved(), from),
-  ]);
-  const open = new Map<Hash, OpenChannel>();
-  for (const e of opened) {
-    open.set(e.args.channelId.toLowerCase() as Hash, {
-      participant0: e.args.participant0 as Address,
-      participant1: e.args.participant1 as Address,
-      asset: e.args.asset as Address,
-    });
-  }
-  for (const e of [...closing, ...cooperative, ...equivocation])
-    open.delete(e.args.channelId.toLowerCase() as Hash);
-  return open;
-}
-
-/** What reading the graph topic found. */
-export interface GraphReport {
-  readonly topic: string;
-  readonly records: number;
-  readonly applied: number;
-  /** Ignored updates by reason (the SDK's `UpdateRejection`, plus other deployments and unreadable records). */
-  readonly ignored: Readonly<Partial<Record<UpdateRejection | "otherDeployment" | "unreadable", number>>>;
-}
-
-const IGNORED_WORDS: Readonly<Record<keyof GraphReport["ignored"], string>> = {
-  malformed: "malformed",
-  unsigned: "unsigned",
-  badSignature: "with a bad signature",
-  wrongSigner: "not signed by the forwarding participant",
-  unknownChannel: "for channels not open on this contract",
-  stale: "older than 14 days",
-  future: "dated in the future",
-  notNewer: "replaced by newer ones",
-  otherDeployment: "for another deployment",
-  unreadable: "unreadable",
-};
-
-/** "3 record(s) on T: 2 channel update(s) applied, 1 ignored (1 older than 14 days)". */
-export function graphReportWords(r: GraphReport): string {
-  const ignored = Object.entries(r.ignored) as [keyof GraphReport["ignored"], number][];
-  const total = ignored.reduce((sum, [, n]) => sum + n, 0);
-  return (
-    `${r.records} record(s) on ${r.topic}: ${r.applied} channel update(s) applied` +
-    (total > 0
-      ? `, ${total} ignored (${ignored.map(([k, n]) => `${n} ${IGNORED_WORDS[k]}`).join(", ")})`
-      : "")
-  );
-}
-
-/**
- * Reads the whole graph topic (every partition, oldest record kept to the end) into a `ChannelGraph` of
- * the open channels at chain time `now`. The topic is not trusted: the graph re-checks every update.
- */
-export async function loadGraph(
-  ctx: ReadContext,
-  args: Partial<GraphArgs>,
-  now: bigint,
-  channels: ReadonlyMap<Hash, OpenChannel>,
-): Promise<{ graph: ChannelGraph; report: GraphReport }> {
-  const target = kafkaTarget(args);
-  const topic = graphTopicName(args);
-  const client = await openLog(target, []);
-  const graph = new ChannelGraph({ domain: ctx.domain });
-  const ignored: Partial<Record<keyof GraphReport["ignored"], number>> = {};
-  const ignore = (why: keyof GraphReport["ignored"]) => (ignored[why] = (ignored[why] ?? 0) + 1);
-  let records = 0;
-  let applied = 0;
-  try {
-    if (!(await client.listTopics()).includes(topic)) {
-      throw new TaskError(
-        `no channel graph topic ${topic} on ${target.brokers.join(",")}: no forwarder has announced a ChannelUpdate there yet. ` +
-          `Give the node's topic prefix (--prefix, PARSEC_TOPIC_PREFIX) or the topic (--graph-topic)`,
-      );
-    }
-    const lookup = (id: Hash) => channels.get(id.toLowerCase() as Hash);
-    for (const [partition, end] of await client.endOffsets(topic)) {
-      const batch: ChannelUpdateMessage[] = [];
-      await client.readPartition(topic, partition, 0, end, (rs) => {
-        for (const r of rs) {
-          if (r.value === null) continue; // a tombstone: the channel closed
-          records++;
-          try {
-            batch.push(codecs().channelUpdate.decode(r.value));
-          } catch {
-            ignore("unreadable");
-          }
-        }
-      });
-      for (const m of batch) {
-        if (
-          m.domain.chainId !== ctx.domain.chainId ||
-          m.domain.verifyingContract !== ctx.domain.verifyingContract
-        ) {
-          ignore("otherDeployment");
-          continue;
-        }
-        const result = graph.applyUpdate(m.update, lookup, now);
-        if (result.applied) applied++;
-        else ignore(result.reason);
-      }
-    }
-  } finally {
-    await client.close().catch(() => undefined);
-  }
-  return { graph, report: { topic, records, applied, ignored } };
 }
 
 // ---------------------------------------------------------------- invoice:create
@@ -519,99 +375,4 @@ export async function runShow(args: ShowArgs, hre: HardhatRuntimeEnvironment): P
   );
   printInvoice(signed, a, now);
   return { invoice: signed, expired };
-}
-
-// ---------------------------------------------------------------- route:find
-
-export interface FindArgs extends GraphArgs {
-  readonly deployment: string;
-  readonly from: string;
-  readonly invoice: string;
-  readonly maxFee: string;
-  readonly maxRoutes: number;
-}
-
-export interface FindResult {
-  readonly invoice: SignedRoutedInvoice;
-  readonly routes: readonly Route[];
-  readonly graph: GraphReport;
-}
-
-function routeLines(route: Route, i: number, a: AssetWords, now: bigint): string[] {
-  const fmt = (v: bigint) => formatAmount(v, a.decimals, a.symbol);
-  const lines = [
-    `route ${i + 1}: ${route.hops.length} hop(s), fee ${fmt(route.fee)} (${route.fee} base units); you lock ` +
-      `${fmt(route.amount)} until ${iso(route.expiry)} (${durationWords(route.expiry - now)}); ` +
-      `success chance about ${Math.round(route.probability * 100)}%`,
-  ];
-  route.hops.forEach((h, j) => {
-    lines.push(
-      `  hop ${j + 1}: ${h.from} → ${h.to} over channel ${h.channelId}: lock ${fmt(h.amount)} until ${iso(h.expiry)}, ` +
-        (j === 0 ? "your own channel (no fee)" : `fee ${fmt(h.fee)} kept by ${h.from}`),
-    );
-  });
-  return lines;
-}
-
-/** Why no route fits, in words with amounts in the asset's units. */
-function noRouteWords(e: ParsecError, a: AssetWords): string {
-  const fmt = (v: unknown) => (typeof v === "bigint" ? formatAmount(v, a.decimals, a.symbol) : String(v));
-  const d = e.details;
-  switch (e.code) {
-    case "FeeTooHigh":
-      return (
-        `no route within your maximum fee (FeeTooHigh): the cheapest route costs ${fmt(d.cheapestFee)} in fees, ` +
-        `over the maximum of ${fmt(d.maxFee)}. Raise --max-fee to at least ${fmt(d.cheapestFee)}`
-      );
-    case "InsufficientCapacity":
-      return (
-        `no route can carry ${fmt(d.amount)} (InsufficientCapacity): the most any route carries is ` +
-        `${fmt(d.maxRoutable)}. Ask for less, split the payment, or wait for forwarders to announce more capacity`
-      );
-    default:
-      return `no route to the payee (${e.code}): ${e.message}`;
-  }
-}
-
-/** route:find: the best routes from the payer (`--from`) to the invoice's payee over the channel graph. */
-export async function runFind(args: FindArgs, hre: HardhatRuntimeEnvironment): Promise<FindResult> {
-  const ctx = await readContext(hre, args);
-  const now = await chainNow(ctx);
-  const signed = parseInvoiceArg(args.invoice, ctx, now, false);
-  const inv = signed.invoice;
-  if (!Number.isInteger(args.maxRoutes) || args.maxRoutes < 1)
-    throw new TaskError(`--max-routes must be a whole number ≥ 1, got ${args.maxRoutes}`);
-  const { signer } = await parsecContext(hre, { deployment: args.deployment, from: args.from });
-  const payer = signer.address as Address;
-  const a = await assetWords(ctx, inv.asset);
-  const maxFee = args.maxFee ? amountArg("max-fee", args.maxFee, a.decimals, true) : undefined;
-
-  const { graph, report } = await loadGraph(ctx, args, now, await openChannels(ctx));
-  print(`  ${graphReportWords(report)}`);
-  print(
-    `finding routes from ${payer} to ${inv.payeeNode} for ${amountWords(inv.amount, a)}` +
-      (maxFee === undefined
-        ? " (fee limit 1% of the amount)"
-        : `, fee at most ${formatAmount(maxFee, a.decimals, a.symbol)}`) +
-      (inv.hints.length > 0 ? `, with ${inv.hints.length} route hint(s) from the invoice` : ""),
-  );
-  let routes: Route[];
-  try {
-    routes = findRoutes(graph, {
-      source: payer,
-      target: inv.payeeNode,
-      amount: inv.amount,
-      asset: inv.asset,
-      finalExpiryDelta: inv.minFinalExpiryDelta,
-      now,
-      maxFee,
-      routeHints: inv.hints,
-      maxRoutes: args.maxRoutes,
-    });
-  } catch (e) {
-    if (!isParsecError(e)) throw e;
-    throw new TaskError(noRouteWords(e, a), e);
-  }
-  routes.forEach((r, i) => routeLines(r, i, a, now).forEach((line) => print(line)));
-  return { invoice: signed, routes, graph: report };
 }

@@ -29,7 +29,8 @@ import { createLogClient, type LogClient, type LogProducer } from "../../relayer
 import { silentLogger } from "../../relayer/src/log";
 import { ensureKafka } from "../../scripts/kafka/launcher";
 import { deployParsec, type Deployed } from "../../tasks/lib/deploy";
-import type { CreateResult, FindResult, ShowResult } from "../../tasks/lib/invoice";
+import type { CreateResult, ShowResult } from "../../tasks/lib/invoice";
+import type { FindResult } from "../../tasks/lib/route";
 import { setPrinter } from "../../tasks/lib/output";
 
 describe("routed-payment tasks: invoice:create, invoice:show, route:find", function () {
