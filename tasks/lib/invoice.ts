@@ -56,6 +56,7 @@ export function durationWords(seconds: bigint): string {
   return unit(Math.floor(s / DAY), "day");
 }
 
+/** Unix seconds as an ISO time without milliseconds. */
 export function iso(unixSeconds: bigint): string {
   return new Date(Number(unixSeconds) * 1000).toISOString().replace(".000Z", "Z");
 }
@@ -74,6 +75,7 @@ export interface AssetWords {
   readonly name: string;
 }
 
+/** The asset's decimals and symbol, and how to name it. */
 export async function assetWords(ctx: ReadContext, asset: Address): Promise<AssetWords> {
   const { decimals, symbol } = await assetInfo(ctx, asset);
   return { decimals, symbol, name: asset === ZERO_ADDRESS ? "ETH" : `${symbol} (token ${asset})` };
@@ -126,6 +128,7 @@ function invoiceProblem(e: ParsecError): string {
   }
 }
 
+/** `--invoice` parsed and verified for this deployment at `now`, or what is wrong with it in words. */
 export function parseInvoiceArg(
   text: string,
   ctx: ReadContext,
@@ -141,6 +144,7 @@ export function parseInvoiceArg(
   }
 }
 
+/** The latest block's time: what locks and invoices expire by. */
 export async function chainNow(ctx: ReadContext): Promise<bigint> {
   return BigInt((await ctx.hre.ethers.provider.getBlock("latest"))?.timestamp ?? 0);
 }

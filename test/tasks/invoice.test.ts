@@ -29,7 +29,7 @@ import { createLogClient, type LogClient, type LogProducer } from "../../relayer
 import { silentLogger } from "../../relayer/src/log";
 import { ensureKafka } from "../../scripts/kafka/launcher";
 import { deployParsec, type Deployed } from "../../tasks/lib/deploy";
-import type { CreateResult, ShowResult } from "../../tasks/lib/invoice";
+import { durationWords, expiryWords, type CreateResult, type ShowResult } from "../../tasks/lib/invoice";
 import type { FindResult } from "../../tasks/lib/route";
 import { setPrinter } from "../../tasks/lib/output";
 
@@ -289,6 +289,23 @@ describe("routed-payment tasks: invoice:create, invoice:show, route:find", funct
         `no route to the payee \\(NoRoute\\): No route: no path from ${alice} to ${dave} within 20 hops`,
       ),
     );
+  });
+
+  it("words durations in whole units, rounded down", () => {
+    const table: [bigint, string][] = [
+      [0n, "0 seconds"],
+      [1n, "1 second"],
+      [119n, "119 seconds"],
+      [120n, "2 minutes"],
+      [599n, "9 minutes"],
+      [7_199n, "119 minutes"],
+      [7_200n, "2 hours"],
+      [172_800n, "2 days"],
+      [-540n, "9 minutes"],
+    ];
+    for (const [seconds, words] of table) expect(durationWords(seconds), String(seconds)).to.equal(words);
+    expect(expiryWords(1_000n, 400n)).to.equal("expires 1970-01-01T00:16:40Z, in 10 minutes");
+    expect(expiryWords(1_000n, 1_000n)).to.equal("expired 0 seconds ago (1970-01-01T00:16:40Z)");
   });
 
   it("shows an expired invoice as expired N minutes ago, and route:find refuses it", async () => {
