@@ -62,7 +62,10 @@ export const ROUTED_INVOICE_HRP = "parsec";
 export const ROUTED_INVOICE_VERSION = 2;
 /** The description's cap in UTF-8 bytes. */
 export const MAX_INVOICE_DESCRIPTION_BYTES = 192;
-/** The route hints' cap (with the description's, it keeps invoices whose fee bases fit 8 bytes within `MAX_ROUTED_INVOICE_BYTES`). */
+/**
+ * The route hints' cap; with the description's, every invoice whose fee bases fit 8 bytes stays within
+ * `MAX_ROUTED_INVOICE_BYTES`.
+ */
 export const MAX_ROUTE_HINTS = 3;
 /** The default `minFinalExpiryDelta`: an hour to register the secret on-chain if the payer does not unlock. */
 export const DEFAULT_MIN_FINAL_EXPIRY_DELTA = 3600;
