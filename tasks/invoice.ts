@@ -1,7 +1,9 @@
 // Routed-payment tasks (docs/protocol.md §11): invoice:create signs a routed invoice and keeps its secret in
-// a file, invoice:show reads one in words, route:find finds routes to its payee over the channel graph. The
-// work is in lib/invoice.ts and lib/route.ts, loaded on use (so Hardhat does not load Kafka and Avro for every command).
+// a file, invoice:show reads one in words, route:find finds routes to its payee over the channel graph, and
+// route:announce publishes a participant's forwarding policy there. The work is in lib/invoice.ts,
+// lib/route.ts and lib/announce.ts, loaded on use (so Hardhat does not load Kafka and Avro for every command).
 import { task, types } from "hardhat/config";
+import type { AnnounceArgs, AnnounceResult } from "./lib/announce";
 import type { GraphArgs } from "./lib/graph";
 import type { CreateArgs, CreateResult, ShowArgs, ShowResult } from "./lib/invoice";
 import type { FindArgs, FindResult } from "./lib/route";
@@ -101,4 +103,40 @@ withGraphParams(
   .addOptionalParam("maxRoutes", "How many ranked routes to print", 3, types.int)
   .setAction(async (args: FindArgs, hre): Promise<FindResult> =>
     (await import("./lib/route")).runFind(args, hre),
+  );
+
+withGraphParams(
+  withCommonParams(
+    task(
+      "route:announce",
+      "Signs your forwarding policy for your direction of a channel (a ChannelUpdate) and publishes it on the channel graph",
+    ),
+  ),
+)
+  .addParam("channel", "Channel id", undefined, types.string)
+  .addOptionalParam(
+    "key",
+    "The participant's private key 0x… (default: the account --from)",
+    "",
+    types.string,
+  )
+  .addOptionalParam("feeBase", "Fee per forwarded lock, in ETH or token units", "0", types.string)
+  .addOptionalParam("feePpm", "Fee in parts per million of the forwarded amount", 1000, types.int)
+  .addOptionalParam(
+    "expiryDelta",
+    "Seconds you want between the lock you forward and the lock you receive",
+    3600,
+    types.int,
+  )
+  .addOptionalParam(
+    "capacity",
+    "The most you forward in this direction, in ETH or token units (default: your deposit)",
+    "",
+    types.string,
+  )
+  .addOptionalParam("htlcMinimum", "The smallest lock you forward (default: one base unit)", "", types.string)
+  .addOptionalParam("htlcMaximum", "The largest lock you forward (default: the capacity)", "", types.string)
+  .addFlag("disabled", "Announce that you forward nothing in this direction (a wallet's own channel)")
+  .setAction(async (args: AnnounceArgs, hre): Promise<AnnounceResult> =>
+    (await import("./lib/announce")).runAnnounce(args, hre),
   );

@@ -120,8 +120,8 @@ export async function loadGraph(
   try {
     if (!(await client.listTopics()).includes(topic)) {
       throw new TaskError(
-        `no channel graph topic ${topic} on ${target.brokers.join(",")}: no forwarder has announced a ChannelUpdate there yet. ` +
-          `Give the node's topic prefix (--prefix, PARSEC_TOPIC_PREFIX) or the topic (--graph-topic)`,
+        `no channel graph topic ${topic} on ${target.brokers.join(",")}: no forwarder has announced a ChannelUpdate there yet ` +
+          `(npx hardhat route:announce). Give the node's topic prefix (--prefix, PARSEC_TOPIC_PREFIX) or the topic (--graph-topic)`,
       );
     }
     const lookup = (id: Hash) => channels.get(id.toLowerCase() as Hash);

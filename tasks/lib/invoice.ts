@@ -171,8 +171,11 @@ export interface CreateResult {
   readonly secretFile: string;
 }
 
-/** The payee's signer: `--key`, else the network's account `--from` (index or address, default the first). */
-async function payeeSigner(args: CreateArgs, ctx: ReadContext): Promise<ParsecSigner> {
+/** The signer: `--key`, else the network's account `--from` (index or address, default the first). */
+export async function keyOrAccount(
+  args: Pick<CreateArgs, "key" | "from" | "deployment">,
+  ctx: ReadContext,
+): Promise<ParsecSigner> {
   if (args.key) {
     if (args.from) throw new TaskError("give --key or --from, not both");
     if (!/^0x[0-9a-fA-F]{64}$/.test(args.key)) throw new TaskError("--key must be 0x and 64 hex digits");
@@ -233,7 +236,7 @@ async function hintFor(
     throw new TaskError(
       `--hint ${channelId}: ${node} has announced no valid ChannelUpdate for forwarding to the payee over it ` +
         `(direction ${direction}) on ${topic}; a hint carries that announced fee and expiry delta. Ask ${node} ` +
-        `to announce its policy for the channel, or leave the channel out of --hint`,
+        `to announce its policy for the channel (npx hardhat route:announce --channel ${channelId}), or leave the channel out of --hint`,
     );
   }
   if (edge.disabled) {
@@ -284,7 +287,7 @@ export async function runCreate(args: CreateArgs, hre: HardhatRuntimeEnvironment
       `--final-expiry-delta must be a whole number of seconds > 0, got ${args.finalExpiryDelta}`,
     );
   if (args.secretFile) refuseExisting(args.secretFile);
-  const signer = await payeeSigner(args, ctx);
+  const signer = await keyOrAccount(args, ctx);
   let asset: Address = ZERO_ADDRESS;
   if (args.asset) {
     const resolved =

@@ -30,6 +30,7 @@ import { silentLogger } from "../../relayer/src/log";
 import { ensureKafka } from "../../scripts/kafka/launcher";
 import { deployParsec, type Deployed } from "../../tasks/lib/deploy";
 import { durationWords, expiryWords, type CreateResult, type ShowResult } from "../../tasks/lib/invoice";
+import type { AnnounceResult } from "../../tasks/lib/announce";
 import type { FindResult } from "../../tasks/lib/route";
 import { setPrinter } from "../../tasks/lib/output";
 
@@ -209,6 +210,36 @@ describe("routed-payment tasks: invoice:create, invoice:show, route:find", funct
     expect(
       await failure(run("invoice:create", withGraph({ from: "2", amount: "0.1", hint: "0x1234" }))),
     ).to.contain("--hint takes 32-byte 0x channel ids");
+  });
+
+  it("route:announce publishes a participant's signed policy, and a hint then carries it", async () => {
+    expect(await failure(run("route:announce", withGraph({ from: "0", channel: cd })))).to.contain(
+      `${alice} is not a participant of ${cd}`,
+    );
+    // Dave (P1 of Carol–Dave) forwards to Carol; announcing twice within one block still replaces the first.
+    const first = await run<AnnounceResult>(
+      "route:announce",
+      withGraph({ from: "3", channel: cd, feeBase: "0.01" }),
+    );
+    const second = await run<AnnounceResult>(
+      "route:announce",
+      withGraph({ from: "3", channel: cd, feeBase: "0.0005", feePpm: 50, expiryDelta: 900, capacity: "0.8" }),
+    );
+    expect(first.update.direction).to.equal(1);
+    expect(second.update.timestamp).to.equal(first.update.timestamp + 1n);
+    expect(out()).to.contain(
+      `announced ${dave} (P1) forwards to ${carol} over ${cd} (direction 1) on ${graphTopic} partition`,
+    );
+    expect(out()).to.contain(
+      "fee 0.0005 ETH + 50 ppm, expiry delta 900 s, capacity 0.8 ETH, locks of 0.000000000000000001 ETH … 0.8 ETH",
+    );
+    const { invoice } = await run<CreateResult>(
+      "invoice:create",
+      withGraph({ from: "2", amount: "0.1", hint: cd, secretFile: secretFile() }),
+    );
+    expect(invoice.invoice.hints).to.deep.equal([
+      { channelId: cd, node: dave, feeBase: parseEther("0.0005"), feePpm: 50, expiryDelta: 900 },
+    ]);
   });
 
   it("says what is wrong with a tampered invoice, a re-signed one and one for another deployment", async () => {
