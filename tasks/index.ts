@@ -3,6 +3,7 @@ import "./abi";
 import "./channel";
 import "./cosign";
 import "./htlc";
+import "./invoice";
 import "./node";
 
 export { parsecNetworks } from "./networks";

@@ -4,7 +4,9 @@ import {
   InvoiceChecksumError,
   MAX_INVOICE_DESCRIPTION_BYTES,
   MAX_ROUTE_HINTS,
+  MAX_ROUTED_INVOICE_BYTES,
   MAX_ROUTED_INVOICE_TEXT_LENGTH,
+  ROUTED_INVOICE_TYPE_HASHES,
   ROUTED_INVOICE_TYPE_STRINGS,
   createRoutedInvoice,
   decodeRoutedInvoiceBytes,
@@ -63,22 +65,26 @@ function vectorParams(): CreateRoutedInvoiceParameters {
 /** The §11.1 test vector (protocol.md): key = Hardhat #0, chain 31337, contract 0x5FbDB…0aa3. */
 const VECTOR = {
   text:
-    "parsec1qyqqqqqqqqqqq7nft77myv2k0zh7evm87qedj0my9ajpsz4r7w0adeg64ky0daxwd2ugyuneellmjgnxqqqqqqqqq" +
+    "parsec1qgqqqqqqqqqqq7nft77myv2k0zh7evm87qedj0my9ajpsz4r7w0adeg64ky0daxwd2ugyuneellmjgnxqqqqqqqqq" +
     "qqqqqqr34l2f35qqqpdgjdrr7ajvly0x5hfj698ncl9lj2urwl255p06ez5a0095jldcqqqqqqx25l3qqqqqqqqv4fl7yqqq" +
     "q8pqqq2vdhkven9v5sw9xy4qx46h2at4w46h2at4w46h2at4w46h2at4w46h2at4w46h2at4w46k0zyehwmd2gqlg44shwjn" +
-    "8sr6yh6g2fmcqqqqqqqqqqraqqqqqryqqqqykp9d4h390y2grnpqczvcctjekkz7hyhu5q0e3yxhnd6v69majf9xsy3kesrg" +
-    "s48ql68ywlrm89saxz8y9ul8nce5p7xjxm9509c7alhz8qfhrxg8",
+    "8sr6yh6g2fmcqsraqqqqqryqqqqykzqjvfz9ajumd2yn3tgvmqlsr7hym6r6c7mn4739kf6d5sr3w48zvuhzqme9qvr2qz7r" +
+    "698cyt690fj70cch3fj9xkvk8m002wxd0txkxc3ejw5s",
   bytes:
-    "0x01000000000000007a695fbdb2315678afecb367f032d93f642f64180aa3f39fd6e51aad88f6f4ce6ab8827279cfff" +
+    "0x02000000000000007a695fbdb2315678afecb367f032d93f642f64180aa3f39fd6e51aad88f6f4ce6ab8827279cfff" +
     "b92266000000000000000000038d7ea4c6800002d449a31fbb267c8f352e9968a79e3e5fc95c1bbeaa502fd6454ebde5" +
     "a4bedc000000006553f100000000006553ff1000000e10000a636f6666656520e2989501abababababababababababab" +
-    "abababababababababababababababababababab3c44cdddb6a900fa2b585dd299e03d12fa4293bc00000000000003e8" +
-    "0000006400000258256d6f12bc8a40e610604cc6172cdac2f5c97e500fcc486bcdba668bbec92534091b6603442a707f" +
-    "4723be3d9cb0e98472179f3cf19a07c691b65a3cb8f77f711c",
-  invoiceId: "0xbf22a6476adee0e2602a3f36f87ee32ab1e3761e2c78f82d0e12cb82317cd165",
-  digest: "0xbf8d748f8652e61ffebe04f54df762eaf5b4f0e18fe2a58fea3dffe80f80a058",
+    "abababababababababababababababababababab3c44cdddb6a900fa2b585dd299e03d12fa4293bc0203e80000006400" +
+    "00025840931222f65cdb5449c56866c1f80fd726f43d63db9d7d12d93a6d2038baa71339710379281835005e1e8a7c11" +
+    "7a2bd32f3f18bc53229accb1f6f7a9c66bd66b1b",
+  invoiceId: "0x766233b0def59a06b249dc7154a66a28cfd109977f9e3ea17cc6b6ef7e494ee3",
+  digest: "0x5c1626f150ba4969d8ba3d0a3beb7e8cce0910982ef20393bbf5329e3e2813f0",
   signature:
-    "0x256d6f12bc8a40e610604cc6172cdac2f5c97e500fcc486bcdba668bbec92534091b6603442a707f4723be3d9cb0e98472179f3cf19a07c691b65a3cb8f77f711c",
+    "0x40931222f65cdb5449c56866c1f80fd726f43d63db9d7d12d93a6d2038baa71339710379281835005e1e8a7c117a2bd32f3f18bc53229accb1f6f7a9c66bd66b1b",
+  typeHashes: {
+    RouteHint: "0x9d812bf60f8ad7d7e646b772d26fca1bc4c9ae42832fd2bcf26d330e9293c8cc",
+    RoutedInvoice: "0x0d8100a65c0ebe9aa99b014a126c80fcc12d7d8c1392d280805fe305727900a3",
+  },
 };
 
 async function vector(): Promise<{ text: string; invoice: SignedRoutedInvoice; secret: Hex }> {
@@ -144,6 +150,7 @@ describe("sdk/routing/invoice: routed invoices (protocol §11.1)", () => {
     expect(invoice.invoiceId).to.equal(VECTOR.invoiceId);
     expect(routedInvoiceDigest(invoice.invoice)).to.equal(VECTOR.digest);
     expect(invoice.signature).to.equal(VECTOR.signature);
+    expect(ROUTED_INVOICE_TYPE_HASHES).to.deep.equal(VECTOR.typeHashes);
     expect(invoice.invoice.hashlock).to.equal(
       "0x02d449a31fbb267c8f352e9968a79e3e5fc95c1bbeaa502fd6454ebde5a4bedc",
     );
@@ -221,6 +228,10 @@ describe("sdk/routing/invoice: routed invoices (protocol §11.1)", () => {
       { ...invoice, invoice: { ...invoice.invoice, expiry: invoice.invoice.expiry + 3600n } },
       { ...invoice, invoice: { ...invoice.invoice, hints: [] } },
       { ...invoice, invoice: { ...invoice.invoice, hints: [{ ...invoice.invoice.hints[0], feePpm: 1 }] } },
+      {
+        ...invoice,
+        invoice: { ...invoice.invoice, hints: [{ ...invoice.invoice.hints[0], feeBase: 2n ** 64n + 1000n }] },
+      },
       { ...invoice, invoice: { ...invoice.invoice, payeeNode: localSigner(KEY1).address } },
       { ...invoice, invoice: { ...invoice.invoice, hashlock: sha256("0x" + "22".repeat(32)) as Hex } },
     ];
@@ -281,8 +292,18 @@ describe("sdk/routing/invoice: routed invoices (protocol §11.1)", () => {
       () => createRoutedInvoice({ ...p, hints: [{ ...HINT, node: localSigner(KEY0).address }] }),
       "Malformed",
     );
+    // A fee base is an amount: uint128, as in ChannelUpdate; beyond it the error names the hint's field.
+    await createRoutedInvoice({ ...p, hints: [{ ...HINT, feeBase: 2n ** 64n }] });
+    await createRoutedInvoice({ ...p, hints: [{ ...HINT, feeBase: 2n ** 128n - 1n }] });
+    const wide = await expectCodeAsync(
+      () => createRoutedInvoice({ ...p, hints: [HINT, { ...HINT, feeBase: 2n ** 128n }] }),
+      "Overflow",
+    );
+    expect(wide.message).to.match(
+      /^hints\[1\]\.feeBase = 340282366920938463463374607431768211456 does not fit uint128/,
+    );
     await expectCodeAsync(
-      () => createRoutedInvoice({ ...p, hints: [{ ...HINT, feeBase: 2n ** 64n }] }),
+      () => createRoutedInvoice({ ...p, hints: [{ ...HINT, feeBase: -1n }] }),
       "Overflow",
     );
     await expectCodeAsync(
@@ -291,20 +312,48 @@ describe("sdk/routing/invoice: routed invoices (protocol §11.1)", () => {
     );
   });
 
-  it("keeps the largest invoice within the bech32 code length", async () => {
-    const { text } = await createRoutedInvoice({
-      ...vectorParams(),
-      asset: TOKEN,
-      payeeNode: localSigner(KEY1).address,
-      description: "x".repeat(MAX_INVOICE_DESCRIPTION_BYTES),
-      hints: Array(MAX_ROUTE_HINTS).fill(HINT),
-    });
-    expect(text.length).to.equal(MAX_ROUTED_INVOICE_TEXT_LENGTH);
+  it("keeps every invoice within the bech32 code length, fee bases of any uint128 width included", async () => {
+    const largest = (feeBase: bigint, description = "x".repeat(MAX_INVOICE_DESCRIPTION_BYTES)) =>
+      createRoutedInvoice({
+        ...vectorParams(),
+        asset: TOKEN,
+        payeeNode: localSigner(KEY1).address,
+        description,
+        hints: Array(MAX_ROUTE_HINTS).fill({ ...HINT, feeBase }),
+      });
+    // Every field at its bound with 8-byte fee bases (all of the old uint64 range): 625 bytes.
+    const { invoice, text } = await largest(2n ** 64n - 1n);
+    expect(encodeRoutedInvoiceBytes(invoice)).to.have.length(625);
+    expect(MAX_ROUTED_INVOICE_BYTES).to.equal(627);
+    expect(MAX_ROUTED_INVOICE_TEXT_LENGTH).to.equal(1017);
+    expect(text.length).to.be.at.most(MAX_ROUTED_INVOICE_TEXT_LENGTH);
+    // 16-byte fee bases cost description room: 24 bytes more than the cap allows with 192 bytes.
+    const e = await expectCodeAsync(() => largest(2n ** 128n - 1n), "Malformed");
+    expect(e.message).to.match(/takes 649 bytes, over the 627 .* shorten the description by 22 UTF-8 bytes/);
+    expect((e as unknown as { details: { field: string } }).details.field).to.equal("description");
+    const full = await largest(2n ** 128n - 1n, "x".repeat(MAX_INVOICE_DESCRIPTION_BYTES - 22));
+    expect(encodeRoutedInvoiceBytes(full.invoice)).to.have.length(MAX_ROUTED_INVOICE_BYTES);
+    expect(full.text.length).to.equal(MAX_ROUTED_INVOICE_TEXT_LENGTH);
     // hrpExpand("parsec") (13 values) || data || checksum
-    expect(2 * "parsec".length + 1 + text.length - "parsec1".length).to.be.at.most(BECH32_CODE_LENGTH);
-    expect(parseRoutedInvoice(text.toUpperCase(), { now: NOW }).invoice.hints).to.have.length(
-      MAX_ROUTE_HINTS,
-    );
+    expect(2 * "parsec".length + 1 + full.text.length - "parsec1".length).to.equal(BECH32_CODE_LENGTH);
+    const parsed = parseRoutedInvoice(full.text.toUpperCase(), { now: NOW }).invoice;
+    expect(parsed.hints.map((h) => h.feeBase)).to.deep.equal(Array(MAX_ROUTE_HINTS).fill(2n ** 128n - 1n));
+  });
+
+  it("writes a fee base in its fewest bytes: shorter hints, one binary form", async () => {
+    const sizes: number[] = [];
+    for (const feeBase of [0n, 1n, 255n, 256n, 2n ** 64n, 2n ** 128n - 1n]) {
+      const { invoice, text } = await createRoutedInvoice({
+        ...vectorParams(),
+        hints: [{ ...HINT, feeBase }],
+      });
+      sizes.push(encodeRoutedInvoiceBytes(invoice).length);
+      expect(parseRoutedInvoice(text, { now: NOW }).invoice.hints[0].feeBase).to.equal(feeBase);
+    }
+    const base = sizes[0];
+    expect(sizes.map((s) => s - base)).to.deep.equal([0, 1, 1, 2, 9, 16]);
+    // The vector's hint (fee base 1000: length 2, 0x03e8) is 63 bytes, 5 fewer than a fixed uint64.
+    expect(VECTOR.bytes).to.contain("3c44cdddb6a900fa2b585dd299e03d12fa4293bc0203e800000064");
   });
 
   it("rejects malformed binary forms even with a valid checksum", async () => {
@@ -312,8 +361,11 @@ describe("sdk/routing/invoice: routed invoices (protocol §11.1)", () => {
     const bytes = encodeRoutedInvoiceBytes(invoice);
     expect(decodeRoutedInvoiceBytes(bytes)).to.deep.equal(invoice);
     const descLengthAt = 2 + 8 + 20 + 20 + 16 + 32 + 8 + 8 + 4;
+    const feeBaseAt = descLengthAt + 2 + 10 + 1 + 32 + 20;
+    expect(bytes[feeBaseAt]).to.equal(2);
     const cases: [string, (b: Uint8Array) => Uint8Array | void, RegExp][] = [
-      ["version 2", (b) => void (b[0] = 2), /version 2 is not supported.*upgrade/],
+      ["version 3", (b) => void (b[0] = 3), /version 3 is not supported.*upgrade/],
+      ["version 1", (b) => void (b[0] = 1), /version 1 is no longer read.*uint128.*new invoice/],
       ["unknown flag", (b) => void (b[1] = 4), /unknown invoice flags/],
       ["truncated", (b) => b.subarray(0, b.length - 1), /ends inside signature/],
       ["trailing byte", (b) => Uint8Array.from([...b, 0]), /follow the invoice's signature/],
@@ -321,6 +373,12 @@ describe("sdk/routing/invoice: routed invoices (protocol §11.1)", () => {
       ["description too long", (b) => void (b[descLengthAt] = 1), /at most 192/],
       ["invalid UTF-8", (b) => void (b[descLengthAt + 2] = 0xff), /not valid UTF-8/],
       ["too many hints", (b) => void (b[descLengthAt + 2 + 10] = 4), /at most 3/],
+      ["fee base over 16 bytes", (b) => void (b[feeBaseAt] = 17), /hints\[0\]\.feeBase takes 17 bytes/],
+      [
+        "fee base with a leading zero byte",
+        (b) => Uint8Array.from([...b.subarray(0, feeBaseAt), 3, 0, ...b.subarray(feeBaseAt + 1)]),
+        /non-canonical invoice: hints\[0\]\.feeBase starts with a zero byte/,
+      ],
     ];
     for (const [name, edit, message] of cases) {
       const e = expectCode(() => parseRoutedInvoice(reencode(invoice, edit), { now: NOW }), "Malformed");

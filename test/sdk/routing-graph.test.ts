@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { TypedDataEncoder } from "ethers";
+import hre from "hardhat";
 import {
   ChannelGraph,
   EIP712_TYPES,
@@ -7,6 +8,8 @@ import {
   ZERO_ADDRESS,
   channelUpdateKey,
   channelUpdateMessage,
+  channelUpdateSigner,
+  checkChannelUpdate,
   channelUpdateTypedData,
   codecs,
   forwardingFee,
@@ -15,15 +18,17 @@ import {
   parsecDomain,
   signChannelUpdate,
   typedDataDigest,
+  walletSigner,
   type ChannelDirection,
   type ChannelUpdate,
+  type Eip1193Provider,
   type Hash,
   type Hex,
   type LocalSigner,
   type OpenChannel,
   type SignedChannelUpdate,
 } from "../../sdk";
-import { DOMAIN } from "./helpers";
+import { DOMAIN, expectCode, expectCodeAsync } from "./helpers";
 
 const NOW = 1_700_000_000n;
 const DAY = 86_400n;
@@ -180,5 +185,31 @@ describe("sdk/routing/graph: channel updates and the channel graph", () => {
     expect(c.decode(wire)).to.deep.equal(message);
     const g = new ChannelGraph({ domain: DOMAIN });
     expect(g.applyUpdate(c.decode(wire).update, lookup, NOW).applied).to.equal(true);
+  });
+
+  it("signs through a wallet's eth_signTypedData_v4 (Hardhat's, strict about bool), disabled or not", async () => {
+    const [account] = await hre.ethers.getSigners();
+    const wallet = walletSigner(hre.network.provider as unknown as Eip1193Provider, account.address);
+    for (const disabled of [false, true]) {
+      const u = await signChannelUpdate(wallet, DOMAIN, update(0, { disabled }));
+      expect(channelUpdateSigner(DOMAIN, u)).to.equal(account.address);
+      expect(channelUpdateTypedData(DOMAIN, u).message.disabled).to.equal(disabled);
+    }
+  });
+
+  it("carries feeBase as uint128 like every amount, refusing a wider one with the field's name", async () => {
+    const widest = await signed(p0, 0, { feeBase: (1n << 128n) - 1n });
+    const c = codecs().channelUpdate;
+    expect(c.decode(c.encode(channelUpdateMessage(DOMAIN, widest, p0.address))).update.feeBase).to.equal(
+      (1n << 128n) - 1n,
+    );
+    const wide = update(0, { feeBase: 1n << 128n });
+    const e = expectCode(() => checkChannelUpdate(wide), "Overflow");
+    expect(e.message).to.match(/^feeBase = 340282366920938463463374607431768211456 does not fit uint128/);
+    await expectCodeAsync(() => signChannelUpdate(p0, DOMAIN, wide), "Overflow");
+    expectCode(
+      () => c.encode(channelUpdateMessage(DOMAIN, { ...wide, signature: widest.signature }, p0.address)),
+      "Overflow",
+    );
   });
 });

@@ -97,9 +97,13 @@ export function hashChannelUpdate(u: ChannelUpdate): Hash {
   ) as Hash;
 }
 
-/** The typed data of a channel update, as a wallet signs it (`disabled` as 0/1). */
+/**
+ * The typed data of a channel update, as a wallet signs it. `disabled` is a JSON boolean: a strict wallet
+ * (Hardhat's `eth_signTypedData_v4`) refuses 0/1 for a `bool`. The SDK's `TypedDataPayload` has only string
+ * and number members, so the payload is passed through it as is.
+ */
 export function channelUpdateTypedData(domain: Domain, u: ChannelUpdate): TypedDataPayload {
-  return typedDataPayload(domain, "ChannelUpdate", {
+  const payload = typedDataPayload(domain, "ChannelUpdate", {
     channelId: u.channelId,
     direction: u.direction,
     timestamp: u.timestamp.toString(),
@@ -109,8 +113,8 @@ export function channelUpdateTypedData(domain: Domain, u: ChannelUpdate): TypedD
     expiryDelta: u.expiryDelta,
     htlcMinimum: u.htlcMinimum.toString(),
     htlcMaximum: u.htlcMaximum.toString(),
-    disabled: u.disabled ? 1 : 0,
   });
+  return { ...payload, message: { ...payload.message, disabled: u.disabled } } as unknown as TypedDataPayload;
 }
 
 /** Signs a channel update as its announcer (participant0 for direction 0, participant1 for 1). */

@@ -5,7 +5,7 @@
  *
  *   RoutedInvoice(uint8 version,address payee,address payeeNode,uint128 amount,address asset,
  *     bytes32 hashlock,uint64 createdAt,uint64 expiry,uint32 minFinalExpiryDelta,string description,
- *     RouteHint[] hints)RouteHint(bytes32 channelId,address node,uint64 feeBase,uint32 feePpm,
+ *     RouteHint[] hints)RouteHint(bytes32 channelId,address node,uint128 feeBase,uint32 feePpm,
  *     uint32 expiryDelta)
  *
  * and shares it as compact text: `parsec1` + bech32m (BIP-350, no length limit) of a binary encoding
@@ -43,29 +43,92 @@ import {
 } from "../errors";
 import { recoverSigner, signTypedPayload, type ParsecSigner } from "../sign";
 import { ZERO_ADDRESS, type Address, type Domain, type Hash, type Hex } from "../types";
-import { bech32mDecode, bech32mEncode, bytesToWords, wordsToBytes } from "./invoice-bech32m";
+import {
+  BECH32_CODE_LENGTH,
+  bech32HrpExpand,
+  bech32mDecode,
+  bech32mEncode,
+  bytesToWords,
+  wordsToBytes,
+} from "./invoice-bech32m";
 
 /** The text prefix's human-readable part (`parsec` + bech32's separator `1`). */
 export const ROUTED_INVOICE_HRP = "parsec";
-/** The binary layout version this module writes and reads. */
-export const ROUTED_INVOICE_VERSION = 1;
+/**
+ * The binary layout version this module writes and reads. Version 2: a hint's `feeBase` is uint128 (the
+ * width of every amount, as in `ChannelUpdate`), written in as few bytes as it needs; version 1 carried
+ * it as uint64 and is no longer read.
+ */
+export const ROUTED_INVOICE_VERSION = 2;
 /** The description's cap in UTF-8 bytes. */
 export const MAX_INVOICE_DESCRIPTION_BYTES = 192;
-/** The route hints' cap (with the description's, every invoice text stays within bech32's code length). */
+/**
+ * The route hints' cap; with the description's, every invoice whose fee bases fit 8 bytes stays within
+ * `MAX_ROUTED_INVOICE_BYTES`.
+ */
 export const MAX_ROUTE_HINTS = 3;
 /** The default `minFinalExpiryDelta`: an hour to register the secret on-chain if the payer does not unlock. */
 export const DEFAULT_MIN_FINAL_EXPIRY_DELTA = 3600;
 /** The default validity of a new invoice, in seconds. */
 export const DEFAULT_INVOICE_VALIDITY = 3600;
 
+// The binary form's parts (§11.1 table), in bytes.
+const FLAG_PAYEE_NODE = 1;
+const FLAG_ASSET = 2;
+/** version, flags, chainId, verifyingContract, payee. */
+const HEADER_BYTES = 1 + 1 + 8 + 20 + 20;
+/** `payeeNode` or `asset`, each present only when not the default. */
+const OPTIONAL_ADDRESS_BYTES = 20;
+/** amount, hashlock, createdAt, expiry, minFinalExpiryDelta, description length, hint count. */
+const BODY_BYTES = 16 + 32 + 8 + 8 + 4 + 2 + 1;
+/** A hint without its fee base: channelId, node, the fee base's length, feePpm, expiryDelta. */
+const HINT_FIXED_BYTES = 32 + 20 + 1 + 4 + 4;
+/** A uint128 fee base in its fewest big-endian bytes (0 for a zero fee base). */
+const MAX_FEE_BASE_BYTES = 16;
+const SIGNATURE_BYTES = 65;
+const CHECKSUM_VALUES = 6;
+
+/**
+ * The largest binary form: the most whose text keeps `hrpExpand || data || checksum` within bech32's code
+ * length (1,023 values), so no two errors cancel through the checksum: 627 bytes. Every invoice whose fee
+ * bases fit 8 bytes stays below it with every field at its bound (625 bytes); a larger fee base costs
+ * description room.
+ */
+export const MAX_ROUTED_INVOICE_BYTES = Math.floor(
+  ((BECH32_CODE_LENGTH - bech32HrpExpand(ROUTED_INVOICE_HRP).length - CHECKSUM_VALUES) * 5) / 8,
+);
+/** The longest text: `parsec1`, the data characters of the largest binary form, 6 checksum characters. */
+export const MAX_ROUTED_INVOICE_TEXT_LENGTH =
+  ROUTED_INVOICE_HRP.length + 1 + Math.ceil((MAX_ROUTED_INVOICE_BYTES * 8) / 5) + CHECKSUM_VALUES;
+
+/** The fewest big-endian bytes that hold `value` (0 for 0). */
+function minimalLength(value: bigint): number {
+  let n = 0;
+  for (let v = value; v > 0n; v >>= 8n) n++;
+  return n;
+}
+
+/** The length of an invoice's binary form (fields already checked). */
+function binaryLength(inv: RoutedInvoice, descriptionBytes: number): number {
+  return (
+    HEADER_BYTES +
+    (inv.payeeNode !== inv.payee ? OPTIONAL_ADDRESS_BYTES : 0) +
+    (inv.asset !== ZERO_ADDRESS ? OPTIONAL_ADDRESS_BYTES : 0) +
+    BODY_BYTES +
+    descriptionBytes +
+    inv.hints.reduce((sum, h) => sum + HINT_FIXED_BYTES + minimalLength(h.feeBase), 0) +
+    SIGNATURE_BYTES
+  );
+}
+
 /** The EIP-712 type strings (the primary type's includes the referenced `RouteHint`). */
 export const ROUTED_INVOICE_TYPE_STRINGS = {
-  RouteHint: "RouteHint(bytes32 channelId,address node,uint64 feeBase,uint32 feePpm,uint32 expiryDelta)",
+  RouteHint: "RouteHint(bytes32 channelId,address node,uint128 feeBase,uint32 feePpm,uint32 expiryDelta)",
   RoutedInvoice:
     "RoutedInvoice(uint8 version,address payee,address payeeNode,uint128 amount,address asset," +
     "bytes32 hashlock,uint64 createdAt,uint64 expiry,uint32 minFinalExpiryDelta,string description," +
     "RouteHint[] hints)" +
-    "RouteHint(bytes32 channelId,address node,uint64 feeBase,uint32 feePpm,uint32 expiryDelta)",
+    "RouteHint(bytes32 channelId,address node,uint128 feeBase,uint32 feePpm,uint32 expiryDelta)",
 } as const;
 
 /** `keccak256` of each type string. */
@@ -92,7 +155,7 @@ export const ROUTED_INVOICE_EIP712_TYPES = {
   RouteHint: [
     { name: "channelId", type: "bytes32" },
     { name: "node", type: "address" },
-    { name: "feeBase", type: "uint64" },
+    { name: "feeBase", type: "uint128" },
     { name: "feePpm", type: "uint32" },
     { name: "expiryDelta", type: "uint32" },
   ],
@@ -106,7 +169,7 @@ export const ROUTED_INVOICE_EIP712_TYPES = {
 export interface RouteHint {
   readonly channelId: Hash;
   readonly node: Address;
-  /** Base units of the invoice's asset (uint64). */
+  /** Base units of the invoice's asset (uint128, as every amount and `ChannelUpdate.feeBase`). */
   readonly feeBase: bigint;
   /** Parts per million of the forwarded amount (uint32). */
   readonly feePpm: number;
@@ -245,7 +308,7 @@ function toRouteHint(raw: RouteHintInput, i: number, payeeNode: Address): RouteH
   return {
     channelId,
     node,
-    feeBase: checkUint(raw.feeBase, 64, `hints[${i}].feeBase`),
+    feeBase: checkUint(raw.feeBase, 128, `hints[${i}].feeBase`),
     feePpm: checkSmallUint(raw.feePpm, 32, `hints[${i}].feePpm`),
     expiryDelta: checkSmallUint(raw.expiryDelta, 32, `hints[${i}].expiryDelta`),
   };
@@ -290,7 +353,7 @@ export function toRoutedInvoice(raw: RoutedInvoiceInput): RoutedInvoice {
   if (hints.length > MAX_ROUTE_HINTS) {
     throw new MalformedError(`${hints.length} route hints; an invoice holds at most ${MAX_ROUTE_HINTS}`);
   }
-  return {
+  const invoice: RoutedInvoice = {
     version: ROUTED_INVOICE_VERSION,
     domain: parsecDomain(chainId, verifyingContract),
     payee,
@@ -304,6 +367,17 @@ export function toRoutedInvoice(raw: RoutedInvoiceInput): RoutedInvoice {
     description,
     hints: hints.map((h, i) => toRouteHint(h, i, payeeNode)),
   };
+  const length = binaryLength(invoice, utf8(description).length);
+  if (length > MAX_ROUTED_INVOICE_BYTES) {
+    const over = length - MAX_ROUTED_INVOICE_BYTES;
+    throw new MalformedError(
+      `the invoice takes ${length} bytes, over the ${MAX_ROUTED_INVOICE_BYTES} its text's checksum protects ` +
+        `(route hints with fee bases of 2^64 or more are long): shorten the description by ${over} UTF-8 ` +
+        `bytes or give fewer hints`,
+      { field: "description", length, max: MAX_ROUTED_INVOICE_BYTES },
+    );
+  }
+  return invoice;
 }
 
 /** The EIP-712 struct hash of a route hint. */
@@ -448,33 +522,6 @@ export async function createRoutedInvoice(
 
 // ---------------------------------------------------------------- binary form (§11.1 layout)
 
-const FLAG_PAYEE_NODE = 1;
-const FLAG_ASSET = 2;
-const HINT_BYTES = 68;
-const SIGNATURE_BYTES = 65;
-
-/** The largest binary form: every optional field present, the longest description, the most hints. */
-export const MAX_ROUTED_INVOICE_BYTES =
-  2 +
-  8 +
-  20 +
-  20 +
-  20 +
-  16 +
-  20 +
-  32 +
-  8 +
-  8 +
-  4 +
-  2 +
-  MAX_INVOICE_DESCRIPTION_BYTES +
-  1 +
-  HINT_BYTES * MAX_ROUTE_HINTS +
-  SIGNATURE_BYTES;
-/** The longest text: `parsec1`, the data characters of the largest binary form, 6 checksum characters. */
-export const MAX_ROUTED_INVOICE_TEXT_LENGTH =
-  ROUTED_INVOICE_HRP.length + 1 + Math.ceil((MAX_ROUTED_INVOICE_BYTES * 8) / 5) + 6;
-
 /** The binary form: fields in §11.1 order, big-endian, then the 65-byte signature. */
 export function encodeRoutedInvoiceBytes(signed: SignedRoutedInvoice): Uint8Array {
   const inv = toRoutedInvoice(signed.invoice);
@@ -482,24 +529,7 @@ export function encodeRoutedInvoiceBytes(signed: SignedRoutedInvoice): Uint8Arra
   const desc = utf8(inv.description);
   const hasNode = inv.payeeNode !== inv.payee;
   const hasAsset = inv.asset !== ZERO_ADDRESS;
-  const size =
-    2 +
-    8 +
-    20 +
-    20 +
-    (hasNode ? 20 : 0) +
-    16 +
-    (hasAsset ? 20 : 0) +
-    32 +
-    8 +
-    8 +
-    4 +
-    2 +
-    desc.length +
-    1 +
-    HINT_BYTES * inv.hints.length +
-    SIGNATURE_BYTES;
-  const out = new Uint8Array(size);
+  const out = new Uint8Array(binaryLength(inv, desc.length));
   let o = 0;
   const put = (bytes: Uint8Array): void => {
     out.set(bytes, o);
@@ -527,7 +557,9 @@ export function encodeRoutedInvoiceBytes(signed: SignedRoutedInvoice): Uint8Arra
   for (const h of inv.hints) {
     put(fromHex(h.channelId));
     put(fromHex(h.node));
-    uint(8, h.feeBase);
+    const feeBaseLength = minimalLength(h.feeBase);
+    uint(1, feeBaseLength);
+    uint(feeBaseLength, h.feeBase);
     uint(4, h.feePpm);
     uint(4, h.expiryDelta);
   }
@@ -555,7 +587,9 @@ export function decodeRoutedInvoiceBytes(bytes: Uint8Array): SignedRoutedInvoice
   const version = small(1, "version");
   if (version !== ROUTED_INVOICE_VERSION) {
     throw new MalformedError(
-      `invoice version ${version} is not supported (this SDK reads version ${ROUTED_INVOICE_VERSION}); upgrade the SDK`,
+      version < ROUTED_INVOICE_VERSION
+        ? `invoice version ${version} is no longer read (version ${ROUTED_INVOICE_VERSION} carries route-hint fee bases as uint128); ask the payee for a new invoice`
+        : `invoice version ${version} is not supported (this SDK reads version ${ROUTED_INVOICE_VERSION}); upgrade the SDK`,
     );
   }
   const flags = small(1, "flags");
@@ -592,6 +626,19 @@ export function decodeRoutedInvoiceBytes(bytes: Uint8Array): SignedRoutedInvoice
   if (toHex(toUtf8Bytes(description)) !== toHex(descBytes)) {
     throw new MalformedError("the description is not valid UTF-8");
   }
+  const feeBase = (i: number): bigint => {
+    const field = `hints[${i}].feeBase`;
+    const length = small(1, `${field} length`);
+    if (length > MAX_FEE_BASE_BYTES) {
+      throw new MalformedError(
+        `${field} takes ${length} bytes; a uint128 takes at most ${MAX_FEE_BASE_BYTES}`,
+      );
+    }
+    if (length === 0) return 0n;
+    const value = take(length, field);
+    if (value[0] === 0) throw new MalformedError(`non-canonical invoice: ${field} starts with a zero byte`);
+    return readUint(value, 0, length);
+  };
   const hintCount = small(1, "hint count");
   if (hintCount > MAX_ROUTE_HINTS) {
     throw new MalformedError(`${hintCount} route hints; an invoice holds at most ${MAX_ROUTE_HINTS}`);
@@ -601,7 +648,7 @@ export function decodeRoutedInvoiceBytes(bytes: Uint8Array): SignedRoutedInvoice
     hints.push({
       channelId: toHex(take(32, `hints[${i}].channelId`)),
       node: address(`hints[${i}].node`),
-      feeBase: big(8, `hints[${i}].feeBase`),
+      feeBase: feeBase(i),
       feePpm: small(4, `hints[${i}].feePpm`),
       expiryDelta: small(4, `hints[${i}].expiryDelta`),
     });

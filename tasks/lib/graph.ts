@@ -1,0 +1,158 @@
+/**
+ * The channel graph as the routed-payment tasks read it (protocol §11.2): the open channels from the
+ * contract's events, and the signed ChannelUpdates of the graph topic applied to the SDK's `ChannelGraph`,
+ * which re-checks each one (the topic is not trusted). Kafka through `./kafka`.
+ */
+import fs from "node:fs";
+import {
+  CHANNEL_GRAPH_TOPIC,
+  ChannelGraph,
+  codecs,
+  type Address,
+  type ChannelUpdateMessage,
+  type Hash,
+  type OpenChannel,
+  type UpdateRejection,
+} from "../../sdk";
+import type { ReadContext } from "./context";
+import { TaskError } from "./errors";
+import { kafkaTarget, openLog, type KafkaArgs } from "./kafka";
+
+/** The graph topic's options: the node's Kafka options and the topic's own name. */
+export interface GraphArgs extends KafkaArgs {
+  /** Default: the node's topic prefix + `parsec.channel-graph`. */
+  readonly graphTopic: string;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** The graph topic: `--graph-topic`, else the node's topic prefix (as node:control finds it) + the SDK's name. */
+export function graphTopicName(args: Partial<GraphArgs>, env: Env = process.env): string {
+  if (args.graphTopic) return args.graphTopic;
+  let prefix = args.prefix || env.PARSEC_TOPIC_PREFIX || "";
+  const configFile = args.nodeConfig || env.PARSEC_CONFIG || "";
+  if (!prefix && configFile) {
+    // kafkaTarget (called first) has already read and checked this file.
+    const raw = JSON.parse(fs.readFileSync(configFile, "utf8")) as { kafka?: { topicPrefix?: unknown } };
+    if (typeof raw.kafka?.topicPrefix === "string") prefix = raw.kafka.topicPrefix;
+  }
+  return prefix + CHANNEL_GRAPH_TOPIC;
+}
+
+/** The channels open now, from the contract's events (§11.2: from `ChannelOpened` until it leaves Open). */
+export async function openChannels(ctx: ReadContext): Promise<Map<Hash, OpenChannel>> {
+  const from = ctx.deployment.blockNumber;
+  const c = ctx.channels;
+  const [opened, closing, cooperative, equivocation] = await Promise.all([
+    c.queryFilter(c.filters.ChannelOpened(), from),
+    c.queryFilter(c.filters.ChannelClosing(), from),
+    c.queryFilter(c.filters.ChannelClosedCooperatively(), from),
+    c.queryFilter(c.filters.EquivocationProved(), from),
+  ]);
+  const open = new Map<Hash, OpenChannel>();
+  for (const e of opened) {
+    open.set(e.args.channelId.toLowerCase() as Hash, {
+      participant0: e.args.participant0 as Address,
+      participant1: e.args.participant1 as Address,
+      asset: e.args.asset as Address,
+    });
+  }
+  for (const e of [...closing, ...cooperative, ...equivocation])
+    open.delete(e.args.channelId.toLowerCase() as Hash);
+  return open;
+}
+
+/** What reading the graph topic found. */
+export interface GraphReport {
+  readonly topic: string;
+  readonly records: number;
+  readonly applied: number;
+  /** Ignored updates by reason (the SDK's `UpdateRejection`, plus other deployments and unreadable records). */
+  readonly ignored: Readonly<Partial<Record<UpdateRejection | "otherDeployment" | "unreadable", number>>>;
+}
+
+const IGNORED_WORDS: Readonly<Record<keyof GraphReport["ignored"], string>> = {
+  malformed: "malformed",
+  unsigned: "unsigned",
+  badSignature: "with a bad signature",
+  wrongSigner: "not signed by the forwarding participant",
+  unknownChannel: "for channels not open on this contract",
+  stale: "older than 14 days",
+  future: "dated in the future",
+  notNewer: "not newer than one already read",
+  otherDeployment: "for another deployment",
+  unreadable: "unreadable",
+};
+
+/** "3 record(s) on T: 2 channel update(s) applied, 1 ignored (1 older than 14 days)". */
+export function graphReportWords(r: GraphReport): string {
+  // In IGNORED_WORDS' order, whatever order the partitions were read in.
+  const ignored = (Object.keys(IGNORED_WORDS) as (keyof GraphReport["ignored"])[])
+    .map((k) => [k, r.ignored[k] ?? 0] as const)
+    .filter(([, n]) => n > 0);
+  const total = ignored.reduce((sum, [, n]) => sum + n, 0);
+  return (
+    `${r.records} record(s) on ${r.topic}: ${r.applied} channel update(s) applied` +
+    (total > 0
+      ? `, ${total} ignored (${ignored.map(([k, n]) => `${n} ${IGNORED_WORDS[k]}`).join(", ")})`
+      : "")
+  );
+}
+
+/**
+ * Reads the whole graph topic (every partition, oldest record kept to the end) into a `ChannelGraph` of
+ * the open channels at chain time `now`. The topic is not trusted: the graph re-checks every update.
+ */
+export async function loadGraph(
+  ctx: ReadContext,
+  args: Partial<GraphArgs>,
+  now: bigint,
+  channels: ReadonlyMap<Hash, OpenChannel>,
+): Promise<{ graph: ChannelGraph; report: GraphReport }> {
+  const target = kafkaTarget(args);
+  const topic = graphTopicName(args);
+  const client = await openLog(target, []);
+  const graph = new ChannelGraph({ domain: ctx.domain });
+  const ignored: Partial<Record<keyof GraphReport["ignored"], number>> = {};
+  const ignore = (why: keyof GraphReport["ignored"]) => (ignored[why] = (ignored[why] ?? 0) + 1);
+  let records = 0;
+  let applied = 0;
+  try {
+    if (!(await client.listTopics()).includes(topic)) {
+      throw new TaskError(
+        `no channel graph topic ${topic} on ${target.brokers.join(",")}: no forwarder has announced a ChannelUpdate there yet ` +
+          `(npx hardhat route:announce). Give the node's topic prefix (--prefix, PARSEC_TOPIC_PREFIX) or the topic (--graph-topic)`,
+      );
+    }
+    const lookup = (id: Hash) => channels.get(id.toLowerCase() as Hash);
+    for (const [partition, end] of await client.endOffsets(topic)) {
+      const batch: ChannelUpdateMessage[] = [];
+      await client.readPartition(topic, partition, 0, end, (rs) => {
+        for (const r of rs) {
+          if (r.value === null) continue; // a tombstone: the channel closed
+          records++;
+          try {
+            batch.push(codecs().channelUpdate.decode(r.value));
+          } catch {
+            ignore("unreadable");
+          }
+        }
+      });
+      for (const m of batch) {
+        if (
+          m.domain.chainId !== ctx.domain.chainId ||
+          m.domain.verifyingContract !== ctx.domain.verifyingContract
+        ) {
+          ignore("otherDeployment");
+          continue;
+        }
+        const result = graph.applyUpdate(m.update, lookup, now);
+        if (result.applied) applied++;
+        else ignore(result.reason);
+      }
+    }
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+  return { graph, report: { topic, records, applied, ignored } };
+}
