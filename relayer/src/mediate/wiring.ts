@@ -52,6 +52,8 @@ const registryInterface = new Interface([
 ]);
 /** Re-announce an unchanged direction after this (a reader drops updates older than 14 days). */
 const REANNOUNCE_SECONDS = 7n * 86_400n;
+/** How often capacities are compared with what was announced. */
+const ANNOUNCE_EVERY_MS = 2_000;
 
 export interface NodeMediationDeps {
   readonly config: RelayerConfig;
@@ -112,6 +114,7 @@ export class NodeMediation {
   readonly policy: MediationPolicy;
   private readonly announced = new Map<string, { timestamp: bigint; capacity: bigint }>();
   private ticking = false;
+  private announcedAtMs = 0;
 
   constructor(private readonly deps: NodeMediationDeps) {
     this.policy = mediationPolicy(deps.config.mediation);
@@ -319,7 +322,10 @@ export class NodeMediation {
       for (const [ps, ch] of books) {
         await ps.lock.run(() => (ps.revoked ? undefined : this.service.step(bookOf(ps, ch))));
       }
-      await this.announce();
+      if (Date.now() - this.announcedAtMs >= ANNOUNCE_EVERY_MS) {
+        this.announcedAtMs = Date.now();
+        await this.announce();
+      }
     } finally {
       this.ticking = false;
     }
@@ -333,7 +339,10 @@ export class NodeMediation {
     const { registry, signers, domain, producer, config } = this.deps;
     const now = this.chainNow();
     const out: OutRecord[] = [];
-    for (const onchain of registry.all()) {
+    const mine = new Map<Hash, OnchainChannel>();
+    for (const address of signers.keys())
+      for (const c of registry.byParticipant(address)) mine.set(c.channelId, c);
+    for (const onchain of mine.values()) {
       if (onchain.status !== "OPEN") continue;
       const c = this.payerChannel(onchain.channelId);
       if (!c) continue;
