@@ -36,7 +36,7 @@ import { hashTransfer } from "../../sdk/src/eip712";
 import { ParsecNode } from "../../relayer/src/node";
 import { channelKey } from "../../relayer/src/kafka/topics";
 import { ROUTE_APP_KIND } from "../../relayer/src/mediate/service";
-import { Harness, getJson, testLogger, waitFor, type TestChannel } from "./harness";
+import { Harness, getJson, sleep, testLogger, waitFor, type TestChannel } from "./harness";
 
 const FEE_BASE = 1_000n;
 const FEE_PPM = 1_000;
@@ -288,5 +288,104 @@ describe("relayer: a node mediates routed payments", function () {
     await waitFor("cancelled upstream", () => entry(p.hashlock)?.record.state === "CANCELLED_UPSTREAM");
     const metrics = await (await fetch(`${node?.url}/metrics`)).text();
     expect(metrics).to.match(/parsec_payments_failed_total\{reason="downstream"\} 1\b/);
+  });
+});
+
+describe("relayer: a mediating node killed mid-payment", function () {
+  this.timeout(240_000);
+  let h: Harness;
+
+  before(async () => {
+    h = await Harness.create({ brokers: process.env.KAFKA_BROKERS?.split(",") });
+  });
+  after(async () => {
+    await h?.client
+      .deleteTopics([`${h.prefix}parsec.payment-messages`, `${h.prefix}parsec.channel-graph`])
+      .catch(() => undefined);
+    await h?.close();
+  });
+
+  it("kill -9 once the forward is journaled: the restarted node (same disk) forwards exactly once", async () => {
+    const alice = new Wallet(Wallet.createRandom().privateKey);
+    const bob = new Wallet(Wallet.createRandom().privateKey);
+    const carol = new Wallet(Wallet.createRandom().privateKey);
+    const ab = await h.openChannel(parseEther("10"), parseEther("10"), [alice, bob]);
+    const bc = await h.openChannel(parseEther("10"), parseEther("10"), [bob, carol]);
+    const settings = {
+      state: { flushIntervalMs: 100 },
+      commit: { everyM: 100_000 },
+      mediation: {
+        enabled: true,
+        feeBase: "0",
+        feePpm: 0,
+        expiryDelta: DELTA,
+        minConfirmationMarginSeconds: 120,
+      },
+    };
+    const env = { PARSEC_SIGNER_KEYS: bob.privateKey };
+    const first = await h.spawnNode("bob", settings, env);
+    const amount = 1_000_000n;
+    const secret = toHex(randomBytes(32)) as Hash;
+    const hashlock = hashlockOf(secret);
+    const block = await hre.ethers.provider.getBlock("latest");
+    const expiryOut = BigInt(Math.max(block?.timestamp ?? 0, Math.floor(Date.now() / 1000))) + 3_600n;
+    const { packet } = createOnion({
+      hops: [
+        {
+          nodePublicKey: onionPublicKey(bob.privateKey as Hex),
+          payload: { final: false, nextChannel: bc.id, amount, expiry: expiryOut },
+        },
+        {
+          nodePublicKey: onionPublicKey(carol.privateKey as Hex),
+          payload: { final: true, amount, expiry: expiryOut, totalAmount: amount, paymentSecret: hashlock },
+        },
+      ],
+      associatedData: hashlock,
+    });
+    const { transfer } = ab.next(0, { kind: "LOCK", amount, expiry: expiryOut + BigInt(DELTA), hashlock });
+    await h.produce([
+      {
+        key: channelKey(ab.id),
+        value: codecs().transfer.encode(
+          transferMessage(h.domain, transfer, alice.address as Address, {
+            appKind: ROUTE_APP_KIND,
+            appData: toHex(packet),
+          }),
+        ),
+      },
+    ]);
+    type Row = { state: string; outgoingSeq: string | null };
+    await waitFor(
+      "the forward journaled",
+      async () =>
+        (await getJson<{ payments: Row[] }>(`${first.url}/payments`)).body.payments.some(
+          (x) => x.state === "FORWARDED",
+        ),
+      60_000,
+      10,
+    );
+    first.child.kill("SIGKILL");
+    await first.exited;
+    const second = await h.spawnNode("bob-again", settings, env, "bob");
+    const locks = async (): Promise<string[]> =>
+      (await h.readAll(h.topics.transfers))
+        .filter((r) => r.key?.equals(channelKey(bc.id)) && r.value)
+        .map((r) => codecs().transfer.decode(r.value as Buffer).transfer)
+        .filter((t) => t.kind === TransferKind.Lock && t.hashlock === hashlock)
+        .map((t) => `${t.seq}/${hashTransfer(t)}`);
+    await waitFor(
+      "delivered after the restart",
+      async () => {
+        const rows = (await getJson<{ payments: (Row & { state: string })[] }>(`${second.url}/payments`)).body
+          .payments;
+        return rows.length === 1 && rows[0].state === "FORWARDED" && (await locks()).length > 0;
+      },
+      60_000,
+    );
+    await sleep(1_500); // any second LOCK would be on the topic by now
+    expect(new Set(await locks()).size).to.equal(1);
+    expect((await h.deadLetters()).filter((d) => d.reasonCode === "Equivocation")).to.have.length(0);
+    second.child.kill("SIGTERM");
+    await second.exited;
   });
 });
