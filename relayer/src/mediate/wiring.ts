@@ -43,7 +43,14 @@ import type { PartitionState } from "../state/partition";
 import type { PaymentEntry } from "./entry";
 import { mediationPolicy } from "./forward";
 import { PaymentMessagePipeline } from "./messages";
-import { MediationService, outgoingOf, type PayerChannel, type PaymentBook, ROUTE_APP_KIND } from "./service";
+import {
+  DEFAULT_RETAIN_SECONDS,
+  MediationService,
+  outgoingOf,
+  type PayerChannel,
+  type PaymentBook,
+  ROUTE_APP_KIND,
+} from "./service";
 import type { MediationPolicy } from "./types";
 
 const registryInterface = new Interface([
@@ -54,6 +61,8 @@ const registryInterface = new Interface([
 const REANNOUNCE_SECONDS = 7n * 86_400n;
 /** How often capacities are compared with what was announced. */
 const ANNOUNCE_EVERY_MS = 2_000;
+/** How often old peer messages are looked for (it reads every owned channel). */
+const PRUNE_EVERY_MS = 60_000;
 
 export interface NodeMediationDeps {
   readonly config: RelayerConfig;
@@ -115,6 +124,7 @@ export class NodeMediation {
   private readonly announced = new Map<string, { timestamp: bigint; capacity: bigint }>();
   private ticking = false;
   private announcedAtMs = 0;
+  private prunedAtMs = 0;
 
   constructor(private readonly deps: NodeMediationDeps) {
     this.policy = mediationPolicy(deps.config.mediation);
@@ -322,12 +332,45 @@ export class NodeMediation {
       for (const [ps, ch] of books) {
         await ps.lock.run(() => (ps.revoked ? undefined : this.service.step(bookOf(ps, ch))));
       }
+      if (Date.now() - this.prunedAtMs >= PRUNE_EVERY_MS) {
+        this.prunedAtMs = Date.now();
+        await this.pruneInboxes(books);
+      }
       if (Date.now() - this.announcedAtMs >= ANNOUNCE_EVERY_MS) {
         this.announcedAtMs = Date.now();
         await this.announce();
       }
     } finally {
       this.ticking = false;
+    }
+  }
+
+  /**
+   * Drops peer messages no payment refers to any more (its record was pruned, or the message named a
+   * lock the node never forwarded) once they are `DEFAULT_RETAIN_SECONDS` old.
+   */
+  private async pruneInboxes(books: readonly [PartitionState, ChannelState][]): Promise<void> {
+    const referenced = new Set<string>();
+    for (const [, ch] of books) {
+      for (const e of ch.payments.values()) {
+        const out = outgoingOf(e.record);
+        if (out) referenced.add(`${out.channelId}/${out.payerSeq}`);
+      }
+    }
+    const now = this.chainNow();
+    for (const ps of this.deps.owned()) {
+      for (const ch of ps.channels.values()) {
+        if (ch.inbox.size === 0) continue;
+        const stale = [...ch.inbox].filter(
+          ([, m]) => !referenced.has(`${ch.channelId}/${m.seq}`) && now - m.at >= DEFAULT_RETAIN_SECONDS,
+        );
+        if (stale.length === 0) continue;
+        await ps.lock.run(() => {
+          if (ps.revoked) return;
+          for (const [k] of stale) ch.inbox.delete(k);
+          ps.markDirty(ch);
+        });
+      }
     }
   }
 
