@@ -125,7 +125,7 @@ export interface RetryConfig {
 }
 
 /**
- * Forwarding routed payments (preview, protocol §11.5; relayer/src/mediate). Times in seconds of chain time.
+ * Forwarding routed payments (protocol §11.5; relayer/src/mediate, docs/relayer.md *Mediation*). Times in seconds of chain time.
  * `expiryDelta` must be at least `minConfirmationMarginSeconds`.
  */
 export interface MediationConfig {

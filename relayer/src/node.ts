@@ -624,7 +624,11 @@ export class ParsecNode {
       keys,
       actions: this.operator.actions,
       sender: (payee) => this.submitter ?? this.senders.get(payee.toLowerCase()) ?? null,
-      view: (id) => this.view(id),
+      // A partition still restoring shows a genesis state: never build a transfer on it.
+      view: (id) => {
+        const v = this.view(id);
+        return v && v.ps.acceptAfterDelivery !== Number.MAX_SAFE_INTEGER ? v : null;
+      },
       owned: () => this.owned(),
     });
     const problems = checkMediationPolicy(mediation.policy);

@@ -206,10 +206,13 @@ describe("relayer: a node mediates routed payments", function () {
     expect(metrics).to.match(/parsec_payments_forwarded_total 1\b/);
     expect(metrics).to.match(/parsec_payments_settled_total 1\b/);
     // Bob announced his terms for both directions he forwards in.
-    const updates = (await h.readAll(`${h.prefix}parsec.channel-graph`)).map((r) =>
-      codecs().channelUpdate.decode(r.value as Buffer),
-    );
-    expect(updates.map((u) => u.update.channelId)).to.include.members([ab.id, bc.id]);
+    const updates = await waitFor("Bob's channel updates", async () => {
+      const all = (await h.readAll(`${h.prefix}parsec.channel-graph`)).map((r) =>
+        codecs().channelUpdate.decode(r.value as Buffer),
+      );
+      const ids = new Set(all.map((u) => u.update.channelId));
+      return ids.has(ab.id) && ids.has(bc.id) && all;
+    });
     expect(updates.every((u) => u.announcer === bob.address)).to.equal(true);
   });
 

@@ -145,6 +145,7 @@ class World {
     return {
       payer: 0,
       state: this.outState,
+      durableSeq: this.outState.seq,
       view: {
         channelId: OUT_CH,
         asset: ASSET,
@@ -482,6 +483,31 @@ describe("relayer unit: mediation service (fake ports)", () => {
     expect(w.registrations).to.deep.equal([SECRET, SECRET]);
     expect(w.entry.record).to.include({ state: "SETTLED_UPSTREAM", via: "onchain" });
     resolve(0n);
+  });
+
+  it("a forward onto a channel whose partition is not ready waits (up to 60 s), then is refused", async () => {
+    const w = new World();
+    let ready = false;
+    const ports = (w.service as unknown as { deps: { ports: Record<string, unknown> } }).deps.ports;
+    const channel = ports.channel as (id: Hash) => PayerChannel | null;
+    ports.channel = (id: Hash) => (ready ? channel(id) : null);
+    ports.pending = () => !ready;
+    w.receive();
+    await w.settle();
+    expect(w.entry.record.state).to.equal("RECEIVED");
+    ready = true;
+    await w.settle();
+    expect(w.entry.record.state).to.equal("FORWARDED");
+    const late = new World();
+    const lp = (late.service as unknown as { deps: { ports: Record<string, unknown> } }).deps.ports;
+    lp.channel = () => null;
+    lp.pending = () => true;
+    late.receive();
+    await late.settle();
+    expect(late.entry.record.state).to.equal("RECEIVED");
+    late.now += 60n;
+    await late.settle();
+    expect(late.entry.record.state).to.equal("FAILED_DOWNSTREAM");
   });
 
   it("an onion that does not open is refused as InvalidOnion (an unreadable failure upstream)", async () => {

@@ -48,16 +48,29 @@ export const ROUTE_APP_KIND = "ROUTE";
 /** A zero shared secret marks an onion the node could not open (it cannot authenticate a failure). */
 const NO_SECRET = `0x${"00".repeat(32)}` as Hex;
 const DEFAULT_RESEND_AFTER_MS = 5_000;
+/** How long a forward waits for the outgoing channel's partition (restore, hand-over) before refusing. */
+const PENDING_WAIT_SECONDS = 60n;
 /** Settled and failed payments stay visible (`GET /payments`) this long after their last change. */
 export const DEFAULT_RETAIN_SECONDS = 86_400n;
+
+/** Failure code names, for the failed-payments metric's `reason`. */
+const FAILURE_NAMES = new Map<number, string>(
+  Object.entries(OnionFailureCode).map(([name, code]) => [code as number, name]),
+);
 
 /** The node's side of a channel it can forward on (it holds the participant key of `payer`). */
 export interface PayerChannel {
   readonly view: OutgoingChannelView;
   /** The node's participant index in the channel. */
   readonly payer: PayerIndex;
-  /** The node's own chain in the channel, as applied. */
+  /** The node's own chain in the channel, as applied (the next transfer builds on it). */
   readonly state: PayerState;
+  /**
+   * Its seq as committed with the channel's snapshot: a journaled transfer counts as done only once
+   * this reaches it, so after a crash no transfer of the node is in the log beyond both the
+   * channel's restored state and a journaled operation (a new seq is never one the log already has).
+   */
+  readonly durableSeq: number;
   /** Verified peer messages about the node's LOCK `seq` in the channel. */
   messages(seq: number): readonly InboxEntry[];
 }
@@ -83,6 +96,11 @@ export interface MediationPorts {
   chainSeenThrough(): bigint;
   /** The node's view of a channel it can pay from; null when it cannot. */
   channel(channelId: Hash): PayerChannel | null;
+  /**
+   * Whether the node holds a key of the channel but cannot see its state yet (its partition is being
+   * restored or handed over): a forward onto it waits a little instead of being refused.
+   */
+  pending?(channelId: Hash): boolean;
   /** Signs `t` with the node's key of `t.payer` and produces it to the transfers topic. */
   sendTransfer(t: Transfer, extra: { readonly appKind?: string; readonly appData?: Hex }): Promise<void>;
   /** Signs a peer message as the LOCK's payee and produces it to the payment-messages topic. */
@@ -93,7 +111,7 @@ export interface MediationPorts {
 
 /** What the service counts (the node maps it onto its metrics). */
 export interface MediationMetrics {
-  forwarded(fee: bigint): void;
+  forwarded(): void;
   settled(fee: bigint): void;
   failed(reason: string): void;
 }
@@ -262,7 +280,7 @@ export class MediationService {
     const out = outgoingOf(e.record);
     const ch = out ? this.ports.channel(out.channelId) : null;
     if (out && ch) {
-      if (e.op && ch.state.seq >= e.op.seq) {
+      if (e.op && ch.durableSeq >= e.op.seq) {
         if (e.op.kind === "LOCK") events.push({ type: "LOCK_DELIVERED", at: now });
         if (e.op.kind === "UNLOCK") events.push({ type: "OUTGOING_UNLOCKED", at: now });
         if (e.op.kind === "CANCEL") events.push({ type: "OUTGOING_CANCELLED", at: now });
@@ -311,11 +329,11 @@ export class MediationService {
     const m = this.deps.metrics;
     if (!m || before.state === after.state) return;
     const fee = after.incoming.amount - after.instructions.amount;
-    if (after.state === "FORWARDED") m.forwarded(fee);
+    if (after.state === "FORWARDED") m.forwarded();
     if (after.state === "SETTLED_UPSTREAM") m.settled(fee);
     if (after.state === "FAILED_DOWNSTREAM" && before.state !== "RECEIVED") m.failed("downstream");
     if (after.state === "FAILED_DOWNSTREAM" && before.state === "RECEIVED")
-      m.failed(OnionFailureNames.get(after.failure.code) ?? String(after.failure.code));
+      m.failed(FAILURE_NAMES.get(after.failure.code) ?? String(after.failure.code));
   }
 
   /** Every payment of a book: observe, journal, and (once durable) act. Call under the book's lock. */
@@ -344,6 +362,13 @@ export class MediationService {
     const now = this.ports.chainNow();
     const p = e.record;
     const next = p.state === "RECEIVED" ? this.ports.channel(p.instructions.nextChannel) : null;
+    if (
+      p.state === "RECEIVED" &&
+      next === null &&
+      now - p.receivedAt < PENDING_WAIT_SECONDS &&
+      this.ports.pending?.(p.instructions.nextChannel)
+    )
+      return; // its partition is not ready yet
     const action = decideNext(
       p,
       {
@@ -516,7 +541,3 @@ export class MediationService {
     });
   }
 }
-
-const OnionFailureNames = new Map<number, string>(
-  Object.entries(OnionFailureCode).map(([name, code]) => [code as number, name]),
-);

@@ -137,6 +137,10 @@ export class NodeMediation {
         nowMs: () => Date.now(),
         chainSeenThrough: () => BigInt(deps.registry.latestTimestamp),
         channel: (id) => this.payerChannel(id),
+        pending: (id) => {
+          const onchain = deps.registry.get(id);
+          return onchain !== undefined && this.ownIndex(onchain) !== null && deps.view(id) === null;
+        },
         sendTransfer: (t, extra) => this.sendTransfer(t, extra),
         sendMessage: async (lock, body) => {
           const onchain = deps.registry.get(lock.channelId);
@@ -151,10 +155,7 @@ export class NodeMediation {
         registerSecret: (channelId, secret) => this.registerSecret(channelId, secret),
       },
       metrics: {
-        forwarded: (fee) => {
-          m.inc(M.paymentsForwarded, "Routed payments forwarded (outgoing LOCK journaled)");
-          void fee;
-        },
+        forwarded: () => m.inc(M.paymentsForwarded, "Routed payments forwarded (outgoing LOCK journaled)"),
         settled: (fee) => {
           m.inc(M.paymentsSettled, "Routed payments settled upstream");
           m.inc(M.feesEarned, "Fees earned by settled routed payments (base units)", {}, Number(fee));
@@ -214,6 +215,7 @@ export class NodeMediation {
     return {
       payer,
       state,
+      durableSeq: ch.durableSeqs[payer],
       view: {
         channelId: id,
         asset: onchain.params.asset,

@@ -145,8 +145,12 @@ export class ChannelState {
     private readonly reader: WireReader | null = null,
   ) {}
 
+  /** Each payer's seq as the last committed flush holds it (the mediator's transfers count as done then). */
+  durableSeqs: readonly [number, number] = [0, 0];
+
   /** The flush that wrote the channel's snapshot committed: its payments are journaled. */
   markDurable(): void {
+    this.durableSeqs = [this.payers[0].state.seq, this.payers[1].state.seq];
     if (this.payments.size > 0 || this.durablePayments.size > 0)
       this.durablePayments = new Map(this.payments);
   }
@@ -156,6 +160,7 @@ export class ChannelState {
     this.payments = new Map(m.payments);
     this.inbox = new Map(m.inbox);
     this.durablePayments = new Map(m.payments);
+    this.durableSeqs = [this.payers[0].state.seq, this.payers[1].state.seq];
   }
 
   /** The bytes of a held transfer (from memory or the local store), or null when they are gone. */
