@@ -292,6 +292,26 @@ describe("relayer: a node mediates routed payments", function () {
     const metrics = await (await fetch(`${node?.url}/metrics`)).text();
     expect(metrics).to.match(/parsec_payments_failed_total\{reason="downstream"\} 1\b/);
   });
+  it("Alice withholds the UNLOCK: the node registers the secret on-chain before her lock expires", async () => {
+    const amount = parseEther("0.004");
+    const p = await aliceLocks(amount);
+    const [lock] = await waitFor("the node's LOCK to Carol", async () => {
+      const l = await locksToCarol(p.hashlock);
+      return l.length > 0 && l;
+    });
+    await waitFor("Bob's LOCK applied", () => bobState()?.locks.some((l) => l.hashlock === p.hashlock));
+    await carolSays(lock.seq, p.hashlock, { kind: "SECRET", secret: p.secret });
+    await waitFor("Bob asks Alice for the UNLOCK", async () => (await bobToAlice(p.hashlock)).length > 0);
+    // Alice stays silent until the incoming lock expires within the margin (120 s).
+    const now = await chainNow();
+    await hre.network.provider.send("evm_increaseTime", [Number(p.expiryIn - 120n - now) + 5]);
+    await hre.network.provider.send("evm_mine", []);
+    await waitFor("settled on-chain", () => entry(p.hashlock)?.record.state === "SETTLED_UPSTREAM", 60_000);
+    const record = entry(p.hashlock)?.record as { via: string };
+    expect(record.via).to.equal("onchain");
+    const revealedAt = (await h.channels.getFunction("secretRevealedAt")(p.hashlock)) as bigint;
+    expect(revealedAt > 0n && revealedAt <= p.expiryIn).to.equal(true);
+  });
 });
 
 describe("relayer: a mediating node killed mid-payment", function () {
