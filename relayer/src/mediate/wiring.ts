@@ -269,7 +269,9 @@ export class NodeMediation {
       registry.address,
       registryInterface.encodeFunctionData("secretRevealedAt", [sha256(secret)]) as Hex,
     );
-    return BigInt(registryInterface.decodeFunctionResult("secretRevealedAt", out)[0] as bigint);
+    const revealedAt = BigInt(registryInterface.decodeFunctionResult("secretRevealedAt", out)[0] as bigint);
+    if (revealedAt === 0n) throw new Error("registerSecrets was mined but the secret is not registered");
+    return revealedAt;
   }
 
   /**
