@@ -11,6 +11,24 @@ export type { MessageMapping, RegisteredSchema } from "./src/avro/codec";
 export * from "./src/avro/messages";
 export { channelUpdateMapping, channelUpdateMessage } from "./src/routing/graph-avro";
 export type { ChannelUpdateMessage } from "./src/routing/graph-avro";
+export {
+  MAX_PAYMENT_MESSAGE_BYTES,
+  PAYMENT_MESSAGES_TOPIC,
+  PAYMENT_MESSAGE_KINDS,
+  checkPaymentMessage,
+  paymentMessageDigest,
+  paymentMessageMapping,
+  screenPaymentMessage,
+  signPaymentMessage,
+  verifyPaymentMessage,
+} from "./src/routing/payment-message";
+export type {
+  PaymentMessage,
+  PaymentMessageBody,
+  PaymentMessageKind,
+  PaymentMessageLock,
+  UnsignedPaymentMessage,
+} from "./src/routing/payment-message";
 export { TransferVerifier } from "./src/verify/verifier";
 export type {
   BatchVerifyResult,

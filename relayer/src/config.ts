@@ -22,6 +22,10 @@ export interface TopicNames {
   readonly settlements: string;
   readonly stateChangelog: string;
   readonly deadLetter: string;
+  /** Peer messages of routed payments (SECRET / FAIL / ACK, protocol §11.5); co-partitioned. */
+  readonly paymentMessages: string;
+  /** Signed `ChannelUpdate`s (protocol §11.2; compacted, key channelId ‖ direction). */
+  readonly channelGraph: string;
 }
 
 export interface KafkaConfig {
@@ -121,7 +125,7 @@ export interface RetryConfig {
 }
 
 /**
- * Forwarding routed payments (preview, protocol §11.5; relayer/src/mediate). Times in seconds of chain time.
+ * Forwarding routed payments (protocol §11.5; relayer/src/mediate, docs/relayer.md *Mediation*). Times in seconds of chain time.
  * `expiryDelta` must be at least `minConfirmationMarginSeconds`.
  */
 export interface MediationConfig {
@@ -422,6 +426,8 @@ function topicNames(r: Reader, raw: JsonObject): TopicNames {
     settlements: name("settlements"),
     stateChangelog: name("stateChangelog"),
     deadLetter: name("deadLetter"),
+    paymentMessages: name("paymentMessages"),
+    channelGraph: name("channelGraph"),
   };
   for (const [key, value] of Object.entries(topics)) {
     if (!/^[a-zA-Z0-9._-]{1,249}$/.test(value)) {

@@ -20,7 +20,7 @@ import { Rpc } from "./chain/rpc";
 import { TxSender } from "./chain/tx-sender";
 import { Operator, type OwnedChannel } from "./commit/operator";
 import { redactConfig, type RelayerConfig } from "./config";
-import { FencedError, messageOf } from "./errors";
+import { ConfigError, FencedError, messageOf } from "./errors";
 import { HealthMonitor } from "./health";
 import { M, Metrics } from "./http/metrics";
 import { startHttpApi, type HttpApi } from "./http/server";
@@ -35,6 +35,8 @@ import {
 } from "./kafka/client";
 import { channelPartition, consumedTopics, prepareTopics } from "./kafka/topics";
 import { createLogger, type Logger } from "./log";
+import { checkMediationPolicy } from "./mediate/forward";
+import { NodeMediation } from "./mediate/wiring";
 import { RequestPipeline } from "./pipeline/requests";
 import { TransferPipeline } from "./pipeline/transfers";
 import { ChannelState } from "./state/channel";
@@ -79,6 +81,8 @@ export class ParsecNode {
   private transfers!: TransferPipeline;
   private requests!: RequestPipeline;
   private operator!: Operator;
+  /** Routed-payment forwarding (`mediation.enabled`); null when off. */
+  private mediation: NodeMediation | null = null;
   private partitionCount = 0;
 
   private constructor(
@@ -290,6 +294,7 @@ export class ParsecNode {
           [t.transfers, ps.progress.transfers + 1],
           [t.control, ps.progress.control + 1],
           [t.checkpointSignatures, ps.progress.signatures + 1],
+          [t.paymentMessages, ps.progress.payments + 1],
         ];
         for (const [topic, offset] of next) this.consumer?.seek(topic, p, offset);
         return !ps.revoked;
@@ -353,7 +358,13 @@ export class ParsecNode {
     this.queuedBytes += bytes;
     const t = this.config.kafka.topics;
     const topicKey =
-      batch.topic === t.transfers ? "transfers" : batch.topic === t.control ? "control" : "signatures";
+      batch.topic === t.transfers
+        ? "transfers"
+        : batch.topic === t.control
+          ? "control"
+          : batch.topic === t.paymentMessages
+            ? "payments"
+            : "signatures";
     // Transfers start verifying at once, while the batch waits for its turn on the partition.
     const prepared = topicKey === "transfers" ? this.transfers.prepare(batch.records) : null;
     const done = (): void => {
@@ -372,7 +383,11 @@ export class ParsecNode {
         if (prepared) {
           await this.transfers.process(ps, records, whole ? prepared : this.transfers.prepare(records));
         } else if (batch.topic === t.control) await this.requests.processControl(ps, records);
-        else if (batch.topic === t.checkpointSignatures) await this.requests.processSignatures(ps, records);
+        else if (topicKey === "payments") {
+          // Without mediation the topic is only read past (its offsets still commit).
+          this.mediation?.processMessages(ps, records);
+          ps.progress.payments = Math.max(ps.progress.payments, records[records.length - 1].offset);
+        } else if (batch.topic === t.checkpointSignatures) await this.requests.processSignatures(ps, records);
         // A flush that failed is retried by flushDue with its backoff, not on every batch.
         if (ps.dirty.size >= this.config.state.flushMaxDirty && ps.flushFailures === 0) {
           await ps.flush().catch((e) => {
@@ -471,7 +486,9 @@ export class ParsecNode {
       maxAppDataBytes: config.input.maxAppDataBytes,
       maxRecordBytes: config.kafka.maxRecordBytes,
       onEquivocation: (onchain, proof) => this.operator.proveEquivocation(onchain, proof),
+      onApplied: (ps, ch, onchain, item) => this.mediation?.onApplied(ps, ch, onchain, item),
     });
+    if (config.mediation.enabled) this.mediation = this.startMediation();
     this.requests = new RequestPipeline({
       domain: this.domain,
       registry: this.registry,
@@ -562,6 +579,15 @@ export class ParsecNode {
           .finally(() => (this.ticking = false));
       }, 200),
     );
+    if (this.mediation) {
+      const mediation = this.mediation;
+      this.timers.push(
+        setInterval(() => {
+          if (this.stopping) return;
+          mediation.tick().catch((e) => logger.warn("mediation tick failed", { error: messageOf(e) }));
+        }, 200),
+      );
+    }
     if (config.http.enabled) {
       this.http = await startHttpApi(
         {
@@ -573,6 +599,7 @@ export class ParsecNode {
           locate: (id) => this.view(id),
           health: () => this.health(),
           signerFor: (onchain, prefer) => this.operator.signerFor(onchain, prefer),
+          payments: () => this.mediation?.report() ?? null,
         },
         config.http.host,
         config.http.port,
@@ -580,6 +607,53 @@ export class ParsecNode {
       logger.info("http api listening", { url: this.http.url });
     }
     logger.info("node running", { partitions: this.partitionCount, channelsOnChain: this.registry.size });
+  }
+
+  /** The mediator (protocol §11.5): its policy is checked here, with what to fix. */
+  private startMediation(): NodeMediation {
+    const { config } = this;
+    const keys = new Map<string, Hex>();
+    for (const key of config.signer.keys) keys.set(nativeSigner(key).address.toLowerCase(), key);
+    const mediation = new NodeMediation({
+      config,
+      domain: this.domain,
+      registry: this.registry,
+      rpc: this.rpc,
+      producer: this.producer,
+      logger: this.logger,
+      metrics: this.metrics,
+      signers: this.signers,
+      keys,
+      actions: this.operator.actions,
+      sender: (payee) => this.submitter ?? this.senders.get(payee.toLowerCase()) ?? null,
+      // A partition still restoring shows a genesis state: never build a transfer on it.
+      view: (id) => {
+        const v = this.view(id);
+        return v && v.ps.acceptAfterDelivery !== Number.MAX_SAFE_INTEGER ? v : null;
+      },
+      owned: () => this.owned(),
+    });
+    const problems = checkMediationPolicy(mediation.policy);
+    if (problems.length > 0) {
+      throw new ConfigError(
+        problems.map((p) => ({ path: "mediation", problem: p, fix: "change the mediation section" })),
+      );
+    }
+    if (this.signers.size === 0) {
+      throw new ConfigError([
+        {
+          path: "mediation.enabled",
+          problem: "is true but the node holds no participant key",
+          fix: "set PARSEC_SIGNER_KEYS to the keys of the channels it forwards between",
+        },
+      ]);
+    }
+    this.logger.info("mediation on", {
+      feeBase: config.mediation.feeBase.toString(),
+      feePpm: config.mediation.feePpm,
+      expiryDelta: config.mediation.expiryDelta,
+    });
+    return mediation;
   }
 
   private declareMetrics(): void {

@@ -222,4 +222,10 @@ export const M = {
   windowOldest: "parsec_window_oldest_seconds",
   stalled: "parsec_partitions_stalled",
   reorgs: "parsec_chain_reorgs_total",
+  paymentMessages: "parsec_payment_messages_total",
+  paymentsForwarded: "parsec_payments_forwarded_total",
+  paymentsSettled: "parsec_payments_settled_total",
+  paymentsFailed: "parsec_payments_failed_total",
+  feesEarned: "parsec_payments_fees_earned",
+  liquidity: "parsec_channel_liquidity",
 } as const;

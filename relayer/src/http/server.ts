@@ -4,6 +4,7 @@
  *
  *   GET  /health                         liveness, partitions, lag, chain cursor
  *   GET  /metrics                        Prometheus text
+ *   GET  /payments                       routed payments the node mediates (in flight and recent)
  *   GET  /channels?participant=0x…       channels of a participant (from the chain index)
  *   GET  /channels/:id                   full state of a channel this node holds
  *   GET  /channels/:id/evidence          the SDK evidence file a wallet disputes with
@@ -39,6 +40,8 @@ export interface NodeAccess {
   locate(channelId: Hash): OwnedChannel | null;
   health(): { readonly ok: boolean } & Record<string, unknown>;
   signerFor(onchain: OnchainChannel, prefer?: string): LocalSigner | null;
+  /** The mediator's payments (protocol §11.5); null when mediation is off. */
+  payments?(): readonly unknown[] | null;
 }
 
 class HttpError extends Error {
@@ -374,6 +377,12 @@ async function route(
   }
   if (method === "GET" && url.pathname === "/metrics") {
     return { status: 200, body: api.metrics.render(), type: "text/plain; version=0.0.4" };
+  }
+  if (method === "GET" && url.pathname === "/payments") {
+    const payments = api.payments?.() ?? null;
+    if (payments === null)
+      throw new HttpError(404, "MediationOff", "this node does not mediate; set mediation.enabled to true");
+    return json(200, { payments });
   }
   if (parts[0] === "channels") {
     if (parts.length === 1 && method === "GET") {

@@ -26,7 +26,7 @@ export function channelPartition(channelId: Hash, partitions: number): number {
 
 /** The topics a node consumes in its group (all co-partitioned). */
 export function consumedTopics(t: TopicNames): string[] {
-  return [t.transfers, t.control, t.checkpointSignatures];
+  return [t.transfers, t.control, t.checkpointSignatures, t.paymentMessages];
 }
 
 /** Specs of every topic, for creating them. */
@@ -44,12 +44,20 @@ export function topicSpecs(k: KafkaConfig): TopicSpec[] {
     keyed(t.checkpointProposals),
     keyed(t.checkpointSignatures),
     keyed(t.settlements),
+    keyed(t.paymentMessages),
     // Compacted: the latest snapshot per channel is all a restoring node needs.
     keyed(t.stateChangelog, {
       "cleanup.policy": "compact",
       "min.cleanable.dirty.ratio": "0.1",
       "segment.ms": "600000",
     }),
+    // The newest update per (channel, direction) is all a router needs.
+    {
+      name: t.channelGraph,
+      partitions: k.partitions,
+      replicationFactor: k.replicationFactor,
+      config: { "cleanup.policy": "compact" },
+    },
     // Rejected input is evidence for operators; keep it a week.
     {
       name: t.deadLetter,
@@ -68,7 +76,7 @@ export async function prepareTopics(client: LogClient, k: KafkaConfig): Promise<
   const specs = topicSpecs(k);
   if (k.createTopics) await client.ensureTopics(specs);
   const t = k.topics;
-  const keyed = [t.transfers, t.control, t.checkpointSignatures, t.stateChangelog];
+  const keyed = [t.transfers, t.control, t.checkpointSignatures, t.paymentMessages, t.stateChangelog];
   const counts = await Promise.all(keyed.map((name) => client.partitionCount(name)));
   const missing = keyed.filter((_, i) => counts[i] === 0);
   if (missing.length > 0) {

@@ -63,6 +63,13 @@ export interface TransferPipelineDeps {
   readonly maxRecordBytes?: number;
   /** Called for every equivocation (the operator sends the fraud proof). */
   readonly onEquivocation: (channel: OnchainChannel, proof: EquivocationProof<VerifiedTransfer>) => void;
+  /** Called for every applied transfer while its bytes are still held (the mediator's hook). */
+  readonly onApplied?: (
+    ps: PartitionState,
+    ch: ChannelState,
+    channel: OnchainChannel,
+    item: WindowItem,
+  ) => void;
 }
 
 /** A rejection that is not an SDK error (wrong partition, unknown channel…). */
@@ -496,6 +503,7 @@ export class TransferPipeline {
     if (track.state.seq !== before + 1)
       metrics.inc(M.duplicateApply, "Transfers applied out of sequence (must stay 0)");
     ps.holdWire(item.offset, item.wire, track.history[track.history.length - 1]);
+    this.deps.onApplied?.(ps, ch, onchain, item);
     // The reorder window remembers the last item of each payer: it must not pin the bytes (or the
     // 8 KiB buffer pool slab they were copied into) once the history owns them.
     item.wire = EMPTY;

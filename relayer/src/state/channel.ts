@@ -25,6 +25,7 @@ import {
 } from "../../../sdk";
 import { hashTransfer } from "../../../sdk/src/eip712";
 import type { StoredValue } from "./local-store";
+import type { InboxEntry, MediationState, PaymentEntry } from "../mediate/entry";
 
 /**
  * A transfer held in a payer's history. Its bytes are in memory (`wire`) until a flush writes them
@@ -131,12 +132,36 @@ export class ChannelState {
   proposal: ProposalState | null = null;
   checkpoint: CheckpointState | null = null;
   control: ControlState | null = null;
+  /** Routed payments the node mediates whose incoming lock is in this channel (`paymentKey`). */
+  payments = new Map<string, PaymentEntry>();
+  /** `payments` as the last committed flush holds them: the mediator acts only on these entries. */
+  durablePayments: ReadonlyMap<string, PaymentEntry> = new Map();
+  /** Verified peer messages about the node's own locks in this channel (`inboxKey`). */
+  inbox = new Map<string, InboxEntry>();
   updatedAtMs = 0;
 
   constructor(
     readonly channelId: Hash,
     private readonly reader: WireReader | null = null,
   ) {}
+
+  /** Each payer's seq as the last committed flush holds it (the mediator's transfers count as done then). */
+  durableSeqs: readonly [number, number] = [0, 0];
+
+  /** The flush that wrote the channel's snapshot committed: its payments are journaled. */
+  markDurable(): void {
+    this.durableSeqs = [this.payers[0].state.seq, this.payers[1].state.seq];
+    if (this.payments.size > 0 || this.durablePayments.size > 0)
+      this.durablePayments = new Map(this.payments);
+  }
+
+  /** Installs the mediation state of a restored snapshot (durable: it came from the changelog). */
+  restoreMediation(m: MediationState): void {
+    this.payments = new Map(m.payments);
+    this.inbox = new Map(m.inbox);
+    this.durablePayments = new Map(m.payments);
+    this.durableSeqs = [this.payers[0].state.seq, this.payers[1].state.seq];
+  }
 
   /** The bytes of a held transfer (from memory or the local store), or null when they are gone. */
   wireOf(e: HistoryEntry): Buffer | null {

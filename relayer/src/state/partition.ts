@@ -30,6 +30,8 @@ export interface Progress {
   transfers: number;
   control: number;
   signatures: number;
+  /** The payment-messages topic (mediation, protocol §11.5). */
+  payments: number;
 }
 
 /** Verifies wires and returns their transfer hashes (null where invalid). */
@@ -83,14 +85,14 @@ export class PartitionState {
   /** Verified transfers of the restored state that were not applied yet; the pipeline re-admits them. */
   restoredWaiting: WindowItem[] = [];
   /** Everything up to these offsets is reflected in memory. */
-  readonly progress: Progress = { transfers: -1, control: -1, signatures: -1 };
+  readonly progress: Progress = { transfers: -1, control: -1, signatures: -1, payments: -1 };
   /** Inputs up to these offsets were reflected before the restore: skip them when replayed. */
-  skip: Progress = { transfers: -1, control: -1, signatures: -1 };
+  skip: Progress = { transfers: -1, control: -1, signatures: -1, payments: -1 };
   private deadLetters: OutRecord[] = [];
   /** Bytes of transfers received since the last flush (entry: the history entry that will point at them). */
   private newWires = new Map<number, { readonly wire: Buffer; readonly entry: HistoryEntry | null }>();
   private droppedWires = new Set<number>();
-  private flushedProgress: Progress = { transfers: -1, control: -1, signatures: -1 };
+  private flushedProgress: Progress = { transfers: -1, control: -1, signatures: -1, payments: -1 };
   private writer: StoreWriter | null = null;
   /** The partition's transactional writer: open means this node owns the partition (see `attach`). */
   private owner: PartitionWriter | null = null;
@@ -192,7 +194,8 @@ export class PartitionState {
       this.deadLetters.length > 0 ||
       p.transfers !== f.transfers ||
       p.control !== f.control ||
-      p.signatures !== f.signatures
+      p.signatures !== f.signatures ||
+      p.payments !== f.payments
     );
   }
 
@@ -290,7 +293,12 @@ export class PartitionState {
     for (const s of decoded) this.install(s, stored, fetched, wireAt, hashOf);
     if (progress !== null) {
       const p: PartitionProgress = progress;
-      this.skip = { transfers: p.transfers, control: p.control, signatures: p.signatures };
+      this.skip = {
+        transfers: p.transfers,
+        control: p.control,
+        signatures: p.signatures,
+        payments: p.payments,
+      };
     }
     Object.assign(this.progress, this.skip);
     this.flushedProgress = { ...this.skip };
@@ -377,6 +385,7 @@ export class PartitionState {
     ch.proposal = s.proposal && { ...s.proposal };
     ch.checkpoint = s.checkpoint;
     ch.control = s.control;
+    ch.restoreMediation(s.mediation);
     ch.updatedAtMs = s.updatedAtMs;
     if (ch.uncommittedSinceMs > 0 || ch.commitDue) this.uncommitted.add(ch.channelId);
     if (ch.commitDue || ch.proposal) this.attention.add(ch.channelId);
@@ -458,6 +467,7 @@ export class PartitionState {
       { topic: t.transfers, offset: progress.transfers },
       { topic: t.control, offset: progress.control },
       { topic: t.checkpointSignatures, offset: progress.signatures },
+      { topic: t.paymentMessages, offset: progress.payments },
     ]
       .filter((o) => o.offset >= 0)
       .map((o) => ({ topic: o.topic, partition: this.partition, offset: o.offset + 1 }));
@@ -527,7 +537,11 @@ export class PartitionState {
       }
     });
     this.deps.fault?.("after-local-store");
-    for (const id of ids) this.dirty.delete(id);
+    for (const id of ids) {
+      this.dirty.delete(id);
+      // What the mediator may act on now: the payments this commit journaled.
+      this.channels.get(id)?.markDurable();
+    }
     this.newWires.clear();
     this.droppedWires.clear();
     this.flushedProgress = committed;

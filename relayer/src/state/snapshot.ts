@@ -20,7 +20,13 @@ import {
   toHex,
 } from "../../../sdk";
 import { locksRootOf } from "../../../sdk/src/eip712";
+import { decodeMediation, encodeMediation, type MediationState } from "../mediate/entry";
 import type { ChannelState, CheckpointState, ControlState, ProposalState } from "./channel";
+
+/** The snapshot schema version written (1: before mediation; still read). */
+export const SNAPSHOT_VERSION = 2;
+/** The progress schema version written (1: before the payment-messages topic; still read). */
+export const PROGRESS_VERSION = 2;
 
 /** A history entry without its bytes (they stay in the transfers topic) and without its hash. */
 export interface HistoryRef {
@@ -48,12 +54,16 @@ export interface ChannelSnapshot {
   readonly checkpoint: CheckpointState | null;
   readonly control: ControlState | null;
   readonly updatedAtMs: number;
+  /** The mediator's payments and inbox of the channel (empty in version 1 snapshots). */
+  readonly mediation: MediationState;
 }
 
 export interface PartitionProgress {
   readonly transfers: number;
   readonly control: number;
   readonly signatures: number;
+  /** -1 in version 1 markers (written before the topic existed). */
+  readonly payments: number;
   readonly writer: string;
   readonly atMs: number;
 }
@@ -208,7 +218,7 @@ const snapshotMapping: MessageMapping<ChannelSnapshot> = {
     const p = s.proposal;
     const c = s.checkpoint;
     return {
-      schemaVersion: 1,
+      schemaVersion: SNAPSHOT_VERSION,
       channelId: b(s.channelId, "channelId", 32),
       payer0: payerToAvro(s.payers[0]),
       payer1: payerToAvro(s.payers[1]),
@@ -237,6 +247,7 @@ const snapshotMapping: MessageMapping<ChannelSnapshot> = {
       },
       control: s.control && { ...s.control },
       updatedAtMs: s.updatedAtMs,
+      mediation: Buffer.from(encodeMediation(s.mediation)),
     };
   },
   fromAvro(r) {
@@ -275,16 +286,18 @@ const snapshotMapping: MessageMapping<ChannelSnapshot> = {
           ? { requestId: String(k.requestId), action: k.action, atMs: num(k, "atMs") }
           : null,
       updatedAtMs: num(r, "updatedAtMs"),
+      mediation: decodeMediation(r.mediation instanceof Uint8Array ? r.mediation : new Uint8Array(0)),
     };
   },
 };
 
 const progressMapping: MessageMapping<PartitionProgress> = {
-  toAvro: (p) => ({ schemaVersion: 1, ...p }),
+  toAvro: (p) => ({ schemaVersion: PROGRESS_VERSION, ...p }),
   fromAvro: (r) => ({
     transfers: num(r, "transfers"),
     control: num(r, "control"),
     signatures: num(r, "signatures"),
+    payments: num(r, "payments"),
     writer: typeof r.writer === "string" ? r.writer : "",
     atMs: num(r, "atMs"),
   }),
@@ -305,16 +318,19 @@ let cached: StateCodecs | null = null;
 export function stateCodecs(): StateCodecs {
   if (!cached) {
     const registry = new SchemaRegistry();
+    // Earlier writers, so snapshots and markers written before mediation keep reading.
+    registry.register(schema("channel-snapshot.v1.avsc"));
+    registry.register(schema("partition-progress.v1.avsc"));
     cached = {
       snapshot: new AvroCodec(
         "ChannelSnapshot",
-        schema("channel-snapshot.v1.avsc"),
+        schema("channel-snapshot.v2.avsc"),
         registry,
         snapshotMapping,
       ),
       progress: new AvroCodec(
         "PartitionProgress",
-        schema("partition-progress.v1.avsc"),
+        schema("partition-progress.v2.avsc"),
         registry,
         progressMapping,
       ),
@@ -409,7 +425,7 @@ export function encodeSnapshot(s: ChannelSnapshot): Buffer {
   const w = writer;
   w.at = 0;
   w.raw(framePrefixOf());
-  w.long(1);
+  w.long(SNAPSHOT_VERSION);
   w.hex(s.channelId, 32, "channelId");
   writePayer(w, s.payers[0]);
   writePayer(w, s.payers[1]);
@@ -456,6 +472,7 @@ export function encodeSnapshot(s: ChannelSnapshot): Buffer {
     w.long(k.atMs);
   }
   w.long(s.updatedAtMs);
+  w.bytes(encodeMediation(s.mediation));
   return Buffer.from(w.buf.subarray(0, w.at));
 }
 
@@ -496,5 +513,6 @@ export function snapshotOf(ch: ChannelState): ChannelSnapshot {
     checkpoint: ch.checkpoint,
     control: ch.control,
     updatedAtMs: ch.updatedAtMs,
+    mediation: { payments: ch.payments, inbox: ch.inbox },
   };
 }

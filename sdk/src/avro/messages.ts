@@ -34,6 +34,7 @@ import { CHANNEL_STATUS_NAMES } from "../types";
 import { toChannelParams, toDomain, toPayer, toTransfer } from "../validate";
 import { AvroCodec, SchemaRegistry, loadSchemaFile, type MessageMapping } from "./codec";
 import { channelUpdateMapping, type ChannelUpdateMessage } from "../routing/graph-avro";
+import { paymentMessageMapping, type PaymentMessage } from "../routing/payment-message";
 import { readFrameFingerprint } from "./framing";
 
 /** Default topic names; every node setting may override them. */
@@ -45,6 +46,8 @@ export const DEFAULT_TOPICS = {
   settlements: "parsec.settlements",
   stateChangelog: "parsec.state-changelog",
   deadLetter: "parsec.dead-letter",
+  paymentMessages: "parsec.payment-messages",
+  channelGraph: "parsec.channel-graph",
 } as const;
 
 // ---------------------------------------------------------------- field helpers
@@ -739,6 +742,7 @@ export const SCHEMA_FILES = {
   stateChangelog: "state-changelog.v1.avsc",
   deadLetter: "dead-letter.v2.avsc",
   channelUpdate: "channel-update.v1.avsc",
+  paymentMessage: "payment-message.v1.avsc",
 } as const;
 
 /**
@@ -758,6 +762,7 @@ export interface ParsecCodecs {
   readonly stateChangelog: AvroCodec<ChannelStateEntry>;
   readonly deadLetter: AvroCodec<DeadLetter>;
   readonly channelUpdate: AvroCodec<ChannelUpdateMessage>;
+  readonly paymentMessage: AvroCodec<PaymentMessage>;
 }
 
 /**
@@ -805,6 +810,12 @@ export function createCodecs(registry: SchemaRegistry = new SchemaRegistry()): P
       loadSchemaFile(SCHEMA_FILES.channelUpdate),
       registry,
       channelUpdateMapping,
+    ),
+    paymentMessage: new AvroCodec(
+      "PaymentMessage",
+      loadSchemaFile(SCHEMA_FILES.paymentMessage),
+      registry,
+      paymentMessageMapping,
     ),
   };
 }

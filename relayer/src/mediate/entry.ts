@@ -1,0 +1,97 @@
+/**
+ * What a node keeps per channel for mediation (protocol §11.5), in the channel's snapshot: the payments
+ * whose INCOMING lock is in the channel (`PaymentEntry`: the pure core's record plus what the node needs
+ * to act on it) and the peer messages received about the node's own locks in the channel (`InboxEntry`).
+ * Both travel in the snapshot's `mediation` bytes (`encodeMediation`), so restore, fencing and the flush
+ * transaction cover them like the rest of the channel.
+ */
+import type { Hash, Hex, PayerIndex } from "../../../sdk";
+import { MalformedError } from "../../../sdk";
+import type { ForwardedPayment } from "./types";
+
+/** The mediator's own transfer in the outgoing channel, journaled (with its seq) before it is signed. */
+export interface OutgoingOp {
+  readonly kind: "LOCK" | "UNLOCK" | "CANCEL";
+  readonly seq: number;
+}
+
+/** One payment the node mediates, keyed by its incoming lock (`paymentKey`). */
+export interface PaymentEntry {
+  readonly record: ForwardedPayment;
+  /** The upstream payer's index in the incoming channel (the node is the other participant). */
+  readonly upstream: PayerIndex;
+  /** How the upstream resolved the incoming lock, as applied to the channel; null while it is pending. */
+  readonly upstreamResolved: "UNLOCK" | "CANCEL" | null;
+  /** This hop's onion shared secret (the key of the failures it sends upstream); zero: the onion did not open. */
+  readonly sharedSecret: Hex;
+  /** The packet for the next hop, kept until the outgoing LOCK is applied. */
+  readonly next: Hex | null;
+  /** The journaled outgoing transfer not yet seen applied. */
+  readonly op: OutgoingOp | null;
+  /** Chain time of the last change (settled and failed entries are pruned some time after it). */
+  readonly updatedAt: bigint;
+}
+
+/** A verified peer message about the node's own LOCK `seq` in the channel. */
+export type InboxEntry =
+  | { readonly kind: "SECRET"; readonly seq: number; readonly secret: Hash; readonly at: bigint }
+  | { readonly kind: "FAIL"; readonly seq: number; readonly failure: Hex; readonly at: bigint };
+
+/** The key of an incoming lock's entry: the upstream payer and its seq. */
+export function paymentKey(upstream: PayerIndex, payerSeq: bigint): string {
+  return `${upstream}/${payerSeq}`;
+}
+
+/** The key of an inbox entry: one message per kind and lock. */
+export function inboxKey(payer: PayerIndex, seq: number, kind: InboxEntry["kind"]): string {
+  return `${payer}/${seq}/${kind}`;
+}
+
+export interface MediationState {
+  readonly payments: ReadonlyMap<string, PaymentEntry>;
+  readonly inbox: ReadonlyMap<string, InboxEntry>;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * The snapshot's `mediation` bytes: UTF-8 JSON `{v: 1, payments: [[key, entry]…], inbox: [[key, entry]…]}`
+ * with bigints as `{"$n": "<decimal>"}`; empty when the channel has neither (the common case costs
+ * one byte of Avro).
+ */
+export function encodeMediation(s: MediationState): Uint8Array {
+  if (s.payments.size === 0 && s.inbox.size === 0) return EMPTY;
+  const json = JSON.stringify({ v: 1, payments: [...s.payments], inbox: [...s.inbox] }, (_, v: unknown) =>
+    typeof v === "bigint" ? { $n: v.toString() } : v,
+  );
+  return Buffer.from(json, "utf8");
+}
+
+/** Reads `encodeMediation`'s bytes (`Malformed` when they are not). */
+export function decodeMediation(bytes: Uint8Array): MediationState {
+  if (bytes.length === 0) return { payments: new Map(), inbox: new Map() };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(bytes).toString("utf8"), (_, v: unknown) => {
+      if (v !== null && typeof v === "object" && !Array.isArray(v)) {
+        const n = (v as { $n?: unknown }).$n;
+        if (typeof n === "string" && Object.keys(v).length === 1) {
+          if (!/^-?\d{1,80}$/.test(n)) throw new Error(`bad integer ${n}`);
+          return BigInt(n);
+        }
+      }
+      return v;
+    });
+  } catch (e) {
+    throw new MalformedError(
+      `mediation state is not readable (${e instanceof Error ? e.message : String(e)})`,
+    );
+  }
+  const o = parsed as { v?: unknown; payments?: unknown; inbox?: unknown };
+  if (o?.v !== 1 || !Array.isArray(o.payments) || !Array.isArray(o.inbox))
+    throw new MalformedError("mediation state has an unknown layout");
+  return {
+    payments: new Map(o.payments as [string, PaymentEntry][]),
+    inbox: new Map(o.inbox as [string, InboxEntry][]),
+  };
+}

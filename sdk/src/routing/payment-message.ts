@@ -1,0 +1,218 @@
+/**
+ * Peer messages of routed payments (protocol §11.5, *Peer messages*): what the payee of a LOCK tells its
+ * payer off-chain, on the `parsec.payment-messages` topic (key: the channel id, co-partitioned with the
+ * transfers). SECRET shows the preimage and asks for the UNLOCK; FAIL carries the onion failure message
+ * (§11.4) and asks for the CANCEL; ACK acknowledges the LOCK. Each is signed by the payee over a
+ * domain-separated digest, so nobody else can fail (or settle) a payment, and a message cannot be moved
+ * to another deployment, channel, lock or kind. Node only (Avro mapping with Buffers).
+ */
+import { keccak256, sha256, toUtf8Bytes } from "ethers";
+import { concatBytes, fromHex, isHexOfLength, toAddress, toHex, writeUint } from "../bytes";
+import { domainSeparator } from "../eip712";
+import { BadSignatureError, MalformedError } from "../errors";
+import type { MessageMapping } from "../avro/codec";
+import { recoverSigner, type LocalSigner } from "../sign";
+import type { Address, Domain, Hash, Hex, PayerIndex } from "../types";
+import { toDomain } from "../validate";
+import { ONION_FAILURE_SIZE } from "./onion-failure";
+
+/** The topic of peer messages (each node prefixes it like every topic). */
+export const PAYMENT_MESSAGES_TOPIC = "parsec.payment-messages";
+/** No valid payment message is longer (framing, fixed fields and a failure): larger input is refused unread. */
+export const MAX_PAYMENT_MESSAGE_BYTES = 640;
+/** The digest's prefix: not an EIP-712 `0x1901` message, so no wallet prompt can be replayed as one. */
+const DIGEST_PREFIX = toUtf8Bytes("\x19Parsec payment message v1");
+
+export const PAYMENT_MESSAGE_KINDS = ["SECRET", "FAIL", "ACK"] as const;
+export type PaymentMessageKind = (typeof PAYMENT_MESSAGE_KINDS)[number];
+
+/** What a message says, by kind. */
+export type PaymentMessageBody =
+  /** The preimage of the LOCK's hashlock: "UNLOCK it". */
+  | { readonly kind: "SECRET"; readonly secret: Hash }
+  /** The onion failure message (288 bytes, §11.4): "CANCEL it". */
+  | { readonly kind: "FAIL"; readonly failure: Hex }
+  /** The LOCK arrived. */
+  | { readonly kind: "ACK" };
+
+/** The LOCK a message is about: (channel, payer, seq) and its hashlock. */
+export interface PaymentMessageLock {
+  readonly channelId: Hash;
+  readonly payer: PayerIndex;
+  readonly seq: bigint;
+  readonly hashlock: Hash;
+}
+
+export type UnsignedPaymentMessage = PaymentMessageLock & PaymentMessageBody;
+
+export type PaymentMessage = UnsignedPaymentMessage & {
+  readonly schemaVersion: number;
+  readonly domain: Domain;
+  /** The LOCK's payee (participant `1 − payer`); the signature recovers to it. */
+  readonly sender: Address;
+  readonly signature: Hex;
+  /** Producer wall clock, Unix ms; 0 when unknown. */
+  readonly sentAtMs: number;
+};
+
+const KIND_CODE: Record<PaymentMessageKind, number> = { SECRET: 1, FAIL: 2, ACK: 3 };
+
+function bodyBytes(m: PaymentMessageBody): Uint8Array {
+  switch (m.kind) {
+    case "SECRET":
+      return fromHex(m.secret, "secret", 32);
+    case "FAIL":
+      return fromHex(m.failure, "failure", ONION_FAILURE_SIZE);
+    case "ACK":
+      return new Uint8Array(0);
+  }
+}
+
+/** Checks the fields of a message (`Malformed`); a SECRET must open the hashlock. */
+export function checkPaymentMessage<T extends UnsignedPaymentMessage>(m: T): T {
+  if (!isHexOfLength(m.channelId, 32)) throw new MalformedError("channelId must be 32 bytes");
+  if (m.payer !== 0 && m.payer !== 1) throw new MalformedError("payer must be 0 or 1");
+  if (typeof m.seq !== "bigint" || m.seq < 1n || m.seq > 0xffffffffn)
+    throw new MalformedError("seq must be 1 … 2^32 − 1");
+  if (!isHexOfLength(m.hashlock, 32)) throw new MalformedError("hashlock must be 32 bytes");
+  if (!PAYMENT_MESSAGE_KINDS.includes(m.kind)) throw new MalformedError(`unknown kind ${String(m.kind)}`);
+  bodyBytes(m);
+  if (m.kind === "SECRET" && sha256(m.secret).toLowerCase() !== m.hashlock.toLowerCase()) {
+    throw new MalformedError("the secret does not open the hashlock (sha256(secret) ≠ hashlock)");
+  }
+  return m;
+}
+
+/** The digest the payee signs (domain-separated; binds the lock, the kind and the body). */
+export function paymentMessageDigest(domain: Domain, m: UnsignedPaymentMessage): Hash {
+  checkPaymentMessage(m);
+  const fixed = new Uint8Array(1 + 8 + 1);
+  writeUint(fixed, 0, 1, m.payer);
+  writeUint(fixed, 1, 8, m.seq);
+  writeUint(fixed, 9, 1, KIND_CODE[m.kind]);
+  return keccak256(
+    concatBytes(
+      DIGEST_PREFIX,
+      fromHex(domainSeparator(domain)),
+      fromHex(m.channelId),
+      fixed.subarray(0, 9),
+      fromHex(m.hashlock),
+      fixed.subarray(9),
+      fromHex(keccak256(bodyBytes(m))),
+    ),
+  ) as Hash;
+}
+
+/** Signs a message as the LOCK's payee. */
+export function signPaymentMessage(
+  signer: LocalSigner,
+  domain: Domain,
+  m: UnsignedPaymentMessage,
+  sentAtMs = 0,
+): PaymentMessage {
+  const signature = signer.signDigest(paymentMessageDigest(domain, m));
+  return { ...m, schemaVersion: 1, domain, sender: signer.address, signature, sentAtMs };
+}
+
+/**
+ * Checks that `m` was signed by `payee` (the LOCK's payee, participant `1 − payer` of the channel) in
+ * `domain`: `BadSignature` otherwise (a forged, re-addressed or unsigned message).
+ */
+export function verifyPaymentMessage(m: PaymentMessage, domain: Domain, payee: Address): void {
+  if (m.domain.chainId !== domain.chainId || m.domain.verifyingContract !== domain.verifyingContract) {
+    throw new BadSignatureError("the message is for another deployment");
+  }
+  if (m.sender !== payee) {
+    throw new BadSignatureError(`the sender ${m.sender} is not the lock's payee ${payee}`);
+  }
+  const recovered = recoverSigner(paymentMessageDigest(domain, m), m.signature);
+  if (recovered !== payee)
+    throw new BadSignatureError(`the signature recovers to ${recovered}, not ${payee}`);
+}
+
+function fixedOf(r: Record<string, unknown>, field: string, length: number): Uint8Array {
+  const v = r[field];
+  if (!(v instanceof Uint8Array) || v.length !== length)
+    throw new MalformedError(`${field} must be ${length} bytes`);
+  return v;
+}
+
+function intOf(r: Record<string, unknown>, field: string): number {
+  const v = r[field];
+  if (typeof v !== "number" || !Number.isSafeInteger(v))
+    throw new MalformedError(`${field} must be an integer`);
+  return v;
+}
+
+/** The mapping between `PaymentMessage` and its Avro record (`payment-message.v1.avsc`). */
+export const paymentMessageMapping: MessageMapping<PaymentMessage> = {
+  toAvro(m) {
+    checkPaymentMessage(m);
+    if (m.domain.chainId > BigInt(Number.MAX_SAFE_INTEGER))
+      throw new MalformedError("Avro messages carry chain ids up to 2^53 − 1");
+    return {
+      schemaVersion: m.schemaVersion,
+      chainId: Number(m.domain.chainId),
+      verifyingContract: Buffer.from(fromHex(m.domain.verifyingContract, "verifyingContract", 20)),
+      channelId: Buffer.from(fromHex(m.channelId, "channelId", 32)),
+      payer: m.payer,
+      seq: Number(m.seq),
+      hashlock: Buffer.from(fromHex(m.hashlock, "hashlock", 32)),
+      kind: m.kind,
+      secret: m.kind === "SECRET" ? Buffer.from(fromHex(m.secret, "secret", 32)) : null,
+      failure: m.kind === "FAIL" ? Buffer.from(fromHex(m.failure, "failure", ONION_FAILURE_SIZE)) : null,
+      sender: Buffer.from(fromHex(m.sender, "sender", 20)),
+      signature: Buffer.from(fromHex(m.signature, "signature", 65)),
+      sentAtMs: m.sentAtMs,
+    };
+  },
+  fromAvro(r) {
+    const chainId = intOf(r, "chainId");
+    if (chainId < 0) throw new MalformedError("chainId must not be negative");
+    const payer = intOf(r, "payer");
+    if (payer !== 0 && payer !== 1) throw new MalformedError("payer must be 0 or 1");
+    const seq = intOf(r, "seq");
+    const lock = {
+      channelId: toHex(fixedOf(r, "channelId", 32)) as Hash,
+      payer: payer as PayerIndex,
+      seq: BigInt(seq < 0 ? 0 : seq),
+      hashlock: toHex(fixedOf(r, "hashlock", 32)) as Hash,
+    };
+    const kind = r.kind;
+    let body: PaymentMessageBody;
+    if (kind === "SECRET") {
+      if (r.failure !== null) throw new MalformedError("a SECRET carries no failure");
+      body = { kind, secret: toHex(fixedOf(r, "secret", 32)) as Hash };
+    } else if (kind === "FAIL") {
+      if (r.secret !== null) throw new MalformedError("a FAIL carries no secret");
+      body = { kind, failure: toHex(fixedOf(r, "failure", ONION_FAILURE_SIZE)) };
+    } else if (kind === "ACK") {
+      if (r.secret !== null || r.failure !== null) throw new MalformedError("an ACK carries no body");
+      body = { kind };
+    } else {
+      throw new MalformedError(`unknown payment message kind ${String(kind)}`);
+    }
+    const unsigned = checkPaymentMessage({ ...lock, ...body } as UnsignedPaymentMessage);
+    return {
+      ...unsigned,
+      schemaVersion: intOf(r, "schemaVersion"),
+      domain: toDomain({
+        chainId: BigInt(chainId),
+        verifyingContract: toHex(fixedOf(r, "verifyingContract", 20)),
+      }),
+      sender: toAddress(toHex(fixedOf(r, "sender", 20)), "sender"),
+      signature: toHex(fixedOf(r, "signature", 65)),
+      sentAtMs: intOf(r, "sentAtMs"),
+    };
+  },
+};
+
+/** Refuses input too large to be a payment message before it is decoded (`Malformed`), else null. */
+export function screenPaymentMessage(wire: Uint8Array): MalformedError | null {
+  return wire.length > MAX_PAYMENT_MESSAGE_BYTES
+    ? new MalformedError(
+        `a payment message is at most ${MAX_PAYMENT_MESSAGE_BYTES} bytes, got ${wire.length}`,
+        { length: wire.length },
+      )
+    : null;
+}
