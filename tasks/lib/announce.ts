@@ -85,7 +85,7 @@ export async function runAnnounce(
   const feeBase = units("fee-base", args.feeBase, 0n);
 
   const target = kafkaTarget(args);
-  const topic = graphTopicName(args);
+  const topic = graphTopicName(args, target);
   const client = await openLog(target, []);
   try {
     // A reader keeps an update only if it is newer than the one it holds: one second after it at least.

@@ -3,9 +3,7 @@
  * contract's events, and the signed ChannelUpdates of the graph topic applied to the SDK's `ChannelGraph`,
  * which re-checks each one (the topic is not trusted). Kafka through `./kafka`.
  */
-import fs from "node:fs";
 import {
-  CHANNEL_GRAPH_TOPIC,
   ChannelGraph,
   codecs,
   type Address,
@@ -16,27 +14,17 @@ import {
 } from "../../sdk";
 import type { ReadContext } from "./context";
 import { TaskError } from "./errors";
-import { kafkaTarget, openLog, type KafkaArgs } from "./kafka";
+import { kafkaTarget, openLog, type KafkaArgs, type KafkaTarget } from "./kafka";
 
 /** The graph topic's options: the node's Kafka options and the topic's own name. */
 export interface GraphArgs extends KafkaArgs {
-  /** Default: the node's topic prefix + `parsec.channel-graph`. */
+  /** Default: the node's name for it (`kafka.topics.channelGraph`: the topic prefix + `parsec.channel-graph`). */
   readonly graphTopic: string;
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
-
-/** The graph topic: `--graph-topic`, else the node's topic prefix (as node:control finds it) + the SDK's name. */
-export function graphTopicName(args: Partial<GraphArgs>, env: Env = process.env): string {
-  if (args.graphTopic) return args.graphTopic;
-  let prefix = args.prefix || env.PARSEC_TOPIC_PREFIX || "";
-  const configFile = args.nodeConfig || env.PARSEC_CONFIG || "";
-  if (!prefix && configFile) {
-    // kafkaTarget (called first) has already read and checked this file.
-    const raw = JSON.parse(fs.readFileSync(configFile, "utf8")) as { kafka?: { topicPrefix?: unknown } };
-    if (typeof raw.kafka?.topicPrefix === "string") prefix = raw.kafka.topicPrefix;
-  }
-  return prefix + CHANNEL_GRAPH_TOPIC;
+/** The graph topic: `--graph-topic`, else the node's own name for it (`kafkaTarget`, as node:control finds it). */
+export function graphTopicName(args: Partial<GraphArgs>, target: KafkaTarget): string {
+  return args.graphTopic || target.topics.channelGraph;
 }
 
 /** The channels open now, from the contract's events (§11.2: from `ChannelOpened` until it leaves Open). */
@@ -110,7 +98,7 @@ export async function loadGraph(
   channels: ReadonlyMap<Hash, OpenChannel>,
 ): Promise<{ graph: ChannelGraph; report: GraphReport }> {
   const target = kafkaTarget(args);
-  const topic = graphTopicName(args);
+  const topic = graphTopicName(args, target);
   const client = await openLog(target, []);
   const graph = new ChannelGraph({ domain: ctx.domain });
   const ignored: Partial<Record<keyof GraphReport["ignored"], number>> = {};
