@@ -187,7 +187,7 @@ contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault 
     }
 
     /// @inheritdoc IParsecChannels
-    function extendChainWithConsents(
+    function extendChainUsingConsentedCancels(
         ChannelParams calldata params,
         uint8 payer,
         bytes calldata startBody,
@@ -545,7 +545,7 @@ contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault 
         if (!matches) revert StateMismatch(channelId);
     }
 
-    /// @dev Who signs payer's chain in the channel `params` names (no consents: see `extendChainWithConsents`).
+    /// @dev Who signs payer's chain in the channel `params` names (no consents: see `extendChainUsingConsentedCancels`).
     function _chainContext(
         ChannelParams calldata params,
         uint8 payer

@@ -208,7 +208,7 @@ interface IParsecChannels {
     /// lock's expiry, or of a secret registered in time) counts when `consents` holds the payee's consent
     /// to exactly that CANCEL. Consents for other seqs, or for CANCELs the plain rule allows, are ignored.
     /// @param consents Packed `CancelConsentRecord`s (`seq:u32 signature:65`, 69 bytes each), any order.
-    function extendChainWithConsents(
+    function extendChainUsingConsentedCancels(
         ChannelParams calldata params,
         uint8 payer,
         bytes calldata startBody,

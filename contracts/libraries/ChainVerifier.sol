@@ -227,17 +227,19 @@ library ChainVerifier {
         unchecked {
             uint256 end = ctx.consentsOffset + ctx.consentsLength;
             for (uint256 at = ctx.consentsOffset; at < end; at += PackedRecords.CANCEL_CONSENT_RECORD_LENGTH) {
-                bytes calldata record;
+                uint256 seq;
                 assembly ("memory-safe") {
-                    record.offset := at
-                    record.length := 69
+                    seq := shr(224, calldataload(at))
                 }
-                if (uint32(bytes4(record)) != t.seq) continue;
-                bytes32 digest = MessageHashUtils.toTypedDataHash(
+                if (seq != t.seq) continue;
+                bytes32 digest = ParsecHashing.cancelConsentDigest(
                     ctx.domainSeparator,
-                    ParsecHashing.cancelConsentHash(ctx.channelId, ctx.payer, t, hash)
+                    ctx.channelId,
+                    ctx.payer,
+                    t,
+                    hash
                 );
-                if (!SignatureCheck.signedBy(digest, record, 4, ctx.payee)) {
+                if (!SignatureCheck.signedAt(digest, at + 4, ctx.payee)) {
                     revert IParsecChannels.InvalidCancelConsent(t.seq, ctx.payee);
                 }
                 return true;

@@ -99,15 +99,17 @@ library ParsecHashing {
         return keccak256(abi.encode(WITHDRAW_TYPEHASH, id, nonce, amount0, amount1, expiry));
     }
 
-    /// @notice The struct hash of a payee's consent to the CANCEL `t` (transfer hash `transfer`) of `payer`.
-    /// @dev Seven words behind the type hash; the lock fields are the transfer's own, so a consent names
-    /// exactly one CANCEL of one chain (its hash covers seq, prev and every total).
-    function cancelConsentHash(
+    /// @notice The EIP-712 digest of a payee's consent to the CANCEL `t` (transfer hash `transfer`) of `payer`.
+    /// @dev Struct hash (seven words behind the type hash; the lock fields are the transfer's own, so a consent
+    /// names exactly one CANCEL of one chain) and digest in one piece of scratch memory: the consent path
+    /// then adds no call site to the helpers the hot paths inline.
+    function cancelConsentDigest(
+        bytes32 domainSeparator,
         bytes32 id,
         uint8 payer,
         TransferBody memory t,
         bytes32 transfer
-    ) internal pure returns (bytes32 hash) {
+    ) internal pure returns (bytes32 digest) {
         bytes32 typeHash = CANCEL_CONSENT_TYPEHASH;
         assembly ("memory-safe") {
             let m := mload(0x40)
@@ -119,7 +121,11 @@ library ParsecHashing {
             mstore(add(m, 0xa0), mload(add(t, 0xe0))) // expiry
             mstore(add(m, 0xc0), mload(add(t, 0xc0))) // hashlock
             mstore(add(m, 0xe0), transfer)
-            hash := keccak256(m, 0x100)
+            let structHash := keccak256(m, 0x100)
+            mstore(m, hex"1901")
+            mstore(add(m, 0x02), domainSeparator)
+            mstore(add(m, 0x22), structHash)
+            digest := keccak256(m, 0x42)
         }
     }
 

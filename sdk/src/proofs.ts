@@ -615,7 +615,7 @@ export type DisputeStep =
 export type ConsentedDisputeStep =
   | DisputeStep
   | {
-      readonly method: "extendChainWithConsents";
+      readonly method: "extendChainUsingConsentedCancels";
       readonly args: ExtendChainWithConsentsArgs;
       readonly description: string;
     };
@@ -643,7 +643,7 @@ export function planDispute(
 
 /**
  * `planDispute` for a ledger that holds the payee's consents to CANCELs (`addCancelConsent`): a piece
- * with such a CANCEL becomes `extendChainWithConsents` carrying them, so it counts before the lock's
+ * with such a CANCEL becomes `extendChainUsingConsentedCancels` carrying them, so it counts before the lock's
  * expiry. Without consents in the ledger it plans exactly what `planDispute` does.
  */
 export function planDisputeWithConsents(
@@ -700,7 +700,7 @@ function plan(
         if (consents.length === 0) steps.push({ method: "extendChain", args, description });
         else
           steps.push({
-            method: "extendChainWithConsents",
+            method: "extendChainUsingConsentedCancels",
             args: [...args, bytesArg(encodeCancelConsentRecords(consents))],
             description: `${description}, with ${consents.length} CANCEL consent(s)`,
           });

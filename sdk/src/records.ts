@@ -448,7 +448,7 @@ export function withdrawArgs(
   ];
 }
 
-/** The arguments of `extendChainWithConsents`: `extendChain`'s and the packed consents. */
+/** The arguments of `extendChainUsingConsentedCancels`: `extendChain`'s and the packed consents. */
 export type ExtendChainWithConsentsArgs = readonly [...ExtendChainArgs, consents: Hex];
 
 /**
@@ -468,7 +468,7 @@ export function encodeCancelConsentRecords(
 }
 
 /**
- * `extendChainWithConsents(params, payer, startBody, otherHead, startLocks, transfers, consents)`: a chain
+ * `extendChainUsingConsentedCancels(params, payer, startBody, otherHead, startLocks, transfers, consents)`: a chain
  * piece (as `extendChainArgs`) with the payee's consents to CANCELs of it. Every consent must be the payer's
  * chain's and name a CANCEL of the piece (else `Malformed`: it could never be used).
  */

@@ -1,5 +1,5 @@
 // Early release of a lock the payee consents to (protocol §3 "CANCEL", §4.3, §6 CancelConsentRecord):
-// `extendChainWithConsents` counts a CANCEL before its lock's expiry, or of a secret registered in time,
+// `extendChainUsingConsentedCancels` counts a CANCEL before its lock's expiry, or of a secret registered in time,
 // exactly when the payee signed a `CancelConsent` for that very CANCEL transfer. Everything else refuses.
 import { expect } from "chai";
 import hre from "hardhat";
@@ -96,7 +96,7 @@ function pieceArgs(ch: Channel, fromSeq: number, toSeq: number, chain: PayerChai
 
 function extendWith(b: Base, ch: Channel, fromSeq: number, toSeq: number, consents: Hex[], from?: Signer) {
   const channels = from ? b.channels.connect(from) : b.channels;
-  return channels.extendChainWithConsents(...pieceArgs(ch, fromSeq, toSeq), concat(consents));
+  return channels.extendChainUsingConsentedCancels(...pieceArgs(ch, fromSeq, toSeq), concat(consents));
 }
 
 /**
@@ -115,7 +115,7 @@ async function lockedAndCancelled(b: Base) {
 
 describe("CancelConsent: early release of a lock the payee consents to", () => {
   describe("without consent nothing changes", () => {
-    it("an early CANCEL is refused by extendChain, and by extendChainWithConsents without its consent", async () => {
+    it("an early CANCEL is refused by extendChain, and by extendChainUsingConsentedCancels without its consent", async () => {
       const b = await loadFixture(deployBase);
       const { ch } = await lockedAndCancelled(b);
       await expect(b.channels.extendChain(...pieceArgs(ch, 0, 3)))
@@ -196,7 +196,7 @@ describe("CancelConsent: early release of a lock the payee consents to", () => {
       await ch.c0.pay(parseEther("0.05"));
       await b.channels.checkpoint(await checkpointAt(ch, 2, 0));
       await expect(
-        b.channels.extendChainWithConsents(
+        b.channels.extendChainUsingConsentedCancels(
           ch.params,
           0,
           packBody(ch.c0.bodies[1]),
@@ -252,7 +252,7 @@ describe("CancelConsent: early release of a lock the payee consents to", () => {
           .proveHead(headProof(ch, 0, 2), { gasPrice: 10n ** 10n, nonce: reveal.nonce + 1 });
         const extend = await b.channels
           .connect(b.alice)
-          .extendChainWithConsents(...pieceArgs(ch, 0, 3), consentRecord(3, consent), {
+          .extendChainUsingConsentedCancels(...pieceArgs(ch, 0, 3), consentRecord(3, consent), {
             gasPrice: 10n ** 9n,
           });
         await hre.network.provider.send("evm_mine");
@@ -367,11 +367,11 @@ describe("CancelConsent: early release of a lock the payee consents to", () => {
       const cancel = await ch.c1.push(Kind.Cancel, LOCK, HASHLOCK, expiry);
       const args = [ch.params, 1, "0x", ZERO32, "0x", concat(ch.c1.signed)] as const;
       const own = await signConsent(b.bob, b.dom, ch.id, 1, cancel);
-      await expect(b.channels.extendChainWithConsents(...args, consentRecord(2, own)))
+      await expect(b.channels.extendChainUsingConsentedCancels(...args, consentRecord(2, own)))
         .to.be.revertedWithCustomError(b.channels, "InvalidCancelConsent")
         .withArgs(2, b.alice.address);
       const payee = await signConsent(b.alice, b.dom, ch.id, 1, cancel);
-      await expect(b.channels.extendChainWithConsents(...args, consentRecord(2, payee)))
+      await expect(b.channels.extendChainUsingConsentedCancels(...args, consentRecord(2, payee)))
         .to.emit(b.channels, "ChainExtended")
         .withArgs(ch.id, 1, 0, 2);
     });
@@ -425,7 +425,7 @@ describe("CancelConsent: early release of a lock the payee consents to", () => {
         // Secrets of some still-pending locks too: those locks go to the payee.
         for (const lock of pending) if (rand(2) === 0) secrets.push(lock.secret);
         if (secrets.length > 0) await b.channels.registerSecrets(secrets);
-        await b.channels.extendChainWithConsents(...pieceArgs(ch, 0, ch.c0.seq), concat(consents));
+        await b.channels.extendChainUsingConsentedCancels(...pieceArgs(ch, 0, ch.c0.seq), concat(consents));
         expect((await stateOf(b.channels, ch.id)).head0).to.equal(ch.c0.seq);
 
         await b.channels.connect(b.alice).close(ch.params);

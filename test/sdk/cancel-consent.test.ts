@@ -235,9 +235,9 @@ describe("sdk/cancel-consent: the payee's consent to an early CANCEL", () => {
         .withArgs(2);
 
       const steps = planDisputeWithConsents({ ledger, checkpoint: null }, state, { payers: [0] });
-      expect(steps.map((s) => s.method)).to.deep.equal(["extendChainWithConsents"]);
-      if (steps[0].method !== "extendChainWithConsents") throw new Error("unreachable");
-      await expect(contract.extendChainWithConsents(...steps[0].args))
+      expect(steps.map((s) => s.method)).to.deep.equal(["extendChainUsingConsentedCancels"]);
+      if (steps[0].method !== "extendChainUsingConsentedCancels") throw new Error("unreachable");
+      await expect(contract.extendChainUsingConsentedCancels(...steps[0].args))
         .to.emit(contract, "ChainExtended")
         .withArgs(ch.channelId, 0, 0, 2);
       expect((await onchain(contract, ch.channelId)).proven[0].seq).to.equal(2);
@@ -301,7 +301,7 @@ describe("sdk/cancel-consent: the payee's consent to an early CANCEL", () => {
         ] as const;
         let chain: string;
         try {
-          await (await contract.extendChainWithConsents(...args)).wait();
+          await (await contract.extendChainUsingConsentedCancels(...args)).wait();
           chain = "ok";
         } catch (e) {
           chain = contract.interface.parseError((e as { data: string }).data)?.name ?? "unknown";
