@@ -160,7 +160,7 @@ library ChainVerifier {
             revert IParsecChannels.SeqGap(expected, t.seq);
         }
         if (t.prev != state.head) revert IParsecChannels.BrokenHashPointer(t.seq);
-        bool needsConsent;
+        bool needsConsent = false;
         if (step == STEP_NOT_A_PAY) {
             needsConsent = _applyLockOperation(state, t, revealedAt);
         } else {
