@@ -183,19 +183,27 @@ contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault 
         bytes calldata startLocks,
         bytes calldata transfers
     ) external {
-        if (payer > 1) revert InvalidPayer(payer);
-        ChainVerifier.Context memory ctx = ChainVerifier.Context({
-            channelId: ParsecHashing.channelId(params),
-            payer: payer,
-            signer: payer == 0 ? params.participant0 : params.participant1,
-            domainSeparator: _domainSeparatorV4()
-        });
-        uint256 recordWord = _requireLiveWord(ctx.channelId);
-        OnchainHead memory anchor = _onchainHead(ctx.channelId, recordWord, _states[ctx.channelId], payer);
-        ChainVerifier.PayerState memory state = _chainStart(ctx, startBody, startLocks);
-        state = _verifyPiece(ctx, anchor, state, transfers, otherHead);
-        _writeProven(ctx.channelId, recordWord, payer, state.seq, state.head);
-        emit ChainExtended(ctx.channelId, payer, anchor.seq, state.seq);
+        _extendChain(_chainContext(params, payer), startBody, otherHead, startLocks, transfers);
+    }
+
+    /// @inheritdoc IParsecChannels
+    function extendChainUsingConsentedCancels(
+        ChannelParams calldata params,
+        uint8 payer,
+        bytes calldata startBody,
+        bytes32 otherHead,
+        bytes calldata startLocks,
+        bytes calldata transfers,
+        bytes calldata consents
+    ) external {
+        ChainVerifier.Context memory ctx = _chainContext(params, payer);
+        if (consents.length % PackedRecords.CANCEL_CONSENT_RECORD_LENGTH != 0) {
+            revert MalformedRecord(consents.length, PackedRecords.CANCEL_CONSENT_RECORD_LENGTH);
+        }
+        ctx.payee = payer == 0 ? params.participant1 : params.participant0;
+        ctx.consentsOffset = _offsetOf(consents);
+        ctx.consentsLength = consents.length;
+        _extendChain(ctx, startBody, otherHead, startLocks, transfers);
     }
 
     // ================================================================ close and settle
@@ -377,6 +385,26 @@ contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault 
         return _withdrawNonces[channelId];
     }
 
+    /// @notice ERC-5267: this contract's EIP-712 domain, `(0x0f, "Parsec", "1", chainId, this, 0x0, [])`.
+    /// @dev The name and version are constants here: returning them as literals instead of decoding
+    /// OpenZeppelin's short strings keeps that decoder out of the bytecode (the contract is near the limit).
+    function eip712Domain()
+        public
+        view
+        override
+        returns (
+            bytes1 fields,
+            string memory name,
+            string memory version,
+            uint256 chainId,
+            address verifyingContract,
+            bytes32 salt,
+            uint256[] memory extensions
+        )
+    {
+        return (hex"0f", "Parsec", "1", block.chainid, address(this), bytes32(0), new uint256[](0));
+    }
+
     /// @inheritdoc IParsecChannels
     function typedDataDigest(bytes32 structHash) external view returns (bytes32) {
         return _hashTypedDataV4(structHash);
@@ -515,6 +543,40 @@ contract ParsecChannels is IParsecChannels, EIP712, SecretRegistry, PayoutVault 
             matches = ParsecHashing.commitment(head0, head1) == StateWords.commitment(anchor.checkpointWord);
         }
         if (!matches) revert StateMismatch(channelId);
+    }
+
+    /// @dev Who signs payer's chain in the channel `params` names (no consents: see `extendChainUsingConsentedCancels`).
+    function _chainContext(
+        ChannelParams calldata params,
+        uint8 payer
+    ) private view returns (ChainVerifier.Context memory ctx) {
+        if (payer > 1) revert InvalidPayer(payer);
+        ctx.channelId = ParsecHashing.channelId(params);
+        ctx.payer = payer;
+        ctx.signer = payer == 0 ? params.participant0 : params.participant1;
+        ctx.domainSeparator = _domainSeparatorV4();
+    }
+
+    /// @dev Verifies a chain piece (§4.3) and makes its last transfer payer's proven head.
+    function _extendChain(
+        ChainVerifier.Context memory ctx,
+        bytes calldata startBody,
+        bytes32 otherHead,
+        bytes calldata startLocks,
+        bytes calldata transfers
+    ) private {
+        uint256 recordWord = _requireLiveWord(ctx.channelId);
+        OnchainHead memory anchor = _onchainHead(ctx.channelId, recordWord, _states[ctx.channelId], ctx.payer);
+        ChainVerifier.PayerState memory state = _chainStart(ctx, startBody, startLocks);
+        state = _verifyPiece(ctx, anchor, state, transfers, otherHead);
+        _writeProven(ctx.channelId, recordWord, ctx.payer, state.seq, state.head);
+        emit ChainExtended(ctx.channelId, ctx.payer, anchor.seq, state.seq);
+    }
+
+    function _offsetOf(bytes calldata data) private pure returns (uint256 offset) {
+        assembly ("memory-safe") {
+            offset := data.offset
+        }
     }
 
     /// @dev Records payer's new head in its proven word and flags the record once.

@@ -38,6 +38,7 @@ export type { JournalEntry, JournalStorage, JournaledSigner, SigningJournal } fr
 export { DEFAULT_MAX_WITHDRAW_EXPIRY_SECONDS, checkWithdrawSafety, cosignWithdraw } from "./src/withdraw";
 export type { WithdrawSafety, WithdrawSafetyOptions } from "./src/withdraw";
 export * from "./src/payer-state";
+export * from "./src/cancel-consent";
 export * from "./src/settlement";
 export * from "./src/chain";
 export * from "./src/reorder";

@@ -66,6 +66,8 @@ interface IParsecChannels {
     error TooManyLocks(uint32 seq);
     /// @notice A CANCEL before the lock's expiry, or of a lock whose secret was revealed in time.
     error CancelNotAllowed(uint32 seq);
+    /// @notice The consent given for the CANCEL at `seq` is not signed by the lock's payee (`payee`).
+    error InvalidCancelConsent(uint32 seq, address payee);
     /// @notice A chain extension must carry at least one transfer.
     error EmptyChain();
     /// @notice The pending-lock list supplied does not hash to the committed `locksRoot`.
@@ -200,6 +202,20 @@ interface IParsecChannels {
         bytes32 otherHead,
         bytes calldata startLocks,
         bytes calldata transfers
+    ) external;
+
+    /// @notice `extendChain` with the payee's `CancelConsent`s: a CANCEL the plain rule refuses (before its
+    /// lock's expiry, or of a secret registered in time) counts when `consents` holds the payee's consent
+    /// to exactly that CANCEL. Consents for other seqs, or for CANCELs the plain rule allows, are ignored.
+    /// @param consents Packed `CancelConsentRecord`s (`seq:u32 signature:65`, 69 bytes each), any order.
+    function extendChainUsingConsentedCancels(
+        ChannelParams calldata params,
+        uint8 payer,
+        bytes calldata startBody,
+        bytes32 otherHead,
+        bytes calldata startLocks,
+        bytes calldata transfers,
+        bytes calldata consents
     ) external;
 
     /// @notice Starts the challenge period (a participant only).

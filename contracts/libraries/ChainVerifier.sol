@@ -23,12 +23,17 @@ library ChainVerifier {
         bytes locks;
     }
 
-    /// @notice What the verifier needs besides the chain: who signs, where, and the secret registry.
+    /// @notice What the verifier needs besides the chain: who signs, where, and the payee's consents.
     struct Context {
         bytes32 channelId;
         uint8 payer;
         address signer;
         bytes32 domainSeparator;
+        /// @dev Who signs `CancelConsent`s; read only when a consent is looked up.
+        address payee;
+        /// @dev Calldata offset and length of the packed `CancelConsentRecord`s (length 0: none given).
+        uint256 consentsOffset;
+        uint256 consentsLength;
     }
 
     /// @dev Outcomes of the inline step (`_payStep`).
@@ -155,8 +160,9 @@ library ChainVerifier {
             revert IParsecChannels.SeqGap(expected, t.seq);
         }
         if (t.prev != state.head) revert IParsecChannels.BrokenHashPointer(t.seq);
+        bool needsConsent = false;
         if (step == STEP_NOT_A_PAY) {
-            _applyLockOperation(state, t, revealedAt);
+            needsConsent = _applyLockOperation(state, t, revealedAt);
         } else {
             // A well-formed PAY whose totals did not match: judge them against what the PAY should make them.
             state.paidTotal += t.amount;
@@ -168,15 +174,19 @@ library ChainVerifier {
             revert IParsecChannels.LockedTotalMismatch(t.seq, state.lockedTotal, t.lockedTotal);
         }
         if (t.locksRoot != state.locksRoot) revert IParsecChannels.LocksRootMismatch(t.seq);
-        return ParsecHashing.transferHash(ctx.channelId, ctx.payer, t);
+        bytes32 hash = ParsecHashing.transferHash(ctx.channelId, ctx.payer, t);
+        if (needsConsent && !_payeeConsented(ctx, t, hash)) revert IParsecChannels.CancelNotAllowed(t.seq);
+        return hash;
     }
 
     /// @dev Applies LOCK, UNLOCK or CANCEL to `state` (and rejects a malformed PAY or an unknown kind).
+    /// @return needsConsent Whether it is a CANCEL the payer may not make alone (§3): it counts only with
+    /// the payee's consent, checked once the transfer's hash is known.
     function _applyLockOperation(
         ChainVerifier.PayerState memory state,
         TransferBody memory t,
         mapping(bytes32 => uint256) storage revealedAt
-    ) private view {
+    ) private view returns (bool needsConsent) {
         if (t.kind > uint8(type(TransferKind).max)) revert IParsecChannels.UnknownKind(t.seq, t.kind);
         TransferKind kind = TransferKind(t.kind);
         if (kind == TransferKind.Pay || t.amount == 0 || t.hashlock == 0 || t.expiry == 0) {
@@ -198,13 +208,43 @@ library ChainVerifier {
             if (kind == TransferKind.Unlock) {
                 state.paidTotal += t.amount;
             } else {
-                // A payer may take a lock back only once it expired unrevealed; the payee could not
-                // have objected to a CANCEL submitted here, so the contract judges it instead.
+                // A payer may take a lock back on its own only once it expired unrevealed; the payee could not
+                // have objected to a CANCEL submitted here, so the contract judges it instead, unless the
+                // payee consented to this very CANCEL (then it counts, whatever the secret's fate).
                 uint256 revealed = revealedAt[t.hashlock];
                 bool revealedInTime = revealed != 0 && revealed <= t.expiry;
-                if (block.timestamp <= t.expiry || revealedInTime) revert IParsecChannels.CancelNotAllowed(t.seq);
+                needsConsent = block.timestamp <= t.expiry || revealedInTime;
             }
         }
         state.locksRoot = LockList.root(state.locks);
+    }
+
+    /// @dev Whether the consents hold the payee's `CancelConsent` to the CANCEL `t` (transfer hash `hash`).
+    /// The first record naming `t.seq` decides: a signature that is not the payee's reverts
+    /// `InvalidCancelConsent` rather than looking further, so a bad consent is reported, not passed over.
+    function _payeeConsented(Context memory ctx, TransferBody memory t, bytes32 hash) private view returns (bool) {
+        // Calldata positions: neither the end nor the step can overflow.
+        unchecked {
+            uint256 end = ctx.consentsOffset + ctx.consentsLength;
+            for (uint256 at = ctx.consentsOffset; at < end; at += PackedRecords.CANCEL_CONSENT_RECORD_LENGTH) {
+                uint256 seq;
+                assembly ("memory-safe") {
+                    seq := shr(224, calldataload(at))
+                }
+                if (seq != t.seq) continue;
+                bytes32 digest = ParsecHashing.cancelConsentDigest(
+                    ctx.domainSeparator,
+                    ctx.channelId,
+                    ctx.payer,
+                    t,
+                    hash
+                );
+                if (!SignatureCheck.signedAt(digest, at + 4, ctx.payee)) {
+                    revert IParsecChannels.InvalidCancelConsent(t.seq, ctx.payee);
+                }
+                return true;
+            }
+        }
+        return false;
     }
 }

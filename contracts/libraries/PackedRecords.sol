@@ -17,6 +17,8 @@ library PackedRecords {
     uint256 internal constant CHECKPOINT_RECORD_LENGTH = PARAMS_LENGTH + CHECKPOINT_HEADS_LENGTH + 2 * SIGNATURE_LENGTH;
     uint256 internal constant HEAD_PROOF_RECORD_LENGTH = PARAMS_LENGTH + 1 + SIGNED_TRANSFER_LENGTH;
     uint256 internal constant LOCK_LENGTH = 56;
+    /// @dev `seq:u32 signature:65`: the payee's consent to payer's CANCEL at `seq`.
+    uint256 internal constant CANCEL_CONSENT_RECORD_LENGTH = 4 + SIGNATURE_LENGTH;
 
     /// @notice Reads a `TransferBody` at `offset` of `data`.
     function readBody(bytes calldata data, uint256 offset) internal pure returns (TransferBody memory body) {

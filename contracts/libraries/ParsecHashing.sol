@@ -19,6 +19,9 @@ library ParsecHashing {
     bytes32 internal constant WITHDRAW_TYPEHASH = keccak256(
         "Withdraw(bytes32 channelId,uint32 nonce,uint128 amount0,uint128 amount1,uint64 expiry)"
     );
+    bytes32 internal constant CANCEL_CONSENT_TYPEHASH = keccak256(
+        "CancelConsent(bytes32 channelId,uint8 payer,uint32 seq,uint128 amount,uint64 expiry,bytes32 hashlock,bytes32 transfer)"
+    );
 
     /// @notice The id of a channel on this chain and contract.
     function channelId(ChannelParams memory params) internal view returns (bytes32 id) {
@@ -94,6 +97,36 @@ library ParsecHashing {
         uint64 expiry
     ) internal pure returns (bytes32) {
         return keccak256(abi.encode(WITHDRAW_TYPEHASH, id, nonce, amount0, amount1, expiry));
+    }
+
+    /// @notice The EIP-712 digest of a payee's consent to the CANCEL `t` (transfer hash `transfer`) of `payer`.
+    /// @dev Struct hash (seven words behind the type hash; the lock fields are the transfer's own, so a consent
+    /// names exactly one CANCEL of one chain) and digest in one piece of scratch memory: the consent path
+    /// then adds no call site to the helpers the hot paths inline.
+    function cancelConsentDigest(
+        bytes32 domainSeparator,
+        bytes32 id,
+        uint8 payer,
+        TransferBody memory t,
+        bytes32 transfer
+    ) internal pure returns (bytes32 digest) {
+        bytes32 typeHash = CANCEL_CONSENT_TYPEHASH;
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, typeHash)
+            mstore(add(m, 0x20), id)
+            mstore(add(m, 0x40), payer)
+            mstore(add(m, 0x60), mload(t)) // seq
+            mstore(add(m, 0x80), mload(add(t, 0x40))) // amount
+            mstore(add(m, 0xa0), mload(add(t, 0xe0))) // expiry
+            mstore(add(m, 0xc0), mload(add(t, 0xc0))) // hashlock
+            mstore(add(m, 0xe0), transfer)
+            let structHash := keccak256(m, 0x100)
+            mstore(m, hex"1901")
+            mstore(add(m, 0x02), domainSeparator)
+            mstore(add(m, 0x22), structHash)
+            digest := keccak256(m, 0x42)
+        }
     }
 
     /// @notice The 192-bit commitment to both payers' heads kept in the channel's state word.

@@ -68,13 +68,13 @@ async function main(): Promise<void> {
     return ledger.apply(await parsec.signTransfer(signers[payer], domain, t));
   };
   const cosign = (ledger: parsec.ChannelLedger) => parsec.cosignCheckpoint(ledger, signers[0], signers[1]);
-  const onchain = async (ledger: parsec.ChannelLedger) => {
-    const state = parsec.onchainStateOf(
+  const onchainState = async (ledger: parsec.ChannelLedger) =>
+    parsec.onchainStateOf(
       await channels.channelState(ledger.channelId),
       await channels.provenHeadsOf(ledger.channelId),
     );
-    return parsec.onchainHeads(ledger, state);
-  };
+  const onchain = async (ledger: parsec.ChannelLedger) =>
+    parsec.onchainHeads(ledger, await onchainState(ledger));
   const closeAndWait = async (ledger: parsec.ChannelLedger) => {
     await (await channels.connect(alice).close(ledger.params)).wait();
     await ethers.provider.send("evm_increaseTime", [DAY]);
@@ -166,6 +166,50 @@ async function main(): Promise<void> {
     const many = await extend(CHAIN_LENGTH);
     out.disputeChain50 = many;
     out.disputeChainPerTransfer = Math.round((many - one) / (CHAIN_LENGTH - 1));
+  }
+
+  // Early release of a lock the payee consents to (protocol §4.5): a piece [LOCK, CANCEL] from the
+  // on-chain head with the payee's consent, sent before the lock's expiry; and the same piece after expiry
+  // through plain extendChain, so the difference is what the consent costs (69 calldata bytes, one
+  // struct hash, one ecrecover).
+  {
+    const piece = async (expiry: bigint) => {
+      const { ledger } = await openChannel();
+      await pay(ledger, 0, { kind: "PAY", amount: MICRO_PAYMENT });
+      await (await channels.checkpoint(...parsec.checkpointArgs(ledger.params, await cosign(ledger)))).wait();
+      const hashlock = parsec.hashlockOf(hexlify(randomBytes(32)) as parsec.Hash);
+      const lock = { amount: LOCK_AMOUNT, expiry, hashlock };
+      await pay(ledger, 0, { kind: "LOCK", ...lock });
+      const cancel = parsec.buildTransfer(
+        ledger.state(0),
+        { channelId: ledger.channelId, payer: 0 },
+        {
+          kind: "CANCEL",
+          lock,
+        },
+      );
+      ledger.addCancelConsent(await parsec.signCancelConsent(signers[1], domain, cancel));
+      ledger.apply(await parsec.signTransfer(signers[0], domain, cancel));
+      return ledger;
+    };
+    const early = await piece((await now()) + BigInt(30 * DAY));
+    const [step] = parsec.planDisputeWithConsents(
+      { ledger: early, checkpoint: null },
+      await onchainState(early),
+      {
+        payers: [0],
+      },
+    );
+    if (step?.method !== "extendChainUsingConsentedCancels") throw new Error("expected a consented piece");
+    out.earlyCancelWithConsent = await gasOf(
+      channels.connect(alice).extendChainUsingConsentedCancels(...step.args),
+    );
+    const late = await piece((await now()) + 60n);
+    await ethers.provider.send("evm_increaseTime", [120]);
+    const [plain] = parsec.chainProof(late, 0, await onchain(late));
+    const lateCancel = await gasOf(channels.connect(alice).extendChain(...plain));
+    out.lateCancelWithoutConsent = lateCancel;
+    out.cancelConsentOverhead = out.earlyCancelWithConsent - lateCancel;
   }
 
   // HTLC locks resolved after settlement: marginal gas per lock, preimages shown in the call or registered.

@@ -4,9 +4,11 @@
  * what `proofs.ts` builds on-chain evidence from.
  */
 import { channelIdOf, hashTransfer, locksRootOf } from "./eip712";
+import { cancelConsentRule, verifyCancelConsent } from "./cancel-consent";
 import {
   BadSignatureError,
   InsufficientBalanceError,
+  InvalidCancelConsentError,
   LockedTotalMismatchError,
   LocksRootMismatchError,
   MalformedError,
@@ -23,6 +25,7 @@ import type {
   Hash,
   Lock,
   PayerIndex,
+  SignedCancelConsent,
   SignedTransfer,
   VerifiedTransfer,
   Withdraw,
@@ -113,6 +116,8 @@ export class ChannelLedger {
   private pending: Withdraw[] = [];
   /** The channel's next withdraw nonce on-chain (`withdrawNonceOf`), as last told by `setDeposits`. */
   private withdrawNonce = 0;
+  /** Per payer, the payee's consents to early CANCELs of that payer's chain (checked when added). */
+  private readonly consents: [SignedCancelConsent[], SignedCancelConsent[]] = [[], []];
 
   constructor(opts: LedgerOptions) {
     this.domain = opts.domain;
@@ -162,6 +167,30 @@ export class ChannelLedger {
   /** The channel's next withdraw nonce on-chain, as last given to `setDeposits` (0 at first). */
   onchainWithdrawNonce(): number {
     return this.withdrawNonce;
+  }
+
+  /**
+   * Keeps the payee's consent to a CANCEL of the payer's chain (protocol §3), after checking it names this
+   * channel and is the payee's (`InvalidCancelConsent` otherwise). Add it before applying its CANCEL: with
+   * it, `apply` accepts that CANCEL before the lock's expiry, and disputes carry it on-chain.
+   */
+  addCancelConsent(consent: SignedCancelConsent): void {
+    verifyCancelConsent(this.domain, this.params, consent);
+    const held = this.consents[consent.payer];
+    if (held.some((c) => c.seq === consent.seq && c.transfer === consent.transfer)) return;
+    if (held.some((c) => c.seq === consent.seq))
+      throw new InvalidCancelConsentError(
+        consent.seq,
+        "the ledger holds a consent to another CANCEL at this seq",
+      );
+    held.push(consent);
+  }
+
+  /** The consents held for CANCELs of payer's chain with seqs in `(fromSeq, toSeq]`, in seq order. */
+  cancelConsents(payer: PayerIndex, fromSeq = 0, toSeq = Number.MAX_SAFE_INTEGER): SignedCancelConsent[] {
+    return this.consents[payer]
+      .filter((c) => c.seq > fromSeq && c.seq <= toSeq)
+      .sort((a, b) => a.seq - b.seq);
   }
 
   /**
@@ -346,7 +375,9 @@ export class ChannelLedger {
       });
     }
     const hash = this.check ? this.check(t, this.payerAddress(t.payer)) : (opts.hash ?? hashTransfer(t));
-    const state = applyTransfer(this.state(t.payer), t, { ...opts, hash });
+    const consentedCancel =
+      opts.consentedCancel ?? cancelConsentRule(this.domain, this.params, this.consents[t.payer]);
+    const state = applyTransfer(this.state(t.payer), t, { ...opts, hash, consentedCancel });
     const s0 = t.payer === 0 ? state : this.state(0);
     const s1 = t.payer === 1 ? state : this.state(1);
     const p = this.pendingWithdrawTotals();

@@ -7,6 +7,7 @@ import { keccak256, toUtf8Bytes } from "ethers";
 import { addressWord, concatBytes, fromHex, toHex, uintWord } from "./bytes";
 import type {
   Address,
+  CancelConsent,
   ChannelParams,
   Checkpoint,
   CooperativeClose,
@@ -29,6 +30,9 @@ export const TYPE_STRINGS = {
   CooperativeClose:
     "CooperativeClose(bytes32 channelId,uint32 seq0,uint32 seq1,uint128 balance0,uint128 balance1,uint64 expiry)",
   Withdraw: "Withdraw(bytes32 channelId,uint32 nonce,uint128 amount0,uint128 amount1,uint64 expiry)",
+  CancelConsent:
+    "CancelConsent(bytes32 channelId,uint8 payer,uint32 seq,uint128 amount,uint64 expiry,bytes32 hashlock," +
+    "bytes32 transfer)",
   Invoice: "Invoice(address supplier,uint128 price,uint8 currency,uint8 invoiceType,bytes32 nonce)",
   ChannelUpdate:
     "ChannelUpdate(bytes32 channelId,uint8 direction,uint64 timestamp,uint128 capacity,uint128 feeBase," +
@@ -48,6 +52,7 @@ export const TYPE_HASHES: { readonly [K in keyof typeof TYPE_STRINGS]: Hash } = 
   Checkpoint: typeHash(TYPE_STRINGS.Checkpoint),
   CooperativeClose: typeHash(TYPE_STRINGS.CooperativeClose),
   Withdraw: typeHash(TYPE_STRINGS.Withdraw),
+  CancelConsent: typeHash(TYPE_STRINGS.CancelConsent),
   Invoice: typeHash(TYPE_STRINGS.Invoice),
   ChannelUpdate: typeHash(TYPE_STRINGS.ChannelUpdate),
 };
@@ -95,6 +100,15 @@ export const EIP712_TYPES = {
     { name: "amount0", type: "uint128" },
     { name: "amount1", type: "uint128" },
     { name: "expiry", type: "uint64" },
+  ],
+  CancelConsent: [
+    { name: "channelId", type: "bytes32" },
+    { name: "payer", type: "uint8" },
+    { name: "seq", type: "uint32" },
+    { name: "amount", type: "uint128" },
+    { name: "expiry", type: "uint64" },
+    { name: "hashlock", type: "bytes32" },
+    { name: "transfer", type: "bytes32" },
   ],
   Invoice: [
     { name: "supplier", type: "address" },
@@ -203,6 +217,20 @@ export function hashWithdraw(w: Withdraw): Hash {
   ]);
 }
 
+/** The struct hash of a `CancelConsent`. */
+export function hashCancelConsent(c: CancelConsent): Hash {
+  return hashWords([
+    fromHex(TYPE_HASHES.CancelConsent),
+    fromHex(c.channelId),
+    uintWord(c.payer),
+    uintWord(c.seq),
+    uintWord(c.amount),
+    uintWord(c.expiry),
+    fromHex(c.hashlock),
+    fromHex(c.transfer),
+  ]);
+}
+
 /** `channelId = keccak256(abi.encode(chainId, contract, participant0, participant1, asset, period, nonce))`. */
 export function channelIdOf(domain: Domain, params: ChannelParams): Hash {
   return hashWords([
@@ -296,6 +324,19 @@ export function withdrawTypedData(domain: Domain, w: Withdraw): TypedDataPayload
     amount0: w.amount0.toString(),
     amount1: w.amount1.toString(),
     expiry: w.expiry.toString(),
+  });
+}
+
+/** The typed data of a payee's consent to a CANCEL. */
+export function cancelConsentTypedData(domain: Domain, c: CancelConsent): TypedDataPayload {
+  return payload(domain, "CancelConsent", {
+    channelId: c.channelId,
+    payer: c.payer,
+    seq: c.seq,
+    amount: c.amount.toString(),
+    expiry: c.expiry.toString(),
+    hashlock: c.hashlock,
+    transfer: c.transfer,
   });
 }
 

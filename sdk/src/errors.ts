@@ -50,6 +50,7 @@ export const ReasonCode = {
   PaymentFailed: 41,
   PaymentTimeout: 42,
   PaymentInFlight: 43,
+  InvalidCancelConsent: 44,
 } as const;
 
 export type ErrorCode = Exclude<keyof typeof ReasonCode, "Ok">;
@@ -282,6 +283,18 @@ export class CancelNotAllowedError extends ParsecError {
       `CANCEL at seq ${seq} of a lock expiring at ${expiry} is not allowed at ${now}: a payee accepts a ` +
         `CANCEL only after expiry and only if the secret was not revealed.`,
       { seq, expiry, now },
+    );
+  }
+}
+
+/** A consent to a CANCEL that is not the payee's signature over exactly that CANCEL (contract: same name). */
+export class InvalidCancelConsentError extends ParsecError {
+  readonly code = "InvalidCancelConsent" as const;
+  constructor(seq: number, why: string) {
+    super(
+      `The consent to the CANCEL at seq ${seq} is not valid: ${why}. Ask the lock's payee to sign a ` +
+        `CancelConsent for this exact CANCEL transfer.`,
+      { seq },
     );
   }
 }

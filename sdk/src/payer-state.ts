@@ -55,6 +55,12 @@ export interface ApplyOptions {
   readonly now?: bigint;
   /** Whether the secret of a lock was revealed on-chain at or before its expiry (refuses its CANCEL). */
   readonly revealedInTime?: (lock: Lock) => boolean;
+  /**
+   * Whether the payee consented to this CANCEL (its transfer hash given), so that it counts although the
+   * two rules above refuse it (protocol §3). `cancelConsentRule` builds it from signed consents; it throws
+   * `InvalidCancelConsent` for a consent that names the seq but does not fit, as the contract reverts.
+   */
+  readonly consentedCancel?: (cancel: Transfer, hash: Hash) => boolean;
   /** The transfer's hash when already known (the verifier computes it); else it is computed. */
   readonly hash?: Hash;
 }
@@ -63,6 +69,16 @@ interface OpResult {
   readonly paidTotal: bigint;
   readonly lockedTotal: bigint;
   readonly locks: readonly Lock[];
+  /** A CANCEL the payer may not make alone: it counts only with the payee's consent. */
+  readonly needsConsent?: boolean;
+}
+
+/**
+ * The CANCEL rule of protocol §3 without consent: a payer may take a lock back on its own only after its
+ * expiry (`now > expiry`) and only if its secret was not revealed on-chain at or before the expiry.
+ */
+export function cancelNeedsConsent(lock: Lock, now: bigint | undefined, revealedInTime: boolean): boolean {
+  return (now !== undefined && now <= lock.expiry) || revealedInTime;
 }
 
 function sameLock(a: Lock, b: Lock): boolean {
@@ -98,18 +114,17 @@ function applyOperation(state: PayerState, t: TransferBody, opts: ApplyOptions):
         if (paidTotal > MAX_UINT128) throw new OverflowError(`paidTotal at seq ${t.seq}`, paidTotal, 128);
         return { paidTotal, lockedTotal, locks };
       }
-      if (opts.now !== undefined && opts.now <= t.expiry)
-        throw new CancelNotAllowedError(t.seq, t.expiry, opts.now);
-      if (opts.revealedInTime?.(lock)) throw new CancelNotAllowedError(t.seq, t.expiry, opts.now ?? 0n);
-      return { paidTotal: state.paidTotal, lockedTotal, locks };
+      const needsConsent = cancelNeedsConsent(lock, opts.now, opts.revealedInTime?.(lock) ?? false);
+      return { paidTotal: state.paidTotal, lockedTotal, locks, needsConsent };
     }
   }
 }
 
 /**
  * Applies `t` to `state` and returns the state after it, or throws the error the contract would revert
- * with (`SeqGap`, `BrokenHashPointer`, `LockNotPending`, `TooManyLocks`, `CancelNotAllowed`,
- * `PaidTotalMismatch`, `LockedTotalMismatch`, `LocksRootMismatch`, `Overflow`). Does not check the signature.
+ * with, in its order (`SeqGap`, `BrokenHashPointer`, `LockNotPending`, `TooManyLocks`, `Overflow`,
+ * `PaidTotalMismatch`, `LockedTotalMismatch`, `LocksRootMismatch`, then `CancelNotAllowed` or
+ * `InvalidCancelConsent`). Does not check the transfer's signature.
  */
 export function applyTransfer(state: PayerState, t: Transfer, opts: ApplyOptions = {}): PayerState {
   if (t.seq !== state.seq + 1) throw new SeqGapError(t.channelId, t.payer, state.seq + 1, t.seq);
@@ -120,9 +135,13 @@ export function applyTransfer(state: PayerState, t: Transfer, opts: ApplyOptions
     throw new LockedTotalMismatchError(t.seq, op.lockedTotal, t.lockedTotal);
   const locksRoot = op.locks === state.locks ? state.locksRoot : locksRootOf(op.locks);
   if (t.locksRoot !== locksRoot) throw new LocksRootMismatchError(t.seq, locksRoot, t.locksRoot);
+  const head = opts.hash ?? hashTransfer(t);
+  // Judged last, with the hash, exactly where `ChainVerifier` judges it.
+  if (op.needsConsent && !(opts.consentedCancel?.(t, head) ?? false))
+    throw new CancelNotAllowedError(t.seq, t.expiry, opts.now ?? 0n);
   return {
     seq: t.seq,
-    head: opts.hash ?? hashTransfer(t),
+    head,
     paidTotal: op.paidTotal,
     lockedTotal: op.lockedTotal,
     locksRoot,

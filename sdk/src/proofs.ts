@@ -3,17 +3,21 @@
  * proof in pieces — the equivocation proof, and the evidence file a wallet or the relayer exports and
  * `channel:dispute` consumes (format documented in docs/protocol.md, "SDK").
  */
-import { checkSmallUint, checkUint, isHexOfLength, toAddress, toHash } from "./bytes";
+import { checkSmallUint, checkUint, fromHex, isHexOfLength, toAddress, toHash } from "./bytes";
 import { ChannelLedger, type LedgerOptions } from "./chain";
 import { channelIdOf, commitmentOf, hashCheckpoint, typedDataDigest } from "./eip712";
 import { BadSignatureError, MalformedError, StaleError, StateMismatchError, isParsecError } from "./errors";
 import {
+  bytesArg,
   checkpointArgs,
+  decodeSignedTransfers,
+  encodeCancelConsentRecords,
   extendChainArgs,
   proveEquivocationArgs,
   proveHeadArgs,
   settleArgs,
   type ExtendChainArgs,
+  type ExtendChainWithConsentsArgs,
   type HeadProofRecord,
 } from "./records";
 import type { EquivocationProof } from "./reorder";
@@ -33,7 +37,7 @@ import type {
   SignedTransfer,
   TransferBody,
 } from "./types";
-import { ZERO_HASH } from "./types";
+import { TransferKind, ZERO_HASH } from "./types";
 import {
   toChannelParams,
   toDomain,
@@ -607,6 +611,15 @@ export type DisputeStep =
   | { readonly method: "proveHead"; readonly args: readonly [Hex]; readonly description: string }
   | { readonly method: "extendChain"; readonly args: ExtendChainArgs; readonly description: string };
 
+/** A dispute step of `planDisputeWithConsents`: a piece may carry the payee's consents to CANCELs. */
+export type ConsentedDisputeStep =
+  | DisputeStep
+  | {
+      readonly method: "extendChainUsingConsentedCancels";
+      readonly args: ExtendChainWithConsentsArgs;
+      readonly description: string;
+    };
+
 export interface DisputeOptions {
   /** Chains to bring on-chain (default both; a participant usually pushes only the other side's). */
   readonly payers?: readonly PayerIndex[];
@@ -625,9 +638,31 @@ export function planDispute(
   onchain: OnchainState,
   opts: DisputeOptions = {},
 ): DisputeStep[] {
+  return plan(evidence, onchain, opts, false) as DisputeStep[];
+}
+
+/**
+ * `planDispute` for a ledger that holds the payee's consents to CANCELs (`addCancelConsent`): a piece
+ * with such a CANCEL becomes `extendChainUsingConsentedCancels` carrying them, so it counts before the lock's
+ * expiry. Without consents in the ledger it plans exactly what `planDispute` does.
+ */
+export function planDisputeWithConsents(
+  evidence: { ledger: ChannelLedger; checkpoint: SignedCheckpoint | null },
+  onchain: OnchainState,
+  opts: DisputeOptions = {},
+): ConsentedDisputeStep[] {
+  return plan(evidence, onchain, opts, true);
+}
+
+function plan(
+  evidence: { ledger: ChannelLedger; checkpoint: SignedCheckpoint | null },
+  onchain: OnchainState,
+  opts: DisputeOptions,
+  withConsents: boolean,
+): ConsentedDisputeStep[] {
   const { ledger, checkpoint } = evidence;
   let heads = onchainHeads(ledger, onchain);
-  const steps: DisputeStep[] = [];
+  const steps: ConsentedDisputeStep[] = [];
   // First, so that no older checkpoint the counterparty holds can move the checkpoint word under a chain
   // extension that names it (head proofs name nothing and cannot be blocked that way).
   if (
@@ -657,17 +692,32 @@ export function planDispute(
       });
     } else {
       const pieces = chainProof(ledger, payer, heads, { maxTransfersPerPiece: opts.maxTransfersPerPiece });
-      pieces.forEach((args, i) =>
-        steps.push({
-          method: "extendChain",
-          args,
-          description: `chain of payer ${payer} to seq ${have}, piece ${i + 1}/${pieces.length}`,
-        }),
-      );
+      pieces.forEach((args, i) => {
+        const description = `chain of payer ${payer} to seq ${have}, piece ${i + 1}/${pieces.length}`;
+        // A piece with CANCELs the payee consented to carries the consents: they count whether the CANCEL
+        // is still early when the transaction lands or not (the contract reads a consent only if needed).
+        const consents = withConsents ? consentsOfPiece(ledger, payer, args) : [];
+        if (consents.length === 0) steps.push({ method: "extendChain", args, description });
+        else
+          steps.push({
+            method: "extendChainUsingConsentedCancels",
+            args: [...args, bytesArg(encodeCancelConsentRecords(consents))],
+            description: `${description}, with ${consents.length} CANCEL consent(s)`,
+          });
+      });
     }
     heads = withProvenHead(heads, payer, have, latest.hash);
   }
   return steps;
+}
+
+/** The ledger's consents to CANCELs among the transfers of an `extendChain` piece. */
+function consentsOfPiece(ledger: ChannelLedger, payer: PayerIndex, args: ExtendChainArgs) {
+  const transfers = decodeSignedTransfers(fromHex(args[5]), { channelId: ledger.channelId, payer });
+  const cancels = new Set(transfers.filter((t) => t.kind === TransferKind.Cancel).map((t) => t.seq));
+  if (cancels.size === 0) return [];
+  const from = transfers[0].seq - 1;
+  return ledger.cancelConsents(payer, from, from + transfers.length).filter((c) => cancels.has(c.seq));
 }
 
 /** Whether an error is one `planDispute` reports for evidence that cannot be used as is. */

@@ -6,13 +6,16 @@
 import { checkUint, fromHex, readSmallUint, readUint, toHex, writeUint } from "./bytes";
 import { MalformedError } from "./errors";
 import { toChannelParams, toLock, toPayer, toTransferBody } from "./validate";
+import { TransferKind } from "./types";
 import type {
+  CancelConsent,
   ChannelParams,
   CooperativeClose,
   Hash,
   Hex,
   Lock,
   PayerIndex,
+  SignedCancelConsent,
   SignedCheckpoint,
   SignedTransfer,
   TransferBody,
@@ -30,6 +33,7 @@ export const RECORD_LENGTH = {
   checkpointRecord: 274,
   headProofRecord: 327,
   lock: 56,
+  cancelConsentRecord: 69,
 } as const;
 
 /** The most locks a payer may have pending (protocol §3). */
@@ -442,4 +446,37 @@ export function withdrawArgs(
     bytesArg(fromHex(sig0, "sig0", 65)),
     bytesArg(fromHex(sig1, "sig1", 65)),
   ];
+}
+
+/** The arguments of `extendChainUsingConsentedCancels`: `extendChain`'s and the packed consents. */
+export type ExtendChainWithConsentsArgs = readonly [...ExtendChainArgs, consents: Hex];
+
+/**
+ * Packed `CancelConsentRecord`s (`seq:u32 signature:65`, 69 bytes each): the channel, payer and lock of a
+ * consent are those of the CANCEL at its seq in the piece, so only the seq and the signature travel.
+ */
+export function encodeCancelConsentRecords(
+  consents: readonly Pick<SignedCancelConsent, "seq" | "signature">[],
+) {
+  const unit = RECORD_LENGTH.cancelConsentRecord;
+  const out = new Uint8Array(consents.length * unit);
+  consents.forEach((c, i) => {
+    writeUint(out, i * unit, 4, c.seq);
+    out.set(fromHex(c.signature, "consent signature", RECORD_LENGTH.signature), i * unit + 4);
+  });
+  return out;
+}
+
+/**
+ * `extendChainUsingConsentedCancels(params, payer, startBody, otherHead, startLocks, transfers, consents)`: a chain
+ * piece (as `extendChainArgs`) with the payee's consents to CANCELs of it. Every consent must be the payer's
+ * chain's and name a CANCEL of the piece (else `Malformed`: it could never be used).
+ */
+export function extendChainWithConsentsArgs(
+  input: Parameters<typeof extendChainArgs>[0] & { readonly consents: readonly SignedCancelConsent[] },
+): ExtendChainWithConsentsArgs {
+  const cancels = new Set(input.transfers.filter((t) => t.kind === TransferKind.Cancel).map((t) => t.seq));
+  const stray = input.consents.find((c: CancelConsent) => c.payer !== input.payer || !cancels.has(c.seq));
+  if (stray) throw new MalformedError(`the consent for seq ${stray.seq} names no CANCEL of this piece`);
+  return [...extendChainArgs(input), bytesArg(encodeCancelConsentRecords(input.consents))];
 }

@@ -114,6 +114,29 @@ export type SignedTransfer = Transfer & { readonly signature: Hex };
 /** A signed transfer whose signature was checked, with its transfer hash (the EIP-712 struct hash). */
 export type VerifiedTransfer = SignedTransfer & { readonly hash: Hash };
 
+/**
+ * A payee's consent to one CANCEL of the payer's chain (protocol §2, §3): with it the CANCEL counts on-chain
+ * even before its lock expires, and even if the secret is registered in time. It names the lock and the
+ * CANCEL's transfer hash, so it fits that one transfer and no other.
+ */
+export interface CancelConsent {
+  readonly channelId: Hash;
+  /** Whose chain holds the CANCEL; the consent is signed by the other participant (the lock's payee). */
+  readonly payer: PayerIndex;
+  /** The CANCEL's seq. */
+  readonly seq: number;
+  readonly amount: bigint;
+  readonly expiry: bigint;
+  readonly hashlock: Hash;
+  /** The CANCEL's transfer hash. */
+  readonly transfer: Hash;
+}
+
+/** A `CancelConsent` with the payee's 65-byte signature. */
+export interface SignedCancelConsent extends CancelConsent {
+  readonly signature: Hex;
+}
+
 /** The co-signed `Checkpoint` message: both payers' heads. `seq_i = 0` exactly when `head_i = 0`. */
 export interface Checkpoint {
   readonly channelId: Hash;

@@ -32,6 +32,7 @@ function weights({ chain, world, books }: FuzzContext): Record<ActionName, numbe
     lock: live.length > 0 ? 1.6 : 0,
     unlock: locks ? 0.6 : 0,
     cancel: cancellable ? 3 : locks ? 0.2 : 0,
+    cancelEarly: locks ? 0.5 : 0,
     overdraw: live.length > 0 ? 0.55 : 0,
     checkpoint: live.length > 0 ? 0.8 * disputed : 0.1,
     headProof: live.length > 0 ? 0.8 * disputed : 0.1,

@@ -8,18 +8,24 @@ import {
   checkpointArgs,
   checkpointBatchArgs,
   cosignCheckpoint,
+  encodeCancelConsentRecords,
   encodeLocks,
   encodeTransferBody,
   extendChainArgs,
+  hashCancelConsent,
   headProof as sdkHeadProof,
   proveHeadArgs,
   proveHeadsArgs,
   signCheckpoint,
+  typedDataDigest,
+  RECORD_LENGTH,
 } from "../../../../sdk/isomorphic";
 import type {
   Checkpoint,
   Hash,
+  Hex,
   PayerIndex,
+  SignedCancelConsent,
   SignedCheckpoint,
   SignedTransfer,
 } from "../../../../sdk/isomorphic";
@@ -172,7 +178,25 @@ export async function extendChain(ctx: FuzzContext): Promise<Outcome> {
   }
   let res: TxResult | null = null;
   for (const args of pieces) {
-    res = await send(ctx, sender, chain.iface.encodeFunctionData("extendChain", [...args]));
+    // A piece holding CANCELs the payee consented to (`cancelEarly`) carries the consents: sometimes all of
+    // them, sometimes one forged by a stranger, which the contract must refuse if that CANCEL is still early.
+    const consents = consentsOf(ch, payer, args);
+    const forge = consents.length > 0 && rng.chance(0.1);
+    if (forge) note += ", a consent forged";
+    const records = forge
+      ? [{ ...consents[0], signature: forgedConsent(ctx, consents[0]) }, ...consents.slice(1)]
+      : consents;
+    res =
+      consents.length === 0
+        ? await send(ctx, sender, chain.iface.encodeFunctionData("extendChain", [...args]))
+        : await send(
+            ctx,
+            sender,
+            chain.iface.encodeFunctionData("extendChainUsingConsentedCancels", [
+              ...args,
+              bytesArg(encodeCancelConsentRecords(records)),
+            ]),
+          );
     if (!res.ok) break;
   }
   if (!res) return { ok: null, note: "no piece" };
@@ -197,4 +221,17 @@ function piece(
     return [ch.params, payer, body, otherHead, bytesArg(encodeLocks(startLocks)), "0x"] as const;
   }
   return extendChainArgs({ params: ch.params, payer, startBody, startLocks, otherHead, transfers });
+}
+
+/** The ledger's consents to CANCELs of a piece's transfers (seq range from its start body and length). */
+function consentsOf(ch: Chan, payer: PayerIndex, args: readonly unknown[]): SignedCancelConsent[] {
+  const start = (args[2] as string).length <= 2 ? 0 : Number.parseInt((args[2] as string).slice(2, 10), 16);
+  const count = ((args[5] as string).length - 2) / 2 / RECORD_LENGTH.signedTransfer;
+  return ch.ledger.cancelConsents(payer, start, start + count);
+}
+
+/** The same consent signed by the stranger: never the payee's. */
+function forgedConsent(ctx: FuzzContext, consent: SignedCancelConsent): Hex {
+  const digest = typedDataDigest(ctx.chain.domain, hashCancelConsent(consent));
+  return ctx.chain.accounts[STRANGER].signer.signDigest(digest);
 }

@@ -5,7 +5,7 @@ import { extendChain, checkpoint, headProof } from "./evidence";
 import { deposit, open, withdraw } from "./funding";
 import { close, cooperativeClose, proveEquivocation, settle, timeTravel } from "./lifecycle";
 import { registerSecret, resolveLocks, withdrawCredit } from "./locks";
-import { overdraw, payOrLock, unlockOrCancel } from "./transfers";
+import { cancelEarly, overdraw, payOrLock, unlockOrCancel } from "./transfers";
 
 /** In the order of the counts; the scheduler's weights are summed in this order. */
 export const ACTIONS = [
@@ -16,6 +16,7 @@ export const ACTIONS = [
   "lock",
   "unlock",
   "cancel",
+  "cancelEarly",
   "overdraw",
   "checkpoint",
   "headProof",
@@ -39,6 +40,7 @@ const RUN: Record<ActionName, (ctx: FuzzContext) => Promise<Outcome>> = {
   lock: (ctx) => payOrLock(ctx, "lock"),
   unlock: (ctx) => unlockOrCancel(ctx, "unlock"),
   cancel: (ctx) => unlockOrCancel(ctx, "cancel"),
+  cancelEarly,
   overdraw,
   checkpoint,
   headProof,

@@ -1,6 +1,6 @@
 // Transfer actions: off-chain transfers built and signed with the SDK (PAY, LOCK with near and far expiries,
 // UNLOCK, CANCEL), and overdrawn ones the SDK ledger refuses but which stay signed, to be used as evidence.
-import { hashlockOf } from "../../../../sdk/isomorphic";
+import { hashlockOf, signCancelConsent } from "../../../../sdk/isomorphic";
 import type { Lock, PayerIndex, TransferOp } from "../../../../sdk/isomorphic";
 import type { FuzzContext } from "../context";
 import { InvariantViolation, STATUS, type Chan, type Outcome } from "../model";
@@ -69,6 +69,28 @@ export async function unlockOrCancel(ctx: FuzzContext, kind: "unlock" | "cancel"
   const op: TransferOp = kind === "unlock" ? { kind: "UNLOCK", lock } : { kind: "CANCEL", lock };
   const { accepted, code } = world.record(ch, world.signOp(ch, payer, op));
   const note = `ch${ch.n} payer ${payer} ${kind} ${lock.amount} (expiry ${lock.expiry - chain.clock}s from now)`;
+  return { ok: accepted, note: accepted ? note : `${note}: refused ${code}` };
+}
+
+/**
+ * Early release (protocol §4.5): a payer cancels a lock its payee can still claim (unexpired, or revealed in
+ * time), with the payee's `CancelConsent`, which the ledger keeps so that disputes carry it on-chain.
+ */
+export async function cancelEarly(ctx: FuzzContext): Promise<Outcome> {
+  const { rng, chain, world } = ctx;
+  const claimable = (l: Lock) => l.expiry >= chain.clock || world.revealedInTime(l);
+  const fits = (c: Chan, p: PayerIndex) => c.ledger.state(p).locks.some(claimable);
+  const candidates = world.withStatus(STATUS.open).filter((c) => fits(c, 0) || fits(c, 1));
+  if (candidates.length === 0) return { ok: null, note: "no claimable lock" };
+  const ch = rng.pick(candidates);
+  const payer = rng.pick(([0, 1] as const).filter((p) => fits(ch, p)));
+  const lock = rng.pick(ch.ledger.state(payer).locks.filter(claimable));
+  const signed = world.signOp(ch, payer, { kind: "CANCEL", lock });
+  ch.ledger.addCancelConsent(
+    await signCancelConsent(world.signer(ch, payer === 0 ? 1 : 0), chain.domain, signed),
+  );
+  const { accepted, code } = world.record(ch, signed);
+  const note = `ch${ch.n} payer ${payer} early cancel ${lock.amount} with consent (expiry ${lock.expiry - chain.clock}s from now)`;
   return { ok: accepted, note: accepted ? note : `${note}: refused ${code}` };
 }
 
