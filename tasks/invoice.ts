@@ -7,35 +7,16 @@ import type { AnnounceArgs, AnnounceResult } from "./lib/announce";
 import type { GraphArgs } from "./lib/graph";
 import type { CreateArgs, CreateResult, ShowArgs, ShowResult } from "./lib/invoice";
 import type { FindArgs, FindResult } from "./lib/route";
-import { withCommonParams } from "./lib/params";
+import { withCommonParams, withKafkaParams } from "./lib/params";
 
 /** The channel graph's Kafka options (the node's, as node:control takes them, and the topic's name). */
 function withGraphParams<T extends Partial<GraphArgs>>(t: ReturnType<typeof task<T>>) {
-  return t
-    .addOptionalParam(
-      "brokers",
-      "Kafka brokers host:port,… (default KAFKA_BROKERS, then the node's config)",
-      "",
-      types.string,
-    )
-    .addOptionalParam(
-      "prefix",
-      "The node's topic prefix (default PARSEC_TOPIC_PREFIX, then the node's config)",
-      "",
-      types.string,
-    )
-    .addOptionalParam(
-      "nodeConfig",
-      "The node's JSON config file (its --config), for its kafka section (default PARSEC_CONFIG)",
-      "",
-      types.string,
-    )
-    .addOptionalParam(
-      "graphTopic",
-      "The channel graph topic (default: the topic prefix + parsec.channel-graph)",
-      "",
-      types.string,
-    );
+  return withKafkaParams(t).addOptionalParam(
+    "graphTopic",
+    "The channel graph topic (default: the node's, the topic prefix + parsec.channel-graph)",
+    "",
+    types.string,
+  );
 }
 
 withGraphParams(

@@ -3,28 +3,7 @@
 // publish (settlements, dead letters) in words. The work is in lib/operator.ts, loaded on use.
 import { task, types } from "hardhat/config";
 import type { ControlArgs, ControlResult, FollowArgs, FollowResult } from "./lib/operator";
-
-function withKafkaParams<T>(t: ReturnType<typeof task<T>>) {
-  return t
-    .addOptionalParam(
-      "brokers",
-      "Kafka brokers host:port,… (default KAFKA_BROKERS, then the node's config)",
-      "",
-      types.string,
-    )
-    .addOptionalParam(
-      "prefix",
-      "The node's topic prefix (default PARSEC_TOPIC_PREFIX, then the node's config)",
-      "",
-      types.string,
-    )
-    .addOptionalParam(
-      "nodeConfig",
-      "The node's JSON config file (its --config), for its kafka section (default PARSEC_CONFIG)",
-      "",
-      types.string,
-    );
-}
+import { withKafkaParams } from "./lib/params";
 
 withKafkaParams(
   task(

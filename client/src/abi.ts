@@ -84,12 +84,19 @@ export const parsecChannelsAbi = [
     type: "error",
   },
   {
+    inputs: [
+      { internalType: "uint32", name: "seq", type: "uint32" },
+      { internalType: "address", name: "payee", type: "address" },
+    ],
+    name: "InvalidCancelConsent",
+    type: "error",
+  },
+  {
     inputs: [{ internalType: "address", name: "counterparty", type: "address" }],
     name: "InvalidCounterparty",
     type: "error",
   },
   { inputs: [{ internalType: "uint8", name: "payer", type: "uint8" }], name: "InvalidPayer", type: "error" },
-  { inputs: [], name: "InvalidShortString", type: "error" },
   { inputs: [{ internalType: "uint8", name: "side", type: "uint8" }], name: "InvalidSide", type: "error" },
   {
     inputs: [{ internalType: "address", name: "expectedSigner", type: "address" }],
@@ -648,6 +655,32 @@ export const parsecChannelsAbi = [
   },
   {
     inputs: [
+      {
+        components: [
+          { internalType: "address", name: "participant0", type: "address" },
+          { internalType: "address", name: "participant1", type: "address" },
+          { internalType: "address", name: "asset", type: "address" },
+          { internalType: "uint32", name: "challengePeriod", type: "uint32" },
+          { internalType: "uint64", name: "nonce", type: "uint64" },
+        ],
+        internalType: "struct ChannelParams",
+        name: "params",
+        type: "tuple",
+      },
+      { internalType: "uint8", name: "payer", type: "uint8" },
+      { internalType: "bytes", name: "startBody", type: "bytes" },
+      { internalType: "bytes32", name: "otherHead", type: "bytes32" },
+      { internalType: "bytes", name: "startLocks", type: "bytes" },
+      { internalType: "bytes", name: "transfers", type: "bytes" },
+      { internalType: "bytes", name: "consents", type: "bytes" },
+    ],
+    name: "extendChainUsingConsentedCancels",
+    outputs: [],
+    stateMutability: "nonpayable",
+    type: "function",
+  },
+  {
+    inputs: [
       { internalType: "address", name: "counterparty", type: "address" },
       { internalType: "uint32", name: "challengePeriod", type: "uint32" },
       { internalType: "uint64", name: "nonce", type: "uint64" },
@@ -1173,6 +1206,8 @@ export const errorNotices: Readonly<Record<string, string>> = {
   "EscrowNotFound(bytes32)": "No escrow has this id.",
   "EscrowSettled(bytes32)": "The escrow was claimed or refunded already.",
   "InvalidAmount(uint256,uint256)": "Amount must be positive, and for ETH equal to `msg.value`.",
+  "InvalidCancelConsent(uint32,address)":
+    "The consent given for the CANCEL at `seq` is not signed by the lock's payee (`payee`).",
   "InvalidCounterparty(address)": "A channel needs two distinct, non-zero participants.",
   "InvalidPayer(uint8)": "Payer is 0 or 1.",
   "InvalidReceiver(address)": "The receiver must be a non-zero address.",
