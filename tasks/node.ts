@@ -4,7 +4,8 @@
 import { task, types } from "hardhat/config";
 import type { ControlArgs, ControlResult, FollowArgs, FollowResult } from "./lib/operator";
 
-function withKafkaParams<T>(t: ReturnType<typeof task<T>>) {
+/** Adds the Kafka options (brokers, topic prefix, the node's config) of the tasks that talk to a node. */
+export function withKafkaParams<T>(t: ReturnType<typeof task<T>>) {
   return t
     .addOptionalParam(
       "brokers",

@@ -1,0 +1,138 @@
+/**
+ * Where channel:pay keeps what it signed: the SDK's file journal (one per chain, channel and payer by
+ * default), read back as the payer's chain, and a sent log beside it that records each time a journaled
+ * transfer was written to Kafka (when, where), so payment:status can tell "never sent" from "sent".
+ */
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import {
+  GENESIS_STATE,
+  applyTransfer,
+  fileJournal,
+  type FileJournal,
+  type Hash,
+  type JournalEntry,
+  type PayerIndex,
+  type PayerState,
+  type SigningJournal,
+} from "../../sdk";
+import { TaskError } from "./errors";
+
+/** `~/.parsec/journal/<chainId>-<channel>-<address>.jsonl`: one file per chain, channel and payer. */
+export function defaultJournalPath(
+  chainId: number,
+  channelId: Hash,
+  address: string,
+  home: string = os.homedir(),
+): string {
+  return path.join(
+    home,
+    ".parsec",
+    "journal",
+    `${chainId}-${channelId.toLowerCase()}-${address.toLowerCase()}.jsonl`,
+  );
+}
+
+/** Opens (or creates, in a 0700 directory) the journal at `file`; `existed` says whether it was there. */
+export async function openJournal(file: string): Promise<{ journal: FileJournal; existed: boolean }> {
+  const existed = await fs.stat(file).then(
+    () => true,
+    () => false,
+  );
+  try {
+    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    return { journal: await fileJournal(file), existed };
+  } catch (e) {
+    throw new TaskError(`cannot open the journal ${file}: ${(e as Error).message}`, e);
+  }
+}
+
+/** A payer's journaled chain: its entries from seq 1 on, and the state after the last one. */
+export interface PayerHistory {
+  /** Entries in seq order, contiguous from 1; an abandoned intent (nothing was signed) ends it. */
+  readonly entries: readonly JournalEntry[];
+  readonly state: PayerState;
+}
+
+/**
+ * Reads payer `payer`'s entries of `channelId` from seq 1 until a seq has none (or only an abandoned
+ * intent), replaying them with the chain rule. A journal whose entries do not chain was changed by
+ * something else: refused.
+ */
+export async function readPayerHistory(
+  journal: SigningJournal,
+  channelId: Hash,
+  payer: PayerIndex,
+  where: string,
+): Promise<PayerHistory> {
+  const entries: JournalEntry[] = [];
+  let state = GENESIS_STATE;
+  for (let seq = 1; ; seq++) {
+    const entry = await journal.get(channelId, payer, seq);
+    if (!entry || entry.abandoned) break;
+    try {
+      state = applyTransfer(state, entry.transfer, { hash: entry.transferHash });
+    } catch (e) {
+      throw new TaskError(
+        `the journal ${where} is inconsistent at seq ${seq} (${(e as Error).message}): it was changed by something else; do not sign from it`,
+        e,
+      );
+    }
+    entries.push(entry);
+  }
+  return { entries, state };
+}
+
+/** One write of a journaled transfer to the transfers topic. */
+export interface SentRecord {
+  readonly channelId: Hash;
+  readonly payer: PayerIndex;
+  readonly seq: number;
+  readonly transferHash: Hash;
+  readonly sentAtMs: number;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+}
+
+/** The sent log beside a journal. */
+export function sentLogPath(journalPath: string): string {
+  return `${journalPath}.sent`;
+}
+
+/** Appends a send to the sent log (fsynced; it only informs payment:status, the journal is what binds). */
+export async function recordSent(file: string, r: SentRecord): Promise<void> {
+  const handle = await fs.open(file, "a", 0o600);
+  try {
+    await handle.appendFile(JSON.stringify(r) + "\n", "utf8");
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The sends of the sent log by transfer hash (oldest first); a torn or foreign line is skipped. */
+export async function readSent(file: string): Promise<ReadonlyMap<Hash, readonly SentRecord[]>> {
+  let text = "";
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch {
+    return new Map();
+  }
+  const out = new Map<Hash, SentRecord[]>();
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    let r: SentRecord;
+    try {
+      r = JSON.parse(line) as SentRecord;
+    } catch {
+      continue;
+    }
+    if (typeof r.transferHash !== "string" || typeof r.sentAtMs !== "number") continue;
+    const list = out.get(r.transferHash) ?? [];
+    list.push(r);
+    out.set(r.transferHash, list);
+  }
+  return out;
+}
