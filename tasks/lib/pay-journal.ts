@@ -34,43 +34,77 @@ export function defaultJournalPath(
   );
 }
 
-/** Opens (or creates, in a 0700 directory) the journal at `file`; `existed` says whether it was there. */
-export async function openJournal(file: string): Promise<{ journal: FileJournal; existed: boolean }> {
-  const existed = await fs.stat(file).then(
-    () => true,
-    () => false,
-  );
+/** Opens (or creates, in a 0700 directory) the journal at `file`. */
+export async function openJournal(file: string): Promise<FileJournal> {
   try {
     await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-    return { journal: await fileJournal(file), existed };
+    return await fileJournal(file);
   } catch (e) {
     throw new TaskError(`cannot open the journal ${file}: ${(e as Error).message}`, e);
   }
 }
 
-/** A payer's journaled chain: its entries from seq 1 on, and the state after the last one. */
+/** A payer's journaled chain: its entries in seq order, and the state after the last one. */
 export interface PayerHistory {
-  /** Entries in seq order, contiguous from 1; an abandoned intent (nothing was signed) ends it. */
+  /**
+   * Contiguous entries from `baseSeq` (or from seq 1 when the journal starts at the channel's start); an
+   * abandoned intent (nothing was signed) ends them.
+   */
   readonly entries: readonly JournalEntry[];
+  /** 0 when the journal starts at the channel's start; else the seq of its first entry (a started journal). */
+  readonly baseSeq: number;
   readonly state: PayerState;
 }
 
+const EMPTY: PayerHistory = { entries: [], baseSeq: 0, state: GENESIS_STATE };
+
 /**
- * Reads payer `payer`'s entries of `channelId` from seq 1 until a seq has none (or only an abandoned
- * intent), replaying them with the chain rule. A journal whose entries do not chain was changed by
- * something else: refused.
+ * Reads payer `payer`'s entries of `channelId` and replays them with the chain rule. A journal starts at
+ * seq 1, or (started from a node's copy) at a seq the chain held then: found from `onchainSeq`, the chain's
+ * seq now, which only grows. A journal whose entries do not chain was changed by something else: refused.
  */
 export async function readPayerHistory(
   journal: SigningJournal,
   channelId: Hash,
   payer: PayerIndex,
   where: string,
+  onchainSeq: number,
 ): Promise<PayerHistory> {
+  const live = async (seq: number): Promise<JournalEntry | undefined> => {
+    const e = await journal.get(channelId, payer, seq);
+    return e && !e.abandoned ? e : undefined;
+  };
+  let first = 1;
+  if (!(await live(1))) {
+    if (onchainSeq <= 1 || !(await live(onchainSeq))) return EMPTY;
+    first = onchainSeq;
+    while (first > 2 && (await live(first - 1))) first--;
+  }
   const entries: JournalEntry[] = [];
   let state = GENESIS_STATE;
-  for (let seq = 1; ; seq++) {
-    const entry = await journal.get(channelId, payer, seq);
-    if (!entry || entry.abandoned) break;
+  let seq = first;
+  if (first > 1) {
+    const base = (await live(first)) as JournalEntry;
+    if (base.transfer.lockedTotal !== 0n) {
+      throw new TaskError(
+        `the journal ${where} starts at your seq ${first}, which holds pending locks it does not list: sign from the journal that made them`,
+      );
+    }
+    const t = base.transfer;
+    state = {
+      seq: t.seq,
+      head: base.transferHash,
+      paidTotal: t.paidTotal,
+      lockedTotal: 0n,
+      locksRoot: t.locksRoot,
+      locks: [],
+    };
+    entries.push(base);
+    seq = first + 1;
+  }
+  for (; ; seq++) {
+    const entry = await live(seq);
+    if (!entry) break;
     try {
       state = applyTransfer(state, entry.transfer, { hash: entry.transferHash });
     } catch (e) {
@@ -81,7 +115,7 @@ export async function readPayerHistory(
     }
     entries.push(entry);
   }
-  return { entries, state };
+  return { entries, baseSeq: first > 1 ? first : 0, state };
 }
 
 /** One write of a journaled transfer to the transfers topic. */

@@ -15,11 +15,13 @@ import {
   type RelayerClient,
 } from "../../client";
 import {
+  GENESIS_STATE,
   TRANSFER_KIND_NAMES,
   TransferKind,
   buildTransfer,
   channelBalances,
   journaledTransferSigner,
+  onchainHeads,
   signTransfer,
   type ChannelBalances,
   type Domain,
@@ -37,6 +39,7 @@ import { amountWords, assetWords, keyOrAccount, type AssetWords } from "./invoic
 import type { KafkaArgs } from "./kafka";
 import { print } from "./output";
 import {
+  type PayerHistory,
   defaultJournalPath,
   openJournal,
   readPayerHistory,
@@ -119,7 +122,6 @@ interface Session {
   readonly asset: AssetWords;
   readonly journalPath: string;
   readonly journal: SigningJournal & { close(): Promise<void> };
-  readonly journalExisted: boolean;
   readonly node: readonly [NodePayerView, NodePayerView];
 }
 
@@ -136,7 +138,7 @@ async function openSession(args: PayerArgs, ctx: ReadContext, deps: PayDeps): Pr
   const journalPath =
     args.journal || defaultJournalPath(ctx.deployment.chainId, channel.channelId, signer.address);
   const node = await nodeView(deps.node, channel.channelId);
-  const { journal, existed } = await openJournal(journalPath);
+  const journal = await openJournal(journalPath);
   return {
     ctx,
     channel,
@@ -145,7 +147,6 @@ async function openSession(args: PayerArgs, ctx: ReadContext, deps: PayDeps): Pr
     asset,
     journalPath,
     journal,
-    journalExisted: existed,
     node,
   };
 }
@@ -178,11 +179,86 @@ async function nodeView(
 }
 
 const other = (p: PayerIndex): PayerIndex => (p === 0 ? 1 : 0);
+/** The payer's seq the chain holds (checkpoint or proven head, whichever is higher). */
+const onchainSeqOf = (s: Session): number => (s.payer === 0 ? s.channel.seq0 : s.channel.seq1);
+const historyOf = (s: Session): Promise<PayerHistory> =>
+  readPayerHistory(s.journal, s.channel.channelId, s.payer, s.journalPath, onchainSeqOf(s));
 const availableOf = (b: ChannelBalances, p: PayerIndex): bigint => (p === 0 ? b.available0 : b.available1);
 
 /** "seq 3 PAY 0.5 ETH (500… base units)". */
 function transferWords(e: Pick<JournalEntry, "seq" | "transfer">, a: AssetWords): string {
   return `seq ${e.seq} ${TRANSFER_KIND_NAMES[e.transfer.kind]} ${amountWords(e.transfer.amount, a)}`;
+}
+
+/**
+ * Starts an empty journal from the node's copy of the payer's chain, only where the node's head of it is
+ * the head the chain holds (seq 0 at the channel's start; else checked against the checkpoint commitment
+ * or proven head through the node's evidence, whose signatures are checked too). A node ahead of the
+ * chain may hold transfers of a lost journal's that the chain cannot confirm: refused.
+ */
+async function bootstrap(s: Session, deps: PayDeps): Promise<PayerHistory> {
+  const mine = s.node[s.payer];
+  const onchainSeq = onchainSeqOf(s);
+  const held = Math.max(mine.seq, ...mine.waitingInWindow);
+  if (held !== onchainSeq) {
+    throw new TaskError(
+      `the journal ${s.journalPath} holds none of your transfers, but the node holds your chain to seq ${held} and the chain to seq ${onchainSeq}: ` +
+        `they were signed with another journal, and starting one from the node's copy is safe only where it is the chain's head (signing seq ${held + 1} from an empty journal could sign a second transfer for a seq you used: equivocation forfeits the channel). ` +
+        `Give that journal with --journal, or pay once the node's head of your chain is on-chain (a checkpoint)`,
+    );
+  }
+  if (mine.seq === 0) {
+    print(
+      `  no journal of yours for this channel: starting ${s.journalPath} from the channel's start (the node and the chain both hold no transfer of yours)`,
+    );
+    return { entries: [], baseSeq: 0, state: GENESIS_STATE };
+  }
+  let evidence;
+  try {
+    evidence = await deps.node.evidence(s.channel.channelId, s.ctx.domain);
+  } catch (e) {
+    throw toTaskError(`reading the node's evidence to start the journal ${s.journalPath}`, e);
+  }
+  let heads;
+  try {
+    heads = onchainHeads(evidence.ledger, s.channel.words);
+  } catch (e) {
+    throw new TaskError(
+      `the node's copy of the channel does not open the state the chain holds (${(e as Error).message}): the journal ${s.journalPath} cannot be started from it`,
+      e,
+    );
+  }
+  const [seq, head] = s.payer === 0 ? [heads.seq0, heads.head0] : [heads.seq1, heads.head1];
+  if (seq !== mine.seq || head !== mine.head || evidence.ledger.state(s.payer).seq !== mine.seq) {
+    throw new TaskError(
+      `the node's head of your chain (seq ${mine.seq}, ${mine.head}) is not the chain's (seq ${seq}, ${head}): the journal ${s.journalPath} cannot be started from it`,
+    );
+  }
+  // The node keeps your chain from its on-chain head on; the journal starts there (or at seq 1).
+  const ledger = evidence.ledger;
+  const baseSeq = ledger.baseSeq(s.payer);
+  if (baseSeq > 0 && ledger.stateAt(s.payer, baseSeq).lockedTotal !== 0n) {
+    throw new TaskError(
+      `your seq ${baseSeq} the chain holds has pending locks: a journal cannot start there; give the journal that signed it with --journal`,
+    );
+  }
+  const copies = [...(baseSeq > 0 ? [ledger.transfer(s.payer, baseSeq)] : []), ...ledger.transfers(s.payer)];
+  for (const t of copies) {
+    const { signature, hash, ...transfer } = t;
+    await s.journal.record({
+      channelId: s.channel.channelId,
+      payer: s.payer,
+      seq: t.seq,
+      transferHash: hash,
+      transfer,
+      signature,
+    });
+  }
+  print(
+    `  no journal of yours for this channel: the node's head of your chain is the one the chain holds (seq ${mine.seq}, ${mine.head}), ` +
+      `so ${s.journalPath} starts from the node's copy of your signed transfer(s) ${copies[0].seq} to ${mine.seq} (signatures checked)`,
+  );
+  return historyOf(s);
 }
 
 /**
@@ -192,24 +268,17 @@ function transferWords(e: Pick<JournalEntry, "seq" | "transfer">, a: AssetWords)
  */
 function checkAgainstNode(s: Session, entries: readonly JournalEntry[]): void {
   const mine = s.node[s.payer];
-  const top = entries.length;
-  const onchainSeq = s.payer === 0 ? s.channel.seq0 : s.channel.seq1;
-  if (top === 0) {
-    if (mine.seq === 0 && onchainSeq === 0 && mine.waitingInWindow.length === 0) return;
-    throw new TaskError(
-      `the journal ${s.journalPath} holds none of your transfers, but the node holds your chain to seq ${Math.max(mine.seq, ...mine.waitingInWindow)} and the chain to seq ${onchainSeq}: ` +
-        `they were signed with another journal, and signing seq ${mine.seq + 1} from an empty one could sign a second transfer for a seq you used (equivocation forfeits the channel). Give that journal with --journal`,
-    );
-  }
+  const top = entries.length === 0 ? 0 : entries[entries.length - 1].seq;
   if (mine.seq > top || mine.waitingInWindow.some((seq) => seq > top)) {
     throw new TaskError(
       `the node holds your transfers to seq ${Math.max(mine.seq, ...mine.waitingInWindow)} but the journal ${s.journalPath} only to seq ${top}: ` +
         `some were signed elsewhere; signing seq ${top + 1} from this journal could equivocate. Give the journal that signed them with --journal`,
     );
   }
-  if (mine.seq > 0 && entries[mine.seq - 1].transferHash !== mine.head) {
+  const atNodeHead = entries.find((e) => e.seq === mine.seq);
+  if (atNodeHead && atNodeHead.transferHash !== mine.head) {
     throw new TaskError(
-      `the node's head of your chain at seq ${mine.seq} is ${mine.head}, the journal ${s.journalPath} holds ${entries[mine.seq - 1].transferHash}: ` +
+      `the node's head of your chain at seq ${mine.seq} is ${mine.head}, the journal ${s.journalPath} holds ${atNodeHead.transferHash}: ` +
         `two different transfers exist for that seq; stop paying from this channel and close it (channel:close)`,
     );
   }
@@ -323,22 +392,17 @@ export async function runPay(
       );
     }
     const amount = amountArg("amount", args.amount, s.asset.decimals);
-    const history = await readPayerHistory(s.journal, s.channel.channelId, s.payer, s.journalPath);
-    checkAgainstNode(s, history.entries);
     const mine = s.node[s.payer];
     const f = (v: bigint) => amountWords(v, s.asset);
     print(
       `paying ${f(amount)} in channel ${s.channel.channelId} as P${s.payer} ${s.signer.address} to P${other(s.payer)} ${s.payer === 0 ? s.channel.params.participant1 : s.channel.params.participant0} (direct, no route)`,
     );
-    if (history.entries.length === 0) {
-      print(
-        `  no journal of yours for this channel${s.journalExisted ? ` in ${s.journalPath}` : ""}: starting ${s.journalPath} from the channel's start (the node and the chain hold no transfer of yours)`,
-      );
-    } else {
-      print(
-        `  journal ${s.journalPath}: your chain to seq ${history.state.seq}; the node applied to seq ${mine.seq}`,
-      );
-    }
+    let history = await historyOf(s);
+    if (history.entries.length === 0) history = await bootstrap(s, deps);
+    else checkAgainstNode(s, history.entries);
+    print(
+      `  journal ${s.journalPath}: your chain to seq ${history.state.seq}; the node applied it to seq ${mine.seq}`,
+    );
     // Journaled transfers the node has not seen: sent again as they are, before anything new.
     const unseen = history.entries.filter((e) => e.seq > mine.seq && !mine.waitingInWindow.includes(e.seq));
     const unapplied = history.entries.filter((e) => e.seq > mine.seq);
@@ -493,12 +557,12 @@ export async function runStatus(
   const s = await openSession(args, ctx, deps);
   let transport: TransferTransport | null = null;
   try {
-    const history = await readPayerHistory(s.journal, s.channel.channelId, s.payer, s.journalPath);
+    const history = await historyOf(s);
     const mine = s.node[s.payer];
     const wanted = args.seq ? history.entries.filter((e) => e.seq === args.seq) : history.entries;
     if (args.seq && wanted.length === 0) {
       throw new TaskError(
-        `the journal ${s.journalPath} holds no transfer seq ${args.seq} of yours (it holds seqs 1 to ${history.entries.length})`,
+        `the journal ${s.journalPath} holds no transfer seq ${args.seq} of yours (it holds seqs ${history.entries[0]?.seq ?? 0} to ${history.state.seq})`,
       );
     }
     const sentLog = await readSent(sentLogPath(s.journalPath));

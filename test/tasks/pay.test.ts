@@ -224,6 +224,70 @@ describe("payment tasks: channel:pay and payment:status", function () {
     expect((await nodeChannel(channelB)).payers[0].paidTotal).to.equal(parseEther("1.5").toString());
   });
 
+  it("a rerun for another amount sends the unseen transfer and does not make the new payment", async () => {
+    const failing: TransferTransport = {
+      send: () => Promise.reject(new Error("the producer died")),
+      mark: () => Promise.resolve(new Map()),
+      deadLetters: () => Promise.resolve([]),
+      close: () => Promise.resolve(),
+    };
+    await failure(
+      runPay({ ...base(channelB, journalB), amount: "0.1", wait: 30 }, hre, {
+        transport: () => Promise.resolve(failing),
+      }),
+    );
+    lines.length = 0;
+    const rerun = await pay(channelB, journalB, "0.2");
+    expect(rerun.outcome).to.equal("resent-earlier");
+    expect(rerun.transfer.seq).to.equal(2);
+    expect(rerun.transfer.amount).to.equal(parseEther("0.1"));
+    expect(out()).to.contain("your new payment of 0.2 ETH (200000000000000000 base units) was NOT made");
+    const view = await nodeChannel(channelB);
+    expect(view.payers[0].seq).to.equal(2);
+    expect(view.payers[0].paidTotal).to.equal(parseEther("1.6").toString());
+  });
+
+  it("starts an empty journal from the node's copy where the node's head is the chain's", async () => {
+    // The payee puts P0's head (seq 2) on-chain with a head proof from the node's evidence.
+    await hre.run("channel:dispute", {
+      deployment: deploymentPath,
+      from: "1",
+      channel: channelB,
+      evidence: "",
+      relayer: node?.url ?? "",
+      mode: "auto",
+      chunk: 50,
+    });
+    await mine(CONFIRMATIONS + 1);
+    await waitFor("the node indexes the proven head", async () => {
+      const b = (await getJson<{ onchain: { seq0: number } }>(`${node?.url}/channels/${channelB}`)).body;
+      return b.onchain.seq0 === 2;
+    });
+    const fresh = path.join(tmp, "fresh.jsonl");
+    lines.length = 0;
+    const result = await pay(channelB, fresh, "0.05");
+    expect(result.outcome).to.equal("applied");
+    expect(result.transfer.seq).to.equal(3);
+    expect(out()).to.match(
+      /the node's head of your chain is the one the chain holds \(seq 2, 0x[0-9a-f]{64}\), so .*fresh\.jsonl starts from the node's copy of your signed transfer\(s\) 2 to 2 \(signatures checked\)/,
+    );
+    const copied = await fileJournal(fresh);
+    const original = await fileJournal(journalB);
+    // The chain holds seq 2: the journal starts there, with the node's copy of it (the same signature).
+    expect(await copied.get(channelB, 0, 1)).to.equal(undefined);
+    expect((await copied.get(channelB, 0, 2))?.signature).to.equal(
+      (await original.get(channelB, 0, 2))?.signature,
+    );
+    expect((await copied.get(channelB, 0, 3))?.transferHash).to.equal(hashTransfer(result.transfer));
+    await copied.close();
+    await original.close();
+    // The next run finds the started journal from the chain's seq and builds on it.
+    const next = await pay(channelB, fresh, "0.05");
+    expect(next.outcome).to.equal("applied");
+    expect(next.transfer.seq).to.equal(4);
+    expect(next.transfer.prev).to.equal(hashTransfer(result.transfer));
+  });
+
   it("payment:status lists each journaled transfer and the balances now", async () => {
     const st = await status(channelA, journalA);
     expect(st.lines.map((l) => [l.seq, l.kind, l.fate])).to.deep.equal([
