@@ -10,7 +10,6 @@ import {
   GENESIS_STATE,
   applyTransfer,
   fileJournal,
-  type FileJournal,
   type Hash,
   type JournalEntry,
   type PayerIndex,
@@ -34,12 +33,66 @@ export function defaultJournalPath(
   );
 }
 
-/** Opens (or creates, in a 0700 directory) the journal at `file`. */
-export async function openJournal(file: string): Promise<FileJournal> {
+/** A journal held by this process; `close()` releases the file and its lock. */
+export interface HeldJournal extends SigningJournal {
+  close(): Promise<void>;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Takes `<file>.lock` (holding this pid) for as long as a task uses the journal: the file journal keeps its
+ * entries in memory, so two processes signing from one file could each sign a different transfer for one
+ * seq. A lock whose process is gone (a crash) is taken over.
+ */
+async function lockJournal(file: string): Promise<() => Promise<void>> {
+  const lock = `${file}.lock`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const handle = await fs.open(lock, "wx", 0o600);
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      return () => fs.rm(lock, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      const pid = Number((await fs.readFile(lock, "utf8").catch(() => "")).trim());
+      if (Number.isSafeInteger(pid) && pid > 0 && alive(pid)) {
+        throw new TaskError(
+          `another process (pid ${pid}) uses the journal ${file}: let it finish first (two runs signing from one journal could sign two transfers for one seq). If no channel:pay or payment:status runs, delete ${lock}`,
+        );
+      }
+      await fs.rm(lock, { force: true }); // left behind by a process that is gone
+    }
+  }
+  throw new TaskError(`cannot lock the journal ${file}: ${lock} keeps coming back; is another run starting?`);
+}
+
+/** Opens (or creates, in a 0700 directory) the journal at `file`, locked for this process. */
+export async function openJournal(file: string): Promise<HeldJournal> {
+  let release: (() => Promise<void>) | null = null;
   try {
     await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-    return await fileJournal(file);
+    release = await lockJournal(file);
+    const journal = await fileJournal(file);
+    const unlock = release;
+    return {
+      get: (channelId, payer, seq) => journal.get(channelId, payer, seq),
+      record: (entry) => journal.record(entry),
+      close: async () => {
+        await journal.close();
+        await unlock();
+      },
+    };
   } catch (e) {
+    await release?.();
+    if (e instanceof TaskError) throw e;
     throw new TaskError(`cannot open the journal ${file}: ${(e as Error).message}`, e);
   }
 }

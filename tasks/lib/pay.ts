@@ -31,7 +31,6 @@ import {
   type PayerIndex,
   type PayerState,
   type SignedTransfer,
-  type SigningJournal,
 } from "../../sdk";
 import { amountArg, findChannel, readContext, type ReadContext } from "./context";
 import { TaskError, toTaskError } from "./errors";
@@ -39,6 +38,7 @@ import { amountWords, assetWords, keyOrAccount, type AssetWords } from "./invoic
 import type { KafkaArgs } from "./kafka";
 import { print } from "./output";
 import {
+  type HeldJournal,
   type PayerHistory,
   defaultJournalPath,
   openJournal,
@@ -90,8 +90,11 @@ export interface StatusArgs extends PayerArgs {
   readonly seq?: number;
 }
 
-/** What became of a payment: applied, refused, sent and not applied yet, or only re-sent an earlier one. */
-export type PayOutcome = "applied" | "dead-lettered" | "sent" | "resent-earlier";
+/**
+ * What became of a payment: applied, sent and not applied yet (or not waited for), or an earlier journaled
+ * transfer was sent again instead (the new payment not made). A dead-lettered one throws with its reason.
+ */
+export type PayOutcome = "applied" | "sent" | "resent-earlier";
 
 export interface PayResult {
   readonly outcome: PayOutcome;
@@ -101,7 +104,7 @@ export interface PayResult {
   readonly signedNow: boolean;
   readonly journal: string;
   readonly sent: readonly SentTransfer[];
-  readonly deadLetter: TransferDeadLetter | null;
+  /** From the start of the run until it was applied (or the wait ended). */
   readonly elapsedMs: number;
 }
 
@@ -121,7 +124,7 @@ interface Session {
   readonly payer: PayerIndex;
   readonly asset: AssetWords;
   readonly journalPath: string;
-  readonly journal: SigningJournal & { close(): Promise<void> };
+  readonly journal: HeldJournal;
   readonly node: readonly [NodePayerView, NodePayerView];
 }
 
@@ -166,7 +169,7 @@ async function nodeView(
   }
   if (!raw) {
     throw new TaskError(
-      `the node at ${node.url} does not know channel ${channelId} (404): check --relayer and --deployment, or wait until the node has indexed the channel`,
+      `the node at ${node.url} answers 404 for channel ${channelId}: it is not open on the node's contract (check --deployment, or wait for the node to index it) or another node of its group holds it (give that node's --relayer)`,
     );
   }
   const views = nodePayerViews(raw.raw);
@@ -363,7 +366,8 @@ async function follow(
 ): Promise<{ applied: boolean; deadLetter: TransferDeadLetter | null }> {
   const deadline = Date.now() + seconds * MS_PER_SECOND;
   for (;;) {
-    const views = nodePayerViews((await deps.node.channel(s.channel.channelId))?.raw);
+    // A node that does not answer for a moment (a restart) is asked again until the wait ends.
+    const views = nodePayerViews((await deps.node.channel(s.channel.channelId).catch(() => null))?.raw);
     if (views && views[s.payer].seq >= entry.seq) return { applied: true, deadLetter: null };
     const refused = (await transport.deadLetters(s.channel.channelId, since)).find(
       (d) => d.payer === s.payer && d.seq === entry.seq && d.transferHash === entry.transferHash,
@@ -395,7 +399,7 @@ export async function runPay(
     const mine = s.node[s.payer];
     const f = (v: bigint) => amountWords(v, s.asset);
     print(
-      `paying ${f(amount)} in channel ${s.channel.channelId} as P${s.payer} ${s.signer.address} to P${other(s.payer)} ${s.payer === 0 ? s.channel.params.participant1 : s.channel.params.participant0} (direct, no route)`,
+      `paying ${f(amount)} in channel ${s.channel.channelId} as P${s.payer} ${s.signer.address} to P${other(s.payer)} ${s.payer === 0 ? s.channel.params.participant1 : s.channel.params.participant0} (direct: no route, no fee)`,
     );
     let history = await historyOf(s);
     if (history.entries.length === 0) history = await bootstrap(s, deps);
@@ -454,6 +458,9 @@ export async function runPay(
     } else {
       const b = balancesWith(s, history.state);
       if (amount > availableOf(b, s.payer)) throw overspend(s, history.state, amount);
+      // Kafka is reached before signing: a broker that does not answer leaves nothing signed.
+      transport = await deps.transport();
+      since = await transport.mark();
       const transfer = buildTransfer(
         history.state,
         { channelId: s.channel.channelId, payer: s.payer },
@@ -471,8 +478,6 @@ export async function runPay(
       print(
         `  signed ${transferWords(entry, s.asset)} (paid total ${f(signed.paidTotal)}) and journaled it (fsynced) in ${s.journalPath} before sending`,
       );
-      transport = await deps.transport();
-      since = await transport.mark();
       sent.push((await sendEntry(s, transport, entry)).sent);
     }
     return await maybeWait(s, deps, transport, entry, signed, since, args.wait, sent, signedNow, started);
@@ -499,7 +504,7 @@ async function maybeWait(
     print(
       `  not waiting (--wait 0): payment:status --channel ${s.channel.channelId} shows whether the node applied it`,
     );
-    return { ...base, outcome: "sent", deadLetter: null, elapsedMs: Date.now() - started };
+    return { ...base, outcome: "sent", elapsedMs: Date.now() - started };
   }
   print(`  waiting up to ${wait} s for the node to apply seq ${entry.seq}…`);
   const { applied, deadLetter } = await follow(s, deps, transport, entry, since, wait);
@@ -514,15 +519,18 @@ async function maybeWait(
     print(
       `  the node has not applied seq ${entry.seq} within ${wait} s: it may be waiting for funds or an earlier seq; payment:status shows it later`,
     );
-    return { ...base, outcome: "sent", deadLetter: null, elapsedMs };
+    return { ...base, outcome: "sent", elapsedMs };
   }
   const views = nodePayerViews((await deps.node.channel(s.channel.channelId))?.raw);
-  print(`  applied by the node: seq ${entry.seq} in ${(elapsedMs / MS_PER_SECOND).toFixed(1)} s`);
+  const lastSent = sent.length > 0 ? sent[sent.length - 1].sentAtMs : started;
+  print(
+    `  applied by the node: seq ${entry.seq}, ${((Date.now() - lastSent) / MS_PER_SECOND).toFixed(1)} s after it was sent (route: direct, fee 0)`,
+  );
   if (views) {
     const b = channelBalances(s.channel.deposit0, s.channel.deposit1, views[0], views[1]);
     print(`  you can pay ${amountWords(availableOf(b, s.payer), s.asset)} more now`);
   }
-  return { ...base, outcome: "applied", deadLetter: null, elapsedMs };
+  return { ...base, outcome: "applied", elapsedMs };
 }
 
 // ---------------------------------------------------------------- payment:status

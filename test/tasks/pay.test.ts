@@ -3,6 +3,7 @@
 // failing producer) → the rerun sends the same transfer and the node applies it once; a payment the node
 // dead-letters (paid from a deposit it has not confirmed yet) shows its reason, and once the deposit is
 // confirmed a rerun sends that same transfer again; payment:status in words at each step.
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -113,7 +114,9 @@ describe("payment tasks: channel:pay and payment:status", function () {
       /signed seq 1 PAY 0\.5 ETH \(500000000000000000 base units\) .*journaled it \(fsynced\)/,
     );
     expect(out()).to.match(/sent seq 1 PAY .* partition \d+ offset \d+/);
-    expect(out()).to.match(/applied by the node: seq 1 in \d+\.\d s/);
+    expect(out()).to.match(
+      /applied by the node: seq 1, \d+\.\d s after it was sent \(route: direct, fee 0\)/,
+    );
     const second = await pay(channelA, journalA, "0.25");
     expect(second.outcome).to.equal("applied");
     expect(second.transfer.seq).to.equal(2);
@@ -139,6 +142,16 @@ describe("payment tasks: channel:pay and payment:status", function () {
     const message = await failure(pay(channelA, path.join(tmp, "lost.jsonl"), "0.1"));
     expect(message).to.match(/holds none of your transfers, but the node holds your chain to seq 2/);
     expect(message).to.contain("Give that journal with --journal");
+  });
+
+  it("refuses while another process holds the journal", async () => {
+    fs.writeFileSync(`${journalA}.lock`, String(process.pid));
+    try {
+      const message = await failure(pay(channelA, journalA, "0.1"));
+      expect(message).to.contain(`another process (pid ${process.pid}) uses the journal ${journalA}`);
+    } finally {
+      fs.rmSync(`${journalA}.lock`);
+    }
   });
 
   it("a crash between journal and send: the rerun sends the same transfer and the node applies it once", async () => {
@@ -172,8 +185,12 @@ describe("payment tasks: channel:pay and payment:status", function () {
     expect(st.lines[0].fate).to.equal("not-sent");
     expect(out()).to.match(/seq 3 PAY 0\.1 ETH .*, not sent: journaled but never sent: channel:pay sends it/);
 
+    // A crashed run leaves its lock behind: the rerun takes it over (its process is gone).
+    const gone = spawnSync(process.execPath, ["-e", ""]).pid;
+    fs.writeFileSync(`${journalA}.lock`, String(gone));
     lines.length = 0;
     const rerun = await pay(channelA, journalA, "0.1");
+    expect(fs.existsSync(`${journalA}.lock`)).to.equal(false);
     expect(rerun.outcome).to.equal("applied");
     expect(rerun.signedNow).to.equal(false);
     expect(rerun.transfer.signature).to.equal(journaled?.signature);
