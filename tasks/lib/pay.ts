@@ -612,7 +612,13 @@ export async function runStatus(
         fate = "not-sent";
         words = "journaled but never sent: channel:pay sends it";
       }
-      const when = sentAtMs === null ? "not sent" : `sent ${new Date(sentAtMs).toISOString()}`;
+      // A transfer copied from the node into a started journal was sent by the wallet that signed it.
+      const when =
+        sentAtMs !== null
+          ? `sent ${new Date(sentAtMs).toISOString()}`
+          : fate === "not-sent"
+            ? "not sent"
+            : "sent from elsewhere (no send recorded here)";
       print(`  ${transferWords(e, s.asset)}, ${when}: ${words}`);
       lines.push({
         seq: e.seq,

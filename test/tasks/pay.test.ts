@@ -298,6 +298,15 @@ describe("payment tasks: channel:pay and payment:status", function () {
     expect((await copied.get(channelB, 0, 3))?.transferHash).to.equal(hashTransfer(result.transfer));
     await copied.close();
     await original.close();
+    lines.length = 0;
+    const st = await status(channelB, fresh);
+    expect(st.lines.map((l) => [l.seq, l.fate])).to.deep.equal([
+      [2, "applied"],
+      [3, "applied"],
+    ]);
+    expect(out()).to.match(
+      /seq 2 PAY 0\.1 ETH .*, sent from elsewhere \(no send recorded here\): applied by the node/,
+    );
     // The next run finds the started journal from the chain's seq and builds on it.
     const next = await pay(channelB, fresh, "0.05");
     expect(next.outcome).to.equal("applied");
