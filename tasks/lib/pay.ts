@@ -5,6 +5,7 @@
  * and followed until the node applies it or dead-letters it. A transfer journaled but never seen by the
  * node is sent again as it is: a seq is never signed twice.
  */
+import fs from "node:fs";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import {
   nodePayerViews,
@@ -21,6 +22,7 @@ import {
   buildTransfer,
   channelBalances,
   journaledTransferSigner,
+  memoryJournal,
   onchainHeads,
   signTransfer,
   type ChannelBalances,
@@ -128,7 +130,13 @@ interface Session {
   readonly node: readonly [NodePayerView, NodePayerView];
 }
 
-async function openSession(args: PayerArgs, ctx: ReadContext, deps: PayDeps): Promise<Session> {
+/** `readOnly`: a missing journal is read as empty and not created (payment:status changes nothing). */
+async function openSession(
+  args: PayerArgs,
+  ctx: ReadContext,
+  deps: PayDeps,
+  readOnly = false,
+): Promise<Session> {
   const channel = await findChannel(ctx, args.channel);
   const signer = await keyOrAccount(args, ctx);
   const payer = sideOf(channel.params, signer.address);
@@ -141,7 +149,10 @@ async function openSession(args: PayerArgs, ctx: ReadContext, deps: PayDeps): Pr
   const journalPath =
     args.journal || defaultJournalPath(ctx.deployment.chainId, channel.channelId, signer.address);
   const node = await nodeView(deps.node, channel.channelId);
-  const journal = await openJournal(journalPath);
+  const journal =
+    readOnly && !fs.existsSync(journalPath)
+      ? { ...memoryJournal(), close: () => Promise.resolve() }
+      : await openJournal(journalPath);
   return {
     ctx,
     channel,
@@ -562,7 +573,7 @@ export async function runStatus(
 ): Promise<StatusResult> {
   const ctx = await readContext(hre, { deployment: args.deployment });
   const deps: PayDeps = { ...defaultDeps(args, ctx.domain), ...overrides };
-  const s = await openSession(args, ctx, deps);
+  const s = await openSession(args, ctx, deps, true);
   let transport: TransferTransport | null = null;
   try {
     const history = await historyOf(s);

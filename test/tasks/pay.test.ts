@@ -10,6 +10,7 @@ import path from "node:path";
 import { expect } from "chai";
 import hre from "hardhat";
 import { parseEther } from "ethers";
+import { nodePayerViews } from "../../client";
 import { ParsecNode } from "../../relayer/src/node";
 import { fileJournal, hashTransfer, type Hash } from "../../sdk";
 import { deployParsec, type Deployed } from "../../tasks/lib/deploy";
@@ -334,5 +335,46 @@ describe("payment tasks: channel:pay and payment:status", function () {
       "the counterparty (P1) can send 0.85 ETH (850000000000000000 base units) and receive 1.15 ETH",
     );
     expect(text).to.contain("held in pending locks: yours 0 ETH (0 base units), theirs 0 ETH (0 base units)");
+    // The counterparty without a journal: nothing journaled, the same balances from its side, no file made.
+    const none = path.join(tmp, "p1.jsonl");
+    lines.length = 0;
+    const theirs = (await hre.run("payment:status", {
+      ...base(channelA, none),
+      from: "1",
+      seq: 0,
+    })) as StatusResult;
+    expect(theirs.lines).to.deep.equal([]);
+    expect(out()).to.contain("0 journaled; the node applied your chain to seq 0");
+    expect(out()).to.contain(
+      "you (P1) can send 0.85 ETH (850000000000000000 base units) and receive 1.15 ETH",
+    );
+    expect(fs.existsSync(none)).to.equal(false);
+  });
+});
+
+describe("client nodePayerViews: each payer's chain from the node's channel JSON", () => {
+  const payer = (seq: number) => ({
+    payer: 0,
+    seq,
+    head: `0x${"11".repeat(32)}`,
+    paidTotal: "5",
+    lockedTotal: "7",
+    locksRoot: `0x${"22".repeat(32)}`,
+    pendingLocks: [{ amount: "7", expiry: "1000", hashlock: `0x${"33".repeat(32)}` }],
+    waitingInWindow: [seq + 2],
+  });
+
+  it("reads seq, head, totals, pending locks and the seqs waiting in the window", () => {
+    const views = nodePayerViews({ payers: [payer(3), payer(0)] });
+    expect(views?.[0]).to.deep.include({ seq: 3, paidTotal: 5n, lockedTotal: 7n, waitingInWindow: [5] });
+    expect(views?.[0].locks).to.deep.equal([{ amount: 7n, expiry: 1000n, hashlock: `0x${"33".repeat(32)}` }]);
+  });
+
+  it("is null for an answer without two well-formed payers", () => {
+    expect(nodePayerViews(null)).to.equal(null);
+    expect(nodePayerViews({ payers: [payer(1)] })).to.equal(null);
+    expect(nodePayerViews({ payers: [payer(1), { ...payer(1), paidTotal: 5 }] })).to.equal(null);
+    expect(nodePayerViews({ payers: [payer(1), { ...payer(1), head: "0x12" }] })).to.equal(null);
+    expect(nodePayerViews({ payers: [payer(-1), payer(1)] })).to.equal(null);
   });
 });
