@@ -418,60 +418,85 @@ export async function runPay(
     print(
       `  journal ${s.journalPath}: your chain to seq ${history.state.seq}; the node applied it to seq ${mine.seq}`,
     );
-    // Journaled transfers the node has not seen: sent again as they are, before anything new.
-    const unseen = history.entries.filter((e) => e.seq > mine.seq && !mine.waitingInWindow.includes(e.seq));
+    // Journaled transfers the node has not applied. Held in its window or sent and not refused: in
+    // flight, a new payment builds on them. Never sent (a crash between journal and send) or refused
+    // since their last send: sent again as they are, before anything new.
     const unapplied = history.entries.filter((e) => e.seq > mine.seq);
     const sent: SentTransfer[] = [];
-    const signedBySend = new Map<number, SignedTransfer>();
-    let entry: JournalEntry;
-    let signed: SignedTransfer;
-    let signedNow = false;
-    let since: DeadLetterMark;
+    let since: DeadLetterMark | null = null;
+    let repair: { readonly entry: JournalEntry; readonly signed: SignedTransfer } | null = null;
     if (unapplied.length > 0) {
       transport = await deps.transport();
       since = await transport.mark();
-      for (const e of unseen) {
+      const sentLog = await readSent(sentLogPath(s.journalPath));
+      const lastSentAt = (e: JournalEntry): number | null => {
+        const list = sentLog.get(e.transferHash) ?? [];
+        return list.length > 0 ? list[list.length - 1].sentAtMs : null;
+      };
+      const outside = unapplied.filter((e) => !mine.waitingInWindow.includes(e.seq));
+      const refusals = outside.some((e) => lastSentAt(e) !== null)
+        ? await transport.deadLetters(s.channel.channelId)
+        : [];
+      const refusalOf = (e: JournalEntry): TransferDeadLetter | undefined => {
+        const at = lastSentAt(e);
+        return refusals.find((d) => d.transferHash === e.transferHash && at !== null && d.failedAtMs >= at);
+      };
+      const toSend = outside.filter((e) => lastSentAt(e) === null || refusalOf(e) !== undefined);
+      for (const e of unapplied.filter((x) => !toSend.includes(x))) {
         print(
-          `  ${transferWords(e, s.asset)} was journaled by an earlier run and the node has not seen it: sending the same ${e.signature ? "signed transfer" : "transfer (its signing was interrupted; the same transfer is signed again)"}, not a new one`,
+          `  ${transferWords(e, s.asset)} is in flight (${mine.waitingInWindow.includes(e.seq) ? "held in the node's window" : "sent, not applied yet"}): this payment builds on it`,
+        );
+      }
+      let last: SignedTransfer | null = null;
+      for (const e of toSend) {
+        const refused = refusalOf(e);
+        print(
+          refused
+            ? `  ${transferWords(e, s.asset)} was refused by the node (${refused.reason}) after it was last sent: sending the same signed transfer again, not a new one`
+            : `  ${transferWords(e, s.asset)} was journaled by an earlier run and never sent: sending the same ${e.signature ? "signed transfer" : "transfer (its signing was interrupted; the same transfer is signed again)"}, not a new one`,
         );
         const done = await sendEntry(s, transport, e);
         sent.push(done.sent);
-        signedBySend.set(e.seq, done.signed);
+        last = done.signed;
       }
-      for (const e of unapplied.filter((x) => !unseen.includes(x))) {
-        print(`  ${transferWords(e, s.asset)} is waiting in the node's window (not applied yet)`);
+      const top = unapplied[unapplied.length - 1];
+      if (last !== null) {
+        repair = { entry: top, signed: toSend.includes(top) ? last : signedOf(top, s.journalPath) };
+        const same =
+          toSend.includes(top) && top.transfer.kind === TransferKind.Pay && top.transfer.amount === amount;
+        if (same) {
+          print(`  that is this payment (${f(amount)}): completed from the journal, not signed again`);
+        } else {
+          print(
+            `  your new payment of ${f(amount)} was NOT made: it would build on transfers the node has not applied; pay again once it applied seq ${top.seq} (payment:status shows it)`,
+          );
+          const result = await maybeWait(
+            s,
+            deps,
+            transport,
+            top,
+            repair.signed,
+            since,
+            args.wait,
+            sent,
+            false,
+            started,
+          );
+          return { ...result, outcome: result.outcome === "applied" ? "resent-earlier" : result.outcome };
+        }
       }
-      entry = unapplied[unapplied.length - 1];
-      signed = signedBySend.get(entry.seq) ?? signedOf(entry, s.journalPath);
-      const same = entry.transfer.kind === TransferKind.Pay && entry.transfer.amount === amount;
-      if (same) {
-        print(`  that is this payment (${f(amount)}): completed from the journal, not signed again`);
-      } else {
-        print(
-          `  your new payment of ${f(amount)} was NOT made: it would be seq ${history.state.seq + 1}, after transfers the node has not applied; pay again once it applied seq ${entry.seq} (payment:status shows it)`,
-        );
-      }
-      if (!same) {
-        const result = await maybeWait(
-          s,
-          deps,
-          transport,
-          entry,
-          signed,
-          since,
-          args.wait,
-          sent,
-          false,
-          started,
-        );
-        return { ...result, outcome: result.outcome === "applied" ? "resent-earlier" : result.outcome };
-      }
+    }
+    let entry: JournalEntry;
+    let signed: SignedTransfer;
+    let signedNow = false;
+    if (repair) {
+      ({ entry, signed } = repair);
     } else {
       const b = balancesWith(s, history.state);
       if (amount > availableOf(b, s.payer)) throw overspend(s, history.state, amount);
       // Kafka is reached before signing: a broker that does not answer leaves nothing signed.
-      transport = await deps.transport();
-      since = await transport.mark();
+      transport ??= await deps.transport();
+      since ??= await transport.mark();
       const transfer = buildTransfer(
         history.state,
         { channelId: s.channel.channelId, payer: s.payer },
@@ -491,6 +516,7 @@ export async function runPay(
       );
       sent.push((await sendEntry(s, transport, entry)).sent);
     }
+    if (!transport || !since) throw new TaskError("no transport was opened to send the payment");
     return await maybeWait(s, deps, transport, entry, signed, since, args.wait, sent, signedNow, started);
   } finally {
     await transport?.close();

@@ -10,7 +10,7 @@ import path from "node:path";
 import { expect } from "chai";
 import hre from "hardhat";
 import { parseEther } from "ethers";
-import { nodePayerViews } from "../../client";
+import { nodePayerViews, relayerClient, type RelayerClient } from "../../client";
 import { ParsecNode } from "../../relayer/src/node";
 import { fileJournal, hashTransfer, type Hash } from "../../sdk";
 import { deployParsec, type Deployed } from "../../tasks/lib/deploy";
@@ -197,7 +197,7 @@ describe("payment tasks: channel:pay and payment:status", function () {
     expect(rerun.transfer.signature).to.equal(journaled?.signature);
     expect(hashTransfer(rerun.transfer)).to.equal(journaled?.transferHash);
     expect(out()).to.contain(
-      "was journaled by an earlier run and the node has not seen it: sending the same signed transfer",
+      "was journaled by an earlier run and never sent: sending the same signed transfer, not a new one",
     );
     expect(out()).to.contain("that is this payment");
     const view = await nodeChannel(channelA);
@@ -239,6 +239,10 @@ describe("payment tasks: channel:pay and payment:status", function () {
     const rerun = await pay(channelB, journalB, "1.5");
     expect(rerun.outcome).to.equal("applied");
     expect(rerun.signedNow).to.equal(false);
+    expect(out()).to.match(
+      /seq 1 PAY 1\.5 ETH .* was refused by the node \(InsufficientBalance: .*\) after it was last sent: sending the same signed transfer again, not a new one/,
+    );
+    expect(out()).to.contain("that is this payment");
     expect((await nodeChannel(channelB)).payers[0].paidTotal).to.equal(parseEther("1.5").toString());
   });
 
@@ -349,6 +353,36 @@ describe("payment tasks: channel:pay and payment:status", function () {
       "you (P1) can send 0.85 ETH (850000000000000000 base units) and receive 1.15 ETH",
     );
     expect(fs.existsSync(none)).to.equal(false);
+  });
+
+  it("a second payment of the same amount while the first is in flight is a second payment", async () => {
+    const first = await pay(channelA, journalA, "0.05", 0);
+    expect(first.outcome).to.equal("sent");
+    // The second run reads the node once before it applied the first (a node that lags), then for real.
+    const real = relayerClient(node?.url ?? "");
+    let reads = 0;
+    const lagging: RelayerClient = {
+      ...real,
+      channel: async (id) => {
+        const answer = await real.channel(id);
+        if (reads++ > 0 || !answer) return answer;
+        const raw = JSON.parse(JSON.stringify(answer.raw)) as NodeChannel;
+        raw.payers[0] = { ...raw.payers[0], seq: first.transfer.seq - 1, head: first.transfer.prev };
+        return { ...answer, raw };
+      },
+    };
+    lines.length = 0;
+    const second = await runPay({ ...base(channelA, journalA), amount: "0.05", wait: 30 }, hre, {
+      node: lagging,
+    });
+    expect(out()).to.contain(
+      `seq ${first.transfer.seq} PAY 0.05 ETH (50000000000000000 base units) is in flight (sent, not applied yet): this payment builds on it`,
+    );
+    expect(out()).not.to.contain("that is this payment");
+    expect(second.signedNow).to.equal(true);
+    expect(second.transfer.seq).to.equal(first.transfer.seq + 1);
+    expect(second.outcome).to.equal("applied");
+    expect((await nodeChannel(channelA)).payers[0].paidTotal).to.equal(parseEther("0.95").toString());
   });
 });
 
