@@ -1,7 +1,8 @@
 /**
  * Where channel:pay keeps what it signed: the SDK's file journal (one per chain, channel and payer by
  * default), read back as the payer's chain, and a sent log beside it that records each time a journaled
- * transfer was written to Kafka (when, where), so payment:status can tell "never sent" from "sent".
+ * transfer was written to Kafka (when, where), so channel:pay and payment:status can tell a transfer never
+ * sent (a crash between journal and send) from one in flight.
  */
 import { promises as fs } from "node:fs";
 import os from "node:os";

@@ -2,8 +2,8 @@
  * channel:pay and payment:status (tasks/pay.ts defines the tasks and loads this on use). A direct payment:
  * the payer's next PAY is built from its journal (protocol §10: journaled, fsynced, before it is released),
  * checked against what the payer can pay now, written to the channel's partition of the transfers topic,
- * and followed until the node applies it or dead-letters it. A transfer journaled but never seen by the
- * node is sent again as it is: a seq is never signed twice.
+ * and followed until the node applies it or dead-letters it. A transfer journaled but never sent (a crash)
+ * or refused since its last send is sent again as it is: a seq is never signed twice.
  */
 import fs from "node:fs";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
