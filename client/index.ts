@@ -51,6 +51,8 @@ export { EvidenceMismatchError, isEmptyOnchainState, planDisputeFor, settleArgsF
 export type { DisputePlan, DisputePlanInput } from "./src/dispute";
 export { EvidenceError, readEvidence } from "./src/evidence";
 export type { ChannelEvidence } from "./src/evidence";
+export { nodePayerViews } from "./src/node-payers";
+export type { NodePayerView } from "./src/node-payers";
 export { NodeApiError, relayerClient, toRelayerChannel } from "./src/relayer";
 export type { CooperativeCloseSignature, RelayerChannel, RelayerClient } from "./src/relayer";
 export {

@@ -5,5 +5,6 @@ import "./cosign";
 import "./htlc";
 import "./invoice";
 import "./node";
+import "./pay";
 
 export { parsecNetworks } from "./networks";
