@@ -3,8 +3,7 @@
 // and the balances now. The work is in lib/pay.ts, loaded on use (Kafka and Avro only when run).
 import { task, types } from "hardhat/config";
 import type { PayArgs, PayResult, StatusArgs, StatusResult } from "./lib/pay";
-import { withKafkaParams } from "./lib/params";
-import { withCommonParams } from "./lib/params";
+import { withCommonParams, withKafkaParams } from "./lib/params";
 
 function withPayerParams<T>(t: ReturnType<typeof task<T>>) {
   return withKafkaParams(withCommonParams(t))
