@@ -1,4 +1,5 @@
 /** The error every task throws: Hardhat prints a plugin error's message alone, without a stack trace. */
+import { inspect } from "node:util";
 import { HardhatPluginError } from "hardhat/plugins";
 import { describeError, toWalletError } from "../../client";
 
@@ -16,6 +17,19 @@ export class TaskError extends HardhatPluginError {
     // Hardhat's error base predates ES2022 `cause`; set it as `new Error(message, { cause })` would.
     if (cause !== undefined)
       Object.defineProperty(this, "cause", { value: cause, configurable: true, writable: true });
+  }
+
+  /**
+   * Hardhat prints the message ("Error in plugin parsec: …"), then, on CI and on Linux without a display,
+   * the error object itself: the message is what to fix, so the stack only when asked for.
+   */
+  [inspect.custom](): string {
+    if (process.argv.includes("--show-stack-traces") || process.env.PARSEC_DEBUG) {
+      // Hardhat's own rendering: the stack, then what it wraps.
+      const hardhat = HardhatPluginError.prototype as unknown as Record<symbol, (this: TaskError) => string>;
+      return hardhat[inspect.custom].call(this);
+    }
+    return "(for the stack trace run the task again with --show-stack-traces)";
   }
 }
 

@@ -1,6 +1,7 @@
 // The client package's error base: one `ClientError` with a stable `code` and the ES2022 `cause`, so an
 // SDK error's `code` and a wallet's refusal survive every wrap between the SDK and what a user reads.
 import { expect } from "chai";
+import { inspect } from "node:util";
 import { makeError } from "ethers";
 import { UserRejectedRequestError } from "viem";
 import {
@@ -206,6 +207,22 @@ describe("client errors: one base, cause kept", function () {
       const inner = new TaskError("--side must be 0 or 1, got 2");
       expect(inner).to.be.instanceOf(TaskError);
       expect(toTaskError("opening the channel", inner)).to.equal(inner);
+    });
+
+    it("a TaskError shows the CLI what to fix, and its stack only when asked (--show-stack-traces)", function () {
+      const e = new TaskError("--side must be 0 or 1, got 2", new Error("inner"));
+      const quiet = inspect(e);
+      expect(quiet).to.not.match(/\n\s+at /);
+      expect(quiet).to.include("--show-stack-traces");
+      process.argv.push("--show-stack-traces");
+      try {
+        const loud = inspect(e);
+        expect(loud).to.include("TaskError: --side must be 0 or 1, got 2");
+        expect(loud).to.match(/\n\s+at /);
+        expect(loud).to.include("inner");
+      } finally {
+        process.argv.pop();
+      }
     });
 
     it("a cause chain with a cycle ends", function () {
