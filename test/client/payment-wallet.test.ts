@@ -254,6 +254,28 @@ describe("client: the payer's payment transport", () => {
     expect(s.kinds()).to.deep.equal([TransferKind.Lock]);
   });
 
+  it("a LOCK above what the payer can spend is not signed: a local InsufficientCapacity failure", async () => {
+    const f = fakeLog();
+    const journal = memoryJournal();
+    const transport = paymentTransport({
+      signer: ALICE,
+      journal,
+      domain: DOMAIN,
+      channel: { channelId: CHANNEL, payer: 0, counterparty: BOB.address },
+      state: stateStore(),
+      log: f.log,
+      peer: CRYPTO,
+      spendable: async () => 999n,
+    });
+    const outcome = await transport.sendAttempt(attemptFor(toHex(randomBytes(32)) as Hash, 1_000n));
+    expect(outcome).to.deep.include({ settled: false });
+    expect((outcome as { local: { code: number } }).local.code).to.equal(
+      OnionFailureCode.InsufficientCapacity,
+    );
+    expect(f.transfers).to.have.length(0);
+    expect(journal.entries.size).to.equal(0);
+  });
+
   it("no answer before the lock's expiry → AttemptUnresolved (pay stops, tries no other route)", async () => {
     const s = setup();
     const a = attemptFor(toHex(randomBytes(32)) as Hash, 1_000n, NOW_S - 1n);
@@ -410,7 +432,7 @@ describe("client: the payee answers routed LOCKs", () => {
       signer: BOB,
       onionKey: key(0xb2),
       domain: DOMAIN,
-      channels: [{ channelId: CHANNEL, payer: 0, counterparty: ALICE.address }],
+      channels: [{ channelId: CHANNEL, payer: 0, counterparty: ALICE.address, counterpartyDeposit: 5_000n }],
       invoices: { lookup: async (h) => invoices.find((i) => i.hashlock === h) },
       log: f.log,
       peer: CRYPTO,
@@ -440,6 +462,20 @@ describe("client: the payee answers routed LOCKs", () => {
     expect(m.kind).to.equal("FAIL");
     const read = decodeFailure(secrets, (m as { failure: Hex }).failure);
     expect(read).to.include({ hop: 0, code: OnionFailureCode.IncorrectAmount });
+    sub.stop();
+  });
+
+  it("a LOCK its payer's deposit does not back → a FAIL (TemporaryFailure), the secret kept", async () => {
+    const inv = invoiceOf(toHex(randomBytes(32)) as Hash, 6_000n);
+    const { f, sub } = run([inv]);
+    const { secrets } = await aliceLocks(f.log, inv, 6_000n);
+    await until(() => f.messages.length === 1, "the payee's answer");
+    const [m] = f.messages;
+    expect(m.kind).to.equal("FAIL");
+    expect(decodeFailure(secrets, (m as { failure: Hex }).failure)).to.include({
+      hop: 0,
+      code: OnionFailureCode.TemporaryFailure,
+    });
     sub.stop();
   });
 

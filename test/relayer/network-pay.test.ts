@@ -184,7 +184,14 @@ describe("relayer: a wallet pays through a mediating node over Kafka", function 
       signer: localSigner(carol.privateKey as Hex),
       onionKey: carol.privateKey as Hex,
       domain: h.domain,
-      channels: [{ channelId: bc.id, payer: 0, counterparty: bob.address as Address }],
+      channels: [
+        {
+          channelId: bc.id,
+          payer: 0,
+          counterparty: bob.address as Address,
+          counterpartyDeposit: BOB_TO_CAROL,
+        },
+      ],
       invoices: { lookup: async (hl) => invoices.find((i) => i.hashlock.toLowerCase() === hl.toLowerCase()) },
       log,
       peer,

@@ -12,6 +12,7 @@ import {
   applyTransfer,
   createFailure,
   peelOnion,
+  toAddress,
   toHex,
   transferSigner,
   type Domain,
@@ -38,6 +39,11 @@ import {
 export interface PayeeChannel extends ChannelSide {
   /** The counterparty's payer index (its LOCKs are payer `payer`'s transfers). */
   readonly payer: PayerIndex;
+  /**
+   * The counterparty's deposit in the channel now (after withdrawals), base units. A LOCK its deposit and
+   * what the payee paid it do not cover could never be claimed: its secret is not revealed.
+   */
+  readonly counterpartyDeposit: bigint;
 }
 
 /** What the payee did with a routed LOCK. */
@@ -116,7 +122,10 @@ export function receivePayments(deps: ReceivePaymentsDeps): Subscription {
   return { stop: () => subs.forEach((s) => s.stop()) };
 
   function follow(ch: PayeeChannel): Subscription {
+    const counterparty = toAddress(ch.counterparty, "counterparty");
     let state: PayerState = GENESIS_STATE;
+    // The payee's own chain in the channel: what it paid the counterparty backs the counterparty's locks.
+    let own: PayerState = GENESIS_STATE;
     // Records are handled one at a time, in log order (an answer awaits the invoice store and the log).
     let queue: Promise<void> = Promise.resolve();
     const sub = deps.log.transfers(ch.channelId, (m) => {
@@ -125,19 +134,37 @@ export function receivePayments(deps: ReceivePaymentsDeps): Subscription {
 
     async function handle(m: LoggedTransfer): Promise<void> {
       const t = m.transfer;
-      if (t.payer !== ch.payer || t.seq <= state.seq) return; // own transfers, replays
+      if (t.payer !== ch.payer) {
+        if (t.seq !== own.seq + 1) return;
+        try {
+          if (transferSigner(deps.domain, t) === deps.signer.address) own = applyTransfer(own, t);
+        } catch {
+          // not the payee's own chain
+        }
+        return;
+      }
+      if (t.seq <= state.seq) return; // replays
       try {
-        if (transferSigner(deps.domain, t) !== ch.counterparty) return;
+        if (transferSigner(deps.domain, t) !== counterparty) return;
         state = applyTransfer(state, t);
       } catch {
         return; // not a transfer of this chain: the node dead-letters it, the payee ignores it
       }
-      if (t.kind === TransferKind.Lock && m.appKind === ROUTE_APP_KIND) await answer(ch, t, m.appData);
+      if (t.kind !== TransferKind.Lock || m.appKind !== ROUTE_APP_KIND) return;
+      const backing = ch.counterpartyDeposit + own.paidTotal;
+      const backed = state.paidTotal + state.lockedTotal <= backing;
+      await answer(ch, t, m.appData, backed ? null : backing);
     }
     return sub;
   }
 
-  async function answer(ch: PayeeChannel, t: SignedTransfer, packet: Hex): Promise<void> {
+  /** Answers a routed LOCK; `unbackedBy` is what backs the counterparty's chain when the LOCK exceeds it. */
+  async function answer(
+    ch: PayeeChannel,
+    t: SignedTransfer,
+    packet: Hex,
+    unbackedBy: bigint | null,
+  ): Promise<void> {
     let peeled: ReturnType<typeof peelOnion>;
     try {
       peeled = peelOnion(packet, deps.onionKey, t.hashlock);
@@ -152,9 +179,14 @@ export function receivePayments(deps: ReceivePaymentsDeps): Subscription {
     }
     const lockRef = { channelId: ch.channelId, payer: ch.payer, seq: BigInt(t.seq), hashlock: t.hashlock };
     const invoice = await deps.invoices.lookup(t.hashlock);
-    const refusal: Refusal | null = peeled.payload.final
-      ? judgeFinalLock(t, peeled.payload, invoice, BigInt(Math.floor(now() / 1000)))
-      : { code: OnionFailureCode.UnknownNextChannel, reason: "the payee forwards nothing" };
+    const refusal: Refusal | null = !peeled.payload.final
+      ? { code: OnionFailureCode.UnknownNextChannel, reason: "the payee forwards nothing" }
+      : unbackedBy !== null
+        ? {
+            code: OnionFailureCode.TemporaryFailure,
+            reason: `the counterparty's locks and payments exceed what backs them (${unbackedBy})`,
+          }
+        : judgeFinalLock(t, peeled.payload, invoice, BigInt(Math.floor(now() / 1000)));
     if (refusal || !invoice) {
       const r = refusal ?? { code: OnionFailureCode.UnknownPayment, reason: "unknown invoice" };
       const failure = toHex(createFailure(peeled.sharedSecret, { code: r.code }));

@@ -12,6 +12,7 @@
  * stops (`EarlierLockPending`).
  */
 import {
+  OnionFailureCode,
   TransferKind,
   applyTransfer,
   buildTransfer,
@@ -29,6 +30,7 @@ import {
   type PaymentTransport,
   type SigningJournal,
   type Transfer,
+  toAddress,
   toHex,
 } from "../../../sdk/isomorphic";
 import { PaymentTransportError } from "./errors";
@@ -51,6 +53,12 @@ export interface PaymentTransportDeps {
   readonly channel: PayerChannel;
   readonly state: PayerStateStore;
   readonly log: PaymentLog;
+  /**
+   * What the payer can still lock in the channel now (its deposit, plus what the first hop paid it, minus
+   * what it paid and locked), base units. When given, a LOCK above it is not signed: the attempt fails
+   * locally with `InsufficientCapacity` and `pay` tries another route.
+   */
+  readonly spendable?: () => Promise<bigint>;
   /** Checks the first hop's signature on its answers. */
   readonly peer: Pick<PeerMessageCrypto, "verify">;
   /** Milliseconds since the epoch (`Date.now` by default); the lock's expiry is compared in its seconds. */
@@ -75,6 +83,7 @@ export function paymentTransport(deps: PaymentTransportDeps): PaymentTransport {
   const signer = journaledTransferSigner(deps.signer, deps.journal);
   const now = deps.now ?? Date.now;
   const origin = { channelId: channel.channelId, payer: channel.payer };
+  const firstHop = toAddress(channel.counterparty, "counterparty");
   // One transfer chain per channel: attempts (of different payments) take turns building on the state.
   let turn: Promise<unknown> = Promise.resolve();
   const serial = <T>(run: () => Promise<T>): Promise<T> => {
@@ -101,7 +110,9 @@ export function paymentTransport(deps: PaymentTransportDeps): PaymentTransport {
   };
 
   /** The LOCK of this attempt: one found unsent in the journal, else a new one. Sends what the journal holds first. */
-  const lockFor = async (a: PaymentAttempt): Promise<{ state: PayerState; lock: Transfer }> => {
+  const lockFor = async (
+    a: PaymentAttempt,
+  ): Promise<{ state: PayerState; lock: Transfer; fresh: boolean }> => {
     const wanted: Lock = {
       amount: a.firstHopLock.amount,
       expiry: a.firstHopLock.expiry,
@@ -112,7 +123,7 @@ export function paymentTransport(deps: PaymentTransportDeps): PaymentTransport {
       const pending = await deps.journal.get(channel.channelId, channel.payer, state.seq + 1);
       if (!pending || pending.abandoned) break;
       const t = pending.transfer;
-      if (sameLockTerms(t, wanted)) return { state, lock: t };
+      if (sameLockTerms(t, wanted)) return { state, lock: t, fresh: false };
       if (t.kind === TransferKind.Lock && t.hashlock.toLowerCase() === a.hashlock.toLowerCase()) {
         throw new PaymentTransportError(
           "EarlierLockPending",
@@ -123,7 +134,7 @@ export function paymentTransport(deps: PaymentTransportDeps): PaymentTransport {
       state = await send(state, t);
     }
     const invoiceId = a.route.hops.length === 1 ? a.invoiceId : undefined;
-    return { state, lock: buildTransfer(state, origin, { kind: "LOCK", ...wanted, invoiceId }) };
+    return { state, lock: buildTransfer(state, origin, { kind: "LOCK", ...wanted, invoiceId }), fresh: true };
   };
 
   const attempt = async (a: PaymentAttempt): Promise<AttemptOutcome> => {
@@ -133,7 +144,19 @@ export function paymentTransport(deps: PaymentTransportDeps): PaymentTransport {
         `the route starts on channel ${a.firstHopLock.channelId}, not on this wallet's channel ${channel.channelId}`,
       );
     }
-    const { state, lock } = await lockFor(a);
+    const { state, lock, fresh } = await lockFor(a);
+    if (fresh && deps.spendable) {
+      const available = await deps.spendable();
+      if (lock.amount > available) {
+        return {
+          settled: false,
+          local: {
+            reason: `the channel to the first hop has ${available} to lock, the route needs ${lock.amount}`,
+            code: OnionFailureCode.InsufficientCapacity,
+          },
+        };
+      }
+    }
     const hashlock = lock.hashlock.toLowerCase() as Hash;
     let settle!: (answer: PeerMessage) => void;
     const answered = new Promise<PeerMessage>((resolve) => (settle = resolve));
@@ -144,7 +167,7 @@ export function paymentTransport(deps: PaymentTransportDeps): PaymentTransport {
       }
       if (m.kind === "ACK") return;
       try {
-        deps.peer.verify(m, domain, channel.counterparty);
+        deps.peer.verify(m, domain, firstHop);
       } catch (e) {
         deps.onIgnored?.(m, e instanceof Error ? e.message : String(e));
         return;
