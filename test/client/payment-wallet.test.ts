@@ -365,6 +365,26 @@ describe("client: the payee answers routed LOCKs", () => {
       OnionFailureCode.UnknownPayment,
     ],
     [
+      "a revealed invoice, expired since, with a late lock",
+      (i) => [
+        { amount: 1_000n, expiry: NOW_S + 7_300n },
+        payload(i, { expiry: NOW_S + 7_300n }),
+        { ...i, revealed: true },
+        NOW_S + 7_200n,
+      ],
+      null,
+    ],
+    [
+      "a revealed invoice paid too little",
+      (i) => [
+        { amount: 999n, expiry: NOW_S + 3_600n },
+        payload(i, { amount: 999n }),
+        { ...i, revealed: true },
+        NOW_S,
+      ],
+      OnionFailureCode.IncorrectAmount,
+    ],
+    [
       "an expired invoice",
       (i) => [{ amount: 1_000n, expiry: NOW_S + 9_000n }, payload(i), i, NOW_S + 7_200n],
       OnionFailureCode.UnknownPayment,
@@ -433,7 +453,13 @@ describe("client: the payee answers routed LOCKs", () => {
       onionKey: key(0xb2),
       domain: DOMAIN,
       channels: [{ channelId: CHANNEL, payer: 0, counterparty: ALICE.address, counterpartyDeposit: 5_000n }],
-      invoices: { lookup: async (h) => invoices.find((i) => i.hashlock === h) },
+      invoices: {
+        lookup: async (h) => invoices.find((i) => i.hashlock === h),
+        markRevealed: async (h) => {
+          const i = invoices.findIndex((x) => x.hashlock === h);
+          invoices[i] = { ...invoices[i], revealed: true };
+        },
+      },
       log: f.log,
       peer: CRYPTO,
       now: () => NOW_MS,
@@ -450,6 +476,20 @@ describe("client: the payee answers routed LOCKs", () => {
     verifyPaymentMessage(m, DOMAIN, BOB.address);
     expect(m).to.include({ kind: "SECRET", secret: inv.secret, seq: 1n, payer: 0, channelId: CHANNEL });
     sub.stop();
+    // Restarted after the invoice expired: the replayed LOCK gets the secret again, not a failure.
+    const later = receivePayments({
+      signer: BOB,
+      onionKey: key(0xb2),
+      domain: DOMAIN,
+      channels: [{ channelId: CHANNEL, payer: 0, counterparty: ALICE.address, counterpartyDeposit: 5_000n }],
+      invoices: { lookup: async () => ({ ...inv, revealed: true }), markRevealed: async () => undefined },
+      log: f.log,
+      peer: CRYPTO,
+      now: () => NOW_MS + 10_000_000,
+    });
+    await until(() => f.messages.length === 2, "the replayed answer");
+    expect(f.messages[1]).to.include({ kind: "SECRET", secret: inv.secret });
+    later.stop();
   });
 
   it("a LOCK for less → a FAIL the payer reads as IncorrectAmount at the payee", async () => {

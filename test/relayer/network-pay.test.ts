@@ -192,7 +192,13 @@ describe("relayer: a wallet pays through a mediating node over Kafka", function 
           counterpartyDeposit: BOB_TO_CAROL,
         },
       ],
-      invoices: { lookup: async (hl) => invoices.find((i) => i.hashlock.toLowerCase() === hl.toLowerCase()) },
+      invoices: {
+        lookup: async (hl) => invoices.find((i) => i.hashlock.toLowerCase() === hl.toLowerCase()),
+        markRevealed: async (hl) => {
+          const i = invoices.findIndex((x) => x.hashlock.toLowerCase() === hl.toLowerCase());
+          invoices[i] = { ...invoices[i], revealed: true };
+        },
+      },
       log,
       peer,
       onEvent: (e) => carolSaw.push(e),
@@ -236,6 +242,26 @@ describe("relayer: a wallet pays through a mediating node over Kafka", function 
     console.log(`      (paid ${amount} + fee ${fee} through Bob's node in ${took} ms)`);
   });
 
+  it("Carol does not know the invoice: she fails it back through Bob's node, pay rejects at once (terminal) naming the payee's hop", async () => {
+    const amount = parseEther("0.001");
+    const { text } = await createRoutedInvoice({
+      domain: h.domain,
+      signer: localSigner(carol.privateKey as Hex),
+      amount,
+      validity: 3_600,
+    }); // not in Carol's store: she has no secret for it
+    const events: PaymentEvent[] = [];
+    const e = await alicePays(text, events).catch((x: unknown) => x);
+    expect(e).to.be.instanceOf(PaymentFailedError);
+    expect(e).to.include({ hop: 1, channelId: bc.id, failureName: "UnknownPayment" });
+    expect(describePaymentError(e)).to.equal(
+      "The payment failed at hop 2 of 2: the payee does not know this payment (wrong, altered or already paid invoice).",
+    );
+    expect(events.map((x) => x.kind)).to.deep.equal(["attempt", "failed-attempt", "failed"]);
+    expect(carolSaw.at(-1)).to.include({ kind: "refused", channelId: bc.id });
+    expect(aliceState.locks).to.have.length(1);
+  });
+
   it("an invoice for more than Bob–Carol can carry now: Bob's node fails it back, pay rejects naming hop 2 and the reason", async () => {
     // Alice's graph still says Bob can forward 0.01 to Carol; after the first payment he has 0.006.
     const amount = parseEther("0.008");
@@ -248,9 +274,9 @@ describe("relayer: a wallet pays through a mediating node over Kafka", function 
     const words = describePaymentError(e);
     expect(words).to.equal("The payment failed at hop 2 of 2: the channel cannot carry the amount now.");
     expect(events.map((x) => x.kind)).to.deep.equal(["attempt", "failed-attempt", "failed"]);
-    // Alice's lock stays pending until its expiry (Bob failed it; a CANCEL needs the expiry or Bob's consent).
-    expect(aliceState.locks).to.have.length(1);
-    expect(carolSaw.filter((x) => x.kind !== "settling")).to.have.length(0);
+    // Alice's locks stay pending until their expiry (failed back; a CANCEL needs the expiry or consent).
+    expect(aliceState.locks).to.have.length(2);
+    expect(carolSaw.filter((x) => x.kind === "settling")).to.have.length(1);
     const { body } = await getJson<{ payments: { state: string }[] }>(`${node?.url}/payments`);
     expect(body.payments.map((x) => x.state)).to.include("SETTLED_UPSTREAM");
   });

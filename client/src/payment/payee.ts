@@ -83,7 +83,8 @@ export interface Refusal {
 
 /**
  * Whether a LOCK (amount, expiry) carrying final payload `p` pays `invoice` (undefined: unknown hashlock),
- * at `nowS` Unix seconds. Returns the refusal, or null to reveal the secret.
+ * at `nowS` Unix seconds. Returns the refusal, or null to reveal the secret. The clock's checks (invoice
+ * expiry, lock expiry) no longer apply once the invoice's secret was revealed.
  */
 export function judgeFinalLock(
   lock: { readonly amount: bigint; readonly expiry: bigint },
@@ -97,7 +98,7 @@ export function judgeFinalLock(
       reason: "no invoice of this payee has this hashlock and id",
     };
   }
-  if (nowS >= invoice.expiry) {
+  if (!invoice.revealed && nowS >= invoice.expiry) {
     return { code: OnionFailureCode.UnknownPayment, reason: `the invoice expired at ${invoice.expiry}` };
   }
   if (lock.amount < p.amount || p.totalAmount !== invoice.amount || lock.amount < invoice.amount) {
@@ -106,7 +107,11 @@ export function judgeFinalLock(
       reason: `the lock carries ${lock.amount} (onion: ${p.amount} of ${p.totalAmount}); the invoice asks ${invoice.amount}`,
     };
   }
-  if (lock.expiry < p.expiry || lock.expiry < nowS + BigInt(invoice.minFinalExpiryDelta)) {
+  // Once the secret is out, the lock's timing no longer protects the payee: take what is owed.
+  if (
+    !invoice.revealed &&
+    (lock.expiry < p.expiry || lock.expiry < nowS + BigInt(invoice.minFinalExpiryDelta))
+  ) {
     return {
       code: OnionFailureCode.ExpiryTooSoon,
       reason: `the lock expires at ${lock.expiry}; it must run to ${p.expiry} and at least ${invoice.minFinalExpiryDelta} s from now`,
@@ -196,6 +201,7 @@ export function receivePayments(deps: ReceivePaymentsDeps): Subscription {
       deps.onEvent?.({ kind: "refused", channelId: ch.channelId, seq: t.seq, ...r });
       return;
     }
+    if (!invoice.revealed) await deps.invoices.markRevealed(invoice.hashlock);
     await deps.log.sendPeerMessage(
       deps.peer.sign(deps.signer, deps.domain, { ...lockRef, kind: "SECRET", secret: invoice.secret }, now()),
     );

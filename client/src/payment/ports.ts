@@ -94,11 +94,19 @@ export interface IssuedInvoice {
   readonly expiry: bigint;
   /** Seconds the last lock must still run when it arrives (§11.1). */
   readonly minFinalExpiryDelta: number;
+  /** The payee already showed the secret for a lock of this invoice. */
+  readonly revealed?: boolean;
 }
 
 /** The payee's invoices by hashlock. */
 export interface InvoiceSecretStore {
   lookup(hashlock: Hash): Promise<IssuedInvoice | undefined>;
+  /**
+   * Records, durably, that the secret is about to be shown; `lookup` then reports `revealed`. A payee
+   * replaying its log after a restart thus answers a lock it settled with the secret again, never with a
+   * failure its clock would now find (the invoice expired meanwhile).
+   */
+  markRevealed(hashlock: Hash): Promise<void>;
 }
 
 /** A channel as one side of it sees it: its id, which payer index the OTHER side has, and its address. */
