@@ -326,6 +326,76 @@ describe("client: the payer's payment transport", () => {
   });
 });
 
+describe("client: a payer restarted with its packets kept finishes the earlier attempt first", () => {
+  const restart = (answer: "SECRET" | "FAIL") =>
+    it(`crash after signing; pay() again (new terms): the journaled LOCK is re-sent with its own packet; ${answer} → ${
+      answer === "SECRET" ? "settled, no second LOCK" : "only then a new LOCK"
+    }`, async () => {
+      const f = fakeLog();
+      const journal = memoryJournal();
+      const state = stateStore();
+      const kept = new Map<string, Hex>();
+      const packets = {
+        get: async (c: Hash, seq: number) => kept.get(`${c}:${seq}`),
+        put: async (c: Hash, seq: number, p: Hex) => void kept.set(`${c}:${seq}`, p),
+      };
+      const wallet = () =>
+        paymentTransport({
+          signer: ALICE,
+          journal,
+          domain: DOMAIN,
+          channel: { channelId: CHANNEL, payer: 0, counterparty: BOB.address },
+          state,
+          log: f.log,
+          peer: CRYPTO,
+          packets,
+          now: () => NOW_MS,
+        });
+      const secret = toHex(randomBytes(32)) as Hash;
+      const first = attemptFor(secret);
+      f.failNext();
+      expect(
+        (
+          (await wallet()
+            .sendAttempt(first)
+            .catch((e: unknown) => e)) as PaymentTransportError
+        ).code,
+      ).to.equal("SendFailed");
+      const second = attemptFor(secret, 1_000n, first.firstHopLock.expiry + 5n);
+      const outcome = wallet().sendAttempt({ ...second, attempt: 1 });
+      await until(() => f.transfers.length === 1, "the re-sent LOCK");
+      expect(f.transfers[0].appData).to.equal(toHex(first.packet));
+      expect(f.transfers[0].transfer.expiry).to.equal(first.firstHopLock.expiry);
+      const say = (seq: number, body: { kind: "SECRET"; secret: Hash } | { kind: "FAIL"; failure: Hex }) =>
+        f.log.sendPeerMessage(
+          signPaymentMessage(BOB, DOMAIN, {
+            channelId: CHANNEL,
+            payer: 0,
+            seq: BigInt(seq),
+            hashlock: first.hashlock,
+            ...body,
+          }),
+        );
+      if (answer === "SECRET") {
+        await say(1, { kind: "SECRET", secret });
+        expect(await outcome).to.deep.equal({ settled: true, preimage: secret });
+        expect(f.transfers.map((t) => t.transfer.kind)).to.deep.equal([
+          TransferKind.Lock,
+          TransferKind.Unlock,
+        ]);
+      } else {
+        await say(1, { kind: "FAIL", failure: toHex(randomBytes(288)) });
+        await until(() => f.transfers.length === 2, "the new attempt's LOCK");
+        expect(f.transfers[1].transfer).to.include({ seq: 2, expiry: second.firstHopLock.expiry });
+        expect(f.transfers[1].appData).to.equal(toHex(second.packet));
+        await say(2, { kind: "SECRET", secret });
+        expect(await outcome).to.deep.equal({ settled: true, preimage: secret });
+      }
+    });
+  restart("SECRET");
+  restart("FAIL");
+});
+
 describe("client: the payee answers routed LOCKs", () => {
   const invoiceOf = (secret: Hash, amount = 1_000n): IssuedInvoice => ({
     invoiceId: toHex(randomBytes(32)) as Hash,

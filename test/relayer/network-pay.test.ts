@@ -11,6 +11,7 @@ import {
   GENESIS_STATE,
   MissionControl,
   PaymentFailedError,
+  TransferKind,
   codecs,
   createRoutedInvoice,
   describePaymentError,
@@ -35,12 +36,13 @@ import {
   receivePayments,
   type IssuedInvoice,
   type PayeeEvent,
+  type PaymentLog,
   type Subscription,
 } from "../../client";
 import { ParsecNode } from "../../relayer/src/node";
 import { resolveTopicNames } from "../../relayer/src/config";
 import { kafkaPaymentLog } from "../../tasks/lib/payment-kafka";
-import { Harness, getJson, testLogger, waitFor, type TestChannel } from "./harness";
+import { Harness, getJson, sleep, testLogger, waitFor, type TestChannel } from "./harness";
 
 const FEE_BASE = 1_000n;
 const FEE_PPM = 1_000;
@@ -88,6 +90,24 @@ describe("relayer: a wallet pays through a mediating node over Kafka", function 
     });
     return text;
   };
+
+  // Alice's durable stores (a restarted wallet keeps them): signing journal, packets, channel state.
+  const aliceJournal = memoryJournal();
+  const alicePackets = new Map<string, Hex>();
+  const aliceWallet = (via: PaymentLog): PaymentTransport =>
+    paymentTransport({
+      signer: localSigner(alice.privateKey as Hex),
+      journal: aliceJournal,
+      domain: h.domain,
+      channel: { channelId: ab.id, payer: 0, counterparty: bob.address as Address },
+      state: { get: async () => aliceState, set: async (s) => void (aliceState = s) },
+      packets: {
+        get: async (c, seq) => alicePackets.get(`${c}:${seq}`),
+        put: async (c, seq, p) => void alicePackets.set(`${c}:${seq}`, p),
+      },
+      log: via,
+      peer,
+    });
 
   const alicePays = (text: string, events: PaymentEvent[] = []) =>
     pay(
@@ -171,15 +191,7 @@ describe("relayer: a wallet pays through a mediating node over Kafka", function 
     });
     expect(graph.applyUpdate(own, (id) => open.get(id), now).applied).to.equal(true);
 
-    transport = paymentTransport({
-      signer: localSigner(alice.privateKey as Hex),
-      journal: memoryJournal(),
-      domain: h.domain,
-      channel: { channelId: ab.id, payer: 0, counterparty: bob.address as Address },
-      state: { get: async () => aliceState, set: async (s) => void (aliceState = s) },
-      log,
-      peer,
-    });
+    transport = aliceWallet(log);
     carolSub = receivePayments({
       signer: localSigner(carol.privateKey as Hex),
       onionKey: carol.privateKey as Hex,
@@ -237,9 +249,48 @@ describe("relayer: a wallet pays through a mediating node over Kafka", function 
     await waitFor("Bob's UNLOCK to Carol", () => bobOf()?.paidTotal === amount);
     expect((aliceOf()?.paidTotal ?? 0n) - (bobOf()?.paidTotal ?? 0n)).to.equal(fee);
     expect(aliceState).to.include({ seq: 2, paidTotal: amount + fee, lockedTotal: 0n });
-    const { body } = await getJson<{ payments: { state: string }[] }>(`${node?.url}/payments`);
-    expect(body.payments.map((x) => x.state)).to.deep.equal(["SETTLED_UPSTREAM"]);
+    await waitFor("Bob's node records the payment settled both ways", async () => {
+      const { body } = await getJson<{ payments: { state: string }[] }>(`${node?.url}/payments`);
+      return body.payments.length === 1 && body.payments[0].state === "SETTLED_UPSTREAM";
+    });
     console.log(`      (paid ${amount} + fee ${fee} through Bob's node in ${took} ms)`);
+  });
+
+  it("Alice's wallet crashes after journaling its LOCK, before writing it: restarted, pay() sends that LOCK (with its packet) and the payment settles; Bob forwards once", async () => {
+    const amount = parseEther("0.001");
+    const text = await carolInvoice(amount);
+    const hashlock = invoices[invoices.length - 1].hashlock;
+    let broken = true;
+    const crashing: PaymentLog = {
+      ...log,
+      sendTransfer: async (t, route) => {
+        if (broken) {
+          broken = false;
+          throw new Error("the process died here");
+        }
+        return log.sendTransfer(t, route);
+      },
+    };
+    transport = aliceWallet(crashing);
+    const e = await alicePays(text).catch((x: unknown) => x);
+    expect(e).to.include({ name: "PaymentTransportError", code: "SendFailed" });
+    const before = aliceState.seq;
+    // The restarted wallet: same journal, packets and state; pay() routes again (a later expiry).
+    await sleep(1_100);
+    transport = aliceWallet(log);
+    const result = await alicePays(text);
+    expect(result.preimage).to.equal(invoices[invoices.length - 1].secret.toLowerCase());
+    expect(aliceState.seq).to.equal(before + 2); // the journaled LOCK and its UNLOCK, nothing else
+    const locks = (await h.readAll(h.topics.transfers))
+      .filter((r) => r.value)
+      .map((r) => codecs().transfer.decode(r.value as Buffer).transfer)
+      .filter((t) => t.channelId === ab.id && t.kind === TransferKind.Lock && t.hashlock === hashlock);
+    expect(locks).to.have.length(1);
+    await waitFor("Bob's node records both payments settled", async () => {
+      const rows = (await getJson<{ payments: { state: string }[] }>(`${node?.url}/payments`)).body.payments;
+      return rows.length === 2 && rows.every((x) => x.state === "SETTLED_UPSTREAM");
+    });
+    expect((await h.deadLetters()).filter((d) => d.reasonCode === "Equivocation")).to.have.length(0);
   });
 
   it("Carol does not know the invoice: she fails it back through Bob's node, pay rejects at once (terminal) naming the payee's hop", async () => {
@@ -276,7 +327,7 @@ describe("relayer: a wallet pays through a mediating node over Kafka", function 
     expect(events.map((x) => x.kind)).to.deep.equal(["attempt", "failed-attempt", "failed"]);
     // Alice's locks stay pending until their expiry (failed back; a CANCEL needs the expiry or consent).
     expect(aliceState.locks).to.have.length(2);
-    expect(carolSaw.filter((x) => x.kind === "settling")).to.have.length(1);
+    expect(carolSaw.filter((x) => x.kind === "settling")).to.have.length(2);
     const { body } = await getJson<{ payments: { state: string }[] }>(`${node?.url}/payments`);
     expect(body.payments.map((x) => x.state)).to.include("SETTLED_UPSTREAM");
   });

@@ -8,8 +8,9 @@
  * Crash safety: before building a transfer, the journal is read at the next seq. A transfer found there
  * was signed but not known to be sent: it is sent again, never replaced by another (a second transfer for
  * one seq is an equivocation). If it is a LOCK of this very attempt it is this attempt's LOCK; a LOCK
- * under the same hashlock with other terms is an earlier attempt that may still settle, and the attempt
- * stops (`EarlierLockPending`).
+ * under the same hashlock with other terms is an earlier attempt that may still settle: it is sent again
+ * with its kept packet and its outcome awaited first (settled: that is the payment's; failed back: this
+ * attempt locks anew), or, with no packet kept, the attempt stops (`EarlierLockPending`).
  */
 import {
   OnionFailureCode,
@@ -22,6 +23,7 @@ import {
   type AttemptOutcome,
   type Domain,
   type Hash,
+  type Hex,
   type Lock,
   type ParsecSigner,
   type PayerIndex,
@@ -44,6 +46,13 @@ export interface PayerChannel extends ChannelSide {
   readonly payer: PayerIndex;
 }
 
+/** The onion packet of each LOCK the payer signed, by (channel, seq). */
+export interface PacketStore {
+  get(channelId: Hash, seq: number): Promise<Hex | undefined>;
+  /** Resolves once the packet is durable. */
+  put(channelId: Hash, seq: number, packet: Hex): Promise<void>;
+}
+
 export interface PaymentTransportDeps {
   /** The payer's key or wallet; its transfers are signed through `journal`. */
   readonly signer: ParsecSigner;
@@ -59,6 +68,12 @@ export interface PaymentTransportDeps {
    * locally with `InsufficientCapacity` and `pay` tries another route.
    */
   readonly spendable?: () => Promise<bigint>;
+  /**
+   * Where each LOCK's onion packet is kept (durably) before the LOCK is signed. With it, a wallet that
+   * crashed after signing a LOCK sends it again with its packet and waits for its outcome before a new
+   * attempt locks under the same hashlock; without it, such an attempt stops (`EarlierLockPending`).
+   */
+  readonly packets?: PacketStore;
   /** Checks the first hop's signature on its answers. */
   readonly peer: Pick<PeerMessageCrypto, "verify">;
   /** Milliseconds since the epoch (`Date.now` by default); the lock's expiry is compared in its seconds. */
@@ -93,11 +108,11 @@ export function paymentTransport(deps: PaymentTransportDeps): PaymentTransport {
   };
 
   /** Signs (through the journal), writes and records one transfer; returns the state after it. */
-  const send = async (state: PayerState, t: Transfer, packet?: Uint8Array): Promise<PayerState> => {
+  const send = async (state: PayerState, t: Transfer, packet?: Hex): Promise<PayerState> => {
     const signed = await signTransfer(signer, domain, t);
     const next = applyTransfer(state, t);
     try {
-      await log.sendTransfer(signed, packet ? { packet: toHex(packet) } : undefined);
+      await log.sendTransfer(signed, packet ? { packet } : undefined);
     } catch (e) {
       throw new PaymentTransportError(
         "SendFailed",
@@ -109,54 +124,11 @@ export function paymentTransport(deps: PaymentTransportDeps): PaymentTransport {
     return next;
   };
 
-  /** The LOCK of this attempt: one found unsent in the journal, else a new one. Sends what the journal holds first. */
-  const lockFor = async (
-    a: PaymentAttempt,
-  ): Promise<{ state: PayerState; lock: Transfer; fresh: boolean }> => {
-    const wanted: Lock = {
-      amount: a.firstHopLock.amount,
-      expiry: a.firstHopLock.expiry,
-      hashlock: a.hashlock,
-    };
-    let state = await deps.state.get();
-    for (;;) {
-      const pending = await deps.journal.get(channel.channelId, channel.payer, state.seq + 1);
-      if (!pending || pending.abandoned) break;
-      const t = pending.transfer;
-      if (sameLockTerms(t, wanted)) return { state, lock: t, fresh: false };
-      if (t.kind === TransferKind.Lock && t.hashlock.toLowerCase() === a.hashlock.toLowerCase()) {
-        throw new PaymentTransportError(
-          "EarlierLockPending",
-          `a LOCK of an earlier attempt under ${a.hashlock} (seq ${t.seq}) was signed and may still settle; ` +
-            `pay again after it expires at ${t.expiry}`,
-        );
-      }
-      state = await send(state, t);
-    }
-    const invoiceId = a.route.hops.length === 1 ? a.invoiceId : undefined;
-    return { state, lock: buildTransfer(state, origin, { kind: "LOCK", ...wanted, invoiceId }), fresh: true };
-  };
-
-  const attempt = async (a: PaymentAttempt): Promise<AttemptOutcome> => {
-    if (a.firstHopLock.channelId.toLowerCase() !== channel.channelId.toLowerCase()) {
-      throw new PaymentTransportError(
-        "Misconfigured",
-        `the route starts on channel ${a.firstHopLock.channelId}, not on this wallet's channel ${channel.channelId}`,
-      );
-    }
-    const { state, lock, fresh } = await lockFor(a);
-    if (fresh && deps.spendable) {
-      const available = await deps.spendable();
-      if (lock.amount > available) {
-        return {
-          settled: false,
-          local: {
-            reason: `the channel to the first hop has ${available} to lock, the route needs ${lock.amount}`,
-            code: OnionFailureCode.InsufficientCapacity,
-          },
-        };
-      }
-    }
+  /**
+   * Sends `lock` (the next transfer after `state`) with `packet` and waits for the first hop's answer:
+   * SECRET → UNLOCK, settled; FAIL → its failure message. Throws `AttemptUnresolved` at the lock's expiry.
+   */
+  const lockAndWait = async (state: PayerState, lock: Transfer, packet: Hex): Promise<AttemptOutcome> => {
     const hashlock = lock.hashlock.toLowerCase() as Hash;
     let settle!: (answer: PeerMessage) => void;
     const answered = new Promise<PeerMessage>((resolve) => (settle = resolve));
@@ -180,7 +152,7 @@ export function paymentTransport(deps: PaymentTransportDeps): PaymentTransport {
     });
     let timer: ReturnType<typeof setInterval> | undefined;
     try {
-      const locked = await send(state, lock, a.packet);
+      const locked = await send(state, lock, packet);
       const expired = new Promise<never>((_, reject) => {
         timer = setInterval(() => {
           if (BigInt(Math.floor(now() / 1000)) >= lock.expiry) {
@@ -211,6 +183,64 @@ export function paymentTransport(deps: PaymentTransportDeps): PaymentTransport {
       if (timer !== undefined) clearInterval(timer);
       sub.stop();
     }
+  };
+
+  const attempt = async (a: PaymentAttempt): Promise<AttemptOutcome> => {
+    if (a.firstHopLock.channelId.toLowerCase() !== channel.channelId.toLowerCase()) {
+      throw new PaymentTransportError(
+        "Misconfigured",
+        `the route starts on channel ${a.firstHopLock.channelId}, not on this wallet's channel ${channel.channelId}`,
+      );
+    }
+    const packet = toHex(a.packet);
+    const wanted: Lock = {
+      amount: a.firstHopLock.amount,
+      expiry: a.firstHopLock.expiry,
+      hashlock: a.hashlock,
+    };
+    let state = await deps.state.get();
+    // What the journal holds beyond the state was signed and is not known to be sent: send it as it is.
+    for (;;) {
+      const pending = await deps.journal.get(channel.channelId, channel.payer, state.seq + 1);
+      if (!pending || pending.abandoned) break;
+      const t = pending.transfer;
+      const stored = await deps.packets?.get(channel.channelId, t.seq);
+      if (sameLockTerms(t, wanted) && (stored === undefined || stored === packet)) {
+        return lockAndWait(state, t, packet);
+      }
+      if (t.kind === TransferKind.Lock && t.hashlock.toLowerCase() === a.hashlock.toLowerCase()) {
+        // An earlier attempt's LOCK under this hashlock: finish it first, it may still settle.
+        if (stored === undefined) {
+          throw new PaymentTransportError(
+            "EarlierLockPending",
+            `a LOCK of an earlier attempt under ${a.hashlock} (seq ${t.seq}) was signed, its packet is not ` +
+              `kept, and it may still settle; pay again after it expires at ${t.expiry}`,
+          );
+        }
+        const earlier = await lockAndWait(state, t, stored);
+        if (earlier.settled) return earlier;
+        state = await deps.state.get(); // failed back for good: this attempt locks anew
+        continue;
+      }
+      state = await send(state, t, stored);
+    }
+    if (deps.spendable) {
+      const available = await deps.spendable();
+      if (wanted.amount > available) {
+        return {
+          settled: false,
+          local: {
+            reason: `the channel to the first hop has ${available} to lock, the route needs ${wanted.amount}`,
+            code: OnionFailureCode.InsufficientCapacity,
+          },
+        };
+      }
+    }
+    const invoiceId = a.route.hops.length === 1 ? a.invoiceId : undefined;
+    const lock = buildTransfer(state, origin, { kind: "LOCK", ...wanted, invoiceId });
+    // The packet is kept before the LOCK is signed, so a wallet restarted after signing can send both.
+    await deps.packets?.put(channel.channelId, lock.seq, packet);
+    return lockAndWait(state, lock, packet);
   };
 
   return { sendAttempt: (a) => serial(() => attempt(a)) };
