@@ -249,10 +249,13 @@ describe("relayer: a wallet pays through a mediating node over Kafka", function 
     await waitFor("Bob's UNLOCK to Carol", () => bobOf()?.paidTotal === amount);
     expect((aliceOf()?.paidTotal ?? 0n) - (bobOf()?.paidTotal ?? 0n)).to.equal(fee);
     expect(aliceState).to.include({ seq: 2, paidTotal: amount + fee, lockedTotal: 0n });
-    await waitFor("Bob's node records the payment settled both ways", async () => {
-      const { body } = await getJson<{ payments: { state: string }[] }>(`${node?.url}/payments`);
-      return body.payments.length === 1 && body.payments[0].state === "SETTLED_UPSTREAM";
+    const [row] = await waitFor("Bob's node records the payment settled both ways", async () => {
+      const { body } = await getJson<{ payments: { state: string; fee: string }[] }>(`${node?.url}/payments`);
+      return body.payments.length === 1 && body.payments[0].state === "SETTLED_UPSTREAM" && body.payments;
     });
+    expect(row.fee).to.equal(fee.toString());
+    const metrics = await (await fetch(`${node?.url}/metrics`)).text();
+    expect(metrics).to.match(new RegExp(`parsec_payments_fees_earned(\\{[^}]*\\})? ${fee}\\b`));
     console.log(`      (paid ${amount} + fee ${fee} through Bob's node in ${took} ms)`);
   });
 
