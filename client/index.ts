@@ -64,7 +64,7 @@ export type { DecodedRevert } from "./src/revert";
 export { PaymentTransportError } from "./src/payment/errors";
 export type { PaymentTransportErrorCode } from "./src/payment/errors";
 export { paymentTransport } from "./src/payment/payer";
-export type { PacketStore, PayerChannel, PaymentTransportDeps } from "./src/payment/payer";
+export type { PacketStore, PayerChannel, PayerTransport, PaymentTransportDeps } from "./src/payment/payer";
 export { judgeFinalLock, receivePayments } from "./src/payment/payee";
 export type { PayeeChannel, PayeeEvent, ReceivePaymentsDeps, Refusal } from "./src/payment/payee";
 export { ROUTE_APP_KIND } from "./src/payment/ports";

@@ -254,6 +254,31 @@ describe("client: the payer's payment transport", () => {
     expect(s.kinds()).to.deep.equal([TransferKind.Lock]);
   });
 
+  it("resume: an UNLOCK journaled before a crash and never sent is sent at start, once", async () => {
+    const s = setup();
+    const secret = toHex(randomBytes(32)) as Hash;
+    const a = attemptFor(secret);
+    const outcome = s.transport.sendAttempt(a);
+    await until(() => s.f.transfers.length === 1, "the LOCK");
+    s.f.failNext(); // the UNLOCK's write dies with the process
+    await s.bobSays(1, a.hashlock, { kind: "SECRET", secret });
+    expect(await outcome).to.deep.equal({ settled: true, preimage: secret });
+    expect(s.kinds()).to.deep.equal([TransferKind.Lock]);
+    const restarted = paymentTransport({
+      signer: ALICE,
+      journal: s.journal,
+      domain: DOMAIN,
+      channel: { channelId: CHANNEL, payer: 0, counterparty: BOB.address },
+      state: s.state,
+      log: s.f.log,
+      peer: CRYPTO,
+    });
+    expect(await restarted.resume()).to.equal(1);
+    expect(await restarted.resume()).to.equal(0);
+    expect(s.kinds()).to.deep.equal([TransferKind.Lock, TransferKind.Unlock]);
+    expect(s.state.current()).to.include({ seq: 2, paidTotal: 1_000n });
+  });
+
   it("a LOCK above what the payer can spend is not signed: a local InsufficientCapacity failure", async () => {
     const f = fakeLog();
     const journal = memoryJournal();

@@ -92,8 +92,18 @@ function sameLockTerms(t: Transfer, lock: Lock): boolean {
   );
 }
 
+/** The payer's transport; `resume` is for a wallet starting up. */
+export interface PayerTransport extends PaymentTransport {
+  /**
+   * Sends the transfers the journal holds beyond the state (signed before a crash, not known to be sent),
+   * up to the first LOCK: e.g. the UNLOCK of a payment whose secret came just before the crash, which the
+   * first hop would otherwise have to claim on-chain. Returns how many were sent.
+   */
+  resume(): Promise<number>;
+}
+
 /** A `PaymentTransport` for `pay()` over one channel with the first hop. */
-export function paymentTransport(deps: PaymentTransportDeps): PaymentTransport {
+export function paymentTransport(deps: PaymentTransportDeps): PayerTransport {
   const { domain, channel, log } = deps;
   const signer = journaledTransferSigner(deps.signer, deps.journal);
   const now = deps.now ?? Date.now;
@@ -243,5 +253,17 @@ export function paymentTransport(deps: PaymentTransportDeps): PaymentTransport {
     return lockAndWait(state, lock, packet);
   };
 
-  return { sendAttempt: (a) => serial(() => attempt(a)) };
+  /** Sends what the journal holds beyond the state, up to the first LOCK (which needs its attempt). */
+  const resume = async (): Promise<number> => {
+    let state = await deps.state.get();
+    let sent = 0;
+    for (;;) {
+      const pending = await deps.journal.get(channel.channelId, channel.payer, state.seq + 1);
+      if (!pending || pending.abandoned || pending.transfer.kind === TransferKind.Lock) return sent;
+      state = await send(state, pending.transfer);
+      sent += 1;
+    }
+  };
+
+  return { sendAttempt: (a) => serial(() => attempt(a)), resume: () => serial(resume) };
 }
