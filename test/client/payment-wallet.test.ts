@@ -38,6 +38,7 @@ import {
   receivePayments,
   type IssuedInvoice,
   type LoggedTransfer,
+  type PayeeEvent,
   type PaymentLog,
   type PeerMessage,
   type PeerMessageCrypto,
@@ -611,6 +612,28 @@ describe("client: the payee answers routed LOCKs", () => {
       hop: 0,
       code: OnionFailureCode.TemporaryFailure,
     });
+    sub.stop();
+  });
+
+  it("a LOCK whose onion does not open with the payee's key is not answered (reported as unanswered)", async () => {
+    const inv = invoiceOf(toHex(randomBytes(32)) as Hash);
+    const f = fakeLog();
+    const events: PayeeEvent[] = [];
+    const sub = receivePayments({
+      signer: BOB,
+      onionKey: key(0xb3), // not the key the onion was made for
+      domain: DOMAIN,
+      channels: [{ channelId: CHANNEL, payer: 0, counterparty: ALICE.address, counterpartyDeposit: 5_000n }],
+      invoices: { lookup: async () => inv, markRevealed: async () => undefined },
+      log: f.log,
+      peer: CRYPTO,
+      now: () => NOW_MS,
+      onEvent: (e) => events.push(e),
+    });
+    await aliceLocks(f.log, inv, 1_000n);
+    await until(() => events.length === 1, "the payee's event");
+    expect(events[0]).to.include({ kind: "unanswered", seq: 1 });
+    expect(f.messages).to.have.length(0);
     sub.stop();
   });
 

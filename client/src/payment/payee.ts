@@ -57,8 +57,11 @@ export type PayeeEvent =
       /** In words, for the payee's log. */
       readonly reason: string;
     }
-  /** Not answered: the onion did not open with the payee's key, so no failure can be addressed. */
-  | { readonly kind: "unreadable"; readonly channelId: Hash; readonly seq: number; readonly reason: string };
+  /**
+   * Not answered: the onion did not open with the payee's key (no failure can be addressed; the lock
+   * expires back), or the invoice store or the log failed (the next replay answers it).
+   */
+  | { readonly kind: "unanswered"; readonly channelId: Hash; readonly seq: number; readonly reason: string };
 
 export interface ReceivePaymentsDeps {
   /** The payee's key: signs its peer messages. */
@@ -158,7 +161,11 @@ export function receivePayments(deps: ReceivePaymentsDeps): Subscription {
       if (t.kind !== TransferKind.Lock || m.appKind !== ROUTE_APP_KIND) return;
       const backing = ch.counterpartyDeposit + own.paidTotal;
       const backed = state.paidTotal + state.lockedTotal <= backing;
-      await answer(ch, t, m.appData, backed ? null : backing);
+      try {
+        await answer(ch, t, m.appData, backed ? null : backing);
+      } catch (e) {
+        deps.onEvent?.({ kind: "unanswered", channelId: ch.channelId, seq: t.seq, reason: messageOf(e) });
+      }
     }
     return sub;
   }
@@ -174,12 +181,7 @@ export function receivePayments(deps: ReceivePaymentsDeps): Subscription {
     try {
       peeled = peelOnion(packet, deps.onionKey, t.hashlock);
     } catch (e) {
-      deps.onEvent?.({
-        kind: "unreadable",
-        channelId: ch.channelId,
-        seq: t.seq,
-        reason: e instanceof Error ? e.message : String(e),
-      });
+      deps.onEvent?.({ kind: "unanswered", channelId: ch.channelId, seq: t.seq, reason: messageOf(e) });
       return;
     }
     const lockRef = { channelId: ch.channelId, payer: ch.payer, seq: BigInt(t.seq), hashlock: t.hashlock };
@@ -207,4 +209,8 @@ export function receivePayments(deps: ReceivePaymentsDeps): Subscription {
     );
     deps.onEvent?.({ kind: "settling", channelId: ch.channelId, seq: t.seq, invoiceId: invoice.invoiceId });
   }
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
