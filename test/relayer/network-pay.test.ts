@@ -32,6 +32,7 @@ import {
   type PaymentTransport,
 } from "../../sdk";
 import {
+  ROUTE_APP_KIND,
   paymentTransport,
   receivePayments,
   type IssuedInvoice,
@@ -40,6 +41,7 @@ import {
   type Subscription,
 } from "../../client";
 import { ParsecNode } from "../../relayer/src/node";
+import { ROUTE_APP_KIND as NODE_ROUTE_APP_KIND } from "../../relayer/src/mediate/service";
 import { resolveTopicNames } from "../../relayer/src/config";
 import { kafkaPaymentLog } from "../../tasks/lib/payment-kafka";
 import { Harness, getJson, sleep, testLogger, waitFor, type TestChannel } from "./harness";
@@ -227,6 +229,7 @@ describe("relayer: a wallet pays through a mediating node over Kafka", function 
   });
 
   it("Alice pays Carol's routed invoice through Bob's node: pay resolves with the preimage, route and fee; Bob earns exactly his fee", async () => {
+    expect(ROUTE_APP_KIND).to.equal(NODE_ROUTE_APP_KIND); // the wallet's LOCKs carry the kind the node reads
     const amount = parseEther("0.004");
     const text = await carolInvoice(amount);
     const events: PaymentEvent[] = [];
