@@ -63,3 +63,23 @@ export {
   findRevertData,
 } from "./src/revert";
 export type { DecodedRevert } from "./src/revert";
+export { PaymentTransportError } from "./src/payment/errors";
+export type { PaymentTransportErrorCode } from "./src/payment/errors";
+export { paymentTransport } from "./src/payment/payer";
+export type { PacketStore, PayerChannel, PayerTransport, PaymentTransportDeps } from "./src/payment/payer";
+export { judgeFinalLock, receivePayments } from "./src/payment/payee";
+export type { PayeeChannel, PayeeEvent, ReceivePaymentsDeps, Refusal } from "./src/payment/payee";
+export { ROUTE_APP_KIND } from "./src/payment/ports";
+export type {
+  ChannelSide,
+  InvoiceSecretStore,
+  IssuedInvoice,
+  LoggedTransfer,
+  PayerStateStore,
+  PaymentLog,
+  PeerMessage,
+  PeerMessageBody,
+  PeerMessageCrypto,
+  Subscription,
+  UnsignedPeerMessage,
+} from "./src/payment/ports";
