@@ -309,7 +309,27 @@ describe("relayer unit: mediation decisions", () => {
       ],
       ["downstream failed → cancel outgoing first", failed, {}, T0 + 5n, "cancelOutgoing"],
       ["outgoing cancelled → fail upstream", cancelledOut, {}, T0 + 5n, "failUpstream"],
-      ["failure sent → wait for the CANCEL", sent, {}, T0 + 5n, "wait"],
+      [
+        "failure sent, outgoing cancelled → consent to the upstream's CANCEL",
+        sent,
+        {},
+        T0 + 5n,
+        "consentUpstream",
+      ],
+      [
+        "failure sent first, outgoing still pending → cancel outgoing, never consent upstream",
+        applyEvent(failed, { type: "FAILURE_SENT", at: T0 + 5n }),
+        {},
+        T0 + 5n,
+        "cancelOutgoing",
+      ],
+      [
+        "consent sent → wait for the CANCEL",
+        applyEvent(sent, { type: "CONSENT_SENT", at: T0 + 5n }),
+        {},
+        T0 + 5n,
+        "wait",
+      ],
       [
         "upstream cancelled → none",
         applyEvent(sent, { type: "UPSTREAM_CANCELLED", at: T0 + 6n }),
@@ -340,6 +360,15 @@ describe("relayer unit: mediation decisions", () => {
 
     it("the upstream's CANCEL is not taken while the outgoing lock is still pending", () => {
       expect(applyEvent(failed, { type: "UPSTREAM_CANCELLED", at: T0 })).to.equal(failed);
+    });
+
+    it("no consent to the upstream's CANCEL is journaled while the outgoing lock is still pending", () => {
+      const early = applyEvent(failed, { type: "FAILURE_SENT", at: T0 + 5n });
+      expect(applyEvent(early, { type: "CONSENT_SENT", at: T0 + 6n })).to.equal(early);
+      const released = applyEvent(early, { type: "OUTGOING_CANCELLED", at: T0 + 7n });
+      expect(applyEvent(released, { type: "CONSENT_SENT", at: T0 + 8n })).to.deep.include({
+        consentSentAt: T0 + 8n,
+      });
     });
   });
 

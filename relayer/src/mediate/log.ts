@@ -113,6 +113,10 @@ export function applyEvent(p: ForwardedPayment, e: MediationEvent): ForwardedPay
           return p.outgoing && !p.outgoing.cancelled ? revealed(p, p.outgoing.lock, e) : p;
         case "FAILURE_SENT":
           return p.failureSentAt === null ? { ...p, failureSentAt: e.at } : p;
+        case "CONSENT_SENT":
+          // Never while the outgoing lock can still be claimed downstream.
+          if (p.outgoing && !p.outgoing.cancelled) return p;
+          return p.consentSentAt === undefined ? { ...p, consentSentAt: e.at } : p;
         case "UPSTREAM_CANCELLED":
           // Only a record whose outgoing lock is released (none, or cancelled) may let the incoming one go.
           if (p.outgoing && !p.outgoing.cancelled) return p;

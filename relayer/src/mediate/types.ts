@@ -141,6 +141,11 @@ export interface FailedDownstream extends Base {
   readonly outgoing: { readonly lock: OutgoingLock; readonly cancelled: boolean } | null;
   /** When the failure was sent upstream; null: not yet. */
   readonly failureSentAt: bigint | null;
+  /**
+   * When the mediator, as the incoming lock's payee, sent its consent to the upstream's CANCEL (§4.5):
+   * only once the outgoing lock is released (none, or cancelled). Absent: not yet.
+   */
+  readonly consentSentAt?: bigint;
 }
 
 /** The upstream cancelled the incoming lock: nothing left to do. */
@@ -199,5 +204,7 @@ export type MediationEvent =
   /** The secret is registered on-chain (`secretRevealedAt` = `revealedAt`, confirmed). */
   | { readonly type: "SECRET_REGISTERED"; readonly revealedAt: bigint; readonly at: bigint }
   | { readonly type: "FAILURE_SENT"; readonly at: bigint }
+  /** The mediator sent its consent to the upstream's CANCEL of the incoming lock. */
+  | { readonly type: "CONSENT_SENT"; readonly at: bigint }
   /** The upstream cancelled the incoming lock (the mediator accepted it). */
   | { readonly type: "UPSTREAM_CANCELLED"; readonly at: bigint };
