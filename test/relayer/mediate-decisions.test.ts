@@ -362,6 +362,18 @@ describe("relayer unit: mediation decisions", () => {
       expect(applyEvent(failed, { type: "UPSTREAM_CANCELLED", at: T0 })).to.equal(failed);
     });
 
+    it("a consent upstream after a plain outgoing CANCEL waits for the registry check; after a consented one it does not", () => {
+      const v: MediationView = { policy: POLICY, outgoingChannel: null, chainSeenThrough: T0 + 5n };
+      const early = applyEvent(failed, { type: "FAILURE_SENT", at: T0 + 5n });
+      const plain = applyEvent(early, { type: "OUTGOING_CANCELLED", at: T0 + 6n });
+      const consented = applyEvent(early, { type: "OUTGOING_CANCELLED", at: T0 + 6n, consented: true });
+      expect(decideNext(plain, v, T0 + 6n)).to.deep.equal({ kind: "consentUpstream", checkRegistry: true });
+      expect(decideNext(consented, v, T0 + 6n)).to.deep.equal({
+        kind: "consentUpstream",
+        checkRegistry: false,
+      });
+    });
+
     it("no consent to the upstream's CANCEL is journaled while the outgoing lock is still pending", () => {
       const early = applyEvent(failed, { type: "FAILURE_SENT", at: T0 + 5n });
       expect(applyEvent(early, { type: "CONSENT_SENT", at: T0 + 6n })).to.equal(early);

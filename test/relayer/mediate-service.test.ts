@@ -126,6 +126,8 @@ class World {
     locks: [{ amount: IN_AMOUNT, expiry: IN_EXPIRY, hashlock: HASHLOCK }],
   };
   registration: Promise<bigint> | null = null;
+  /** The registry's `secretRevealedAt` of the hashlock (0: not registered). */
+  revealedAt = 0n;
   service = this.newService();
   readonly sharedSecrets: readonly Uint8Array[];
   readonly packet: Hex;
@@ -160,6 +162,7 @@ class World {
         incomingState: (id, payer) => (id === IN_CH && payer === 0 ? this.inState : null),
         signCancelConsent: async (cancel) => (await signCancelConsent(BOB, DOMAIN, cancel)).signature,
         // The outgoing lock's payee is Carol.
+        secretRevealedAt: async () => this.revealedAt,
         validCancelConsent: (c) =>
           recoverSigner(typedDataDigest(DOMAIN, hashCancelConsent(c)), c.signature) === CAROL.address,
       },
@@ -494,6 +497,30 @@ describe("relayer unit: mediation service (fake ports)", () => {
       expect(w.messages.map((m) => m.body.kind)).to.deep.equal(["FAIL", "CONSENT"]);
     });
   }
+
+  it("a downstream that FAILs, then registers the secret on-chain by the expiry: Bob's plain CANCEL does not count, so he never consents upstream", async () => {
+    const w = new World();
+    w.receive();
+    await w.settle();
+    w.applySent();
+    await w.settle();
+    w.carolSays("FAIL");
+    await w.settle();
+    w.revealedAt = OUT_EXPIRY - 5n;
+    w.now = OUT_EXPIRY + 1n;
+    await w.settle();
+    w.applySent();
+    await w.settle();
+    expect(w.transfers.map((s) => s.transfer.kind)).to.deep.equal([TransferKind.Lock, TransferKind.Cancel]);
+    expect(w.entry.record).to.deep.include({ state: "FAILED_DOWNSTREAM" });
+    w.now += 3_600n;
+    await w.settle();
+    expect(w.messages.map((m) => m.body.kind)).to.deep.equal(["FAIL"]);
+    // A registration after the expiry does not undo the CANCEL: then the consent goes.
+    w.revealedAt = OUT_EXPIRY + 1n;
+    await w.settle();
+    expect(w.messages.map((m) => m.body.kind)).to.deep.equal(["FAIL", "CONSENT"]);
+  });
 
   it("the secret shown: UNLOCK downstream, then the secret upstream with the UNLOCK asked; the upstream UNLOCK settles", async () => {
     const w = new World();

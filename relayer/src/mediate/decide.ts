@@ -42,7 +42,14 @@ export type MediationAction =
    * As the incoming lock's payee, sign the consent to the upstream's CANCEL of it (§4.5) and send it
    * upstream: only once the outgoing lock is released (none was signed, or it is cancelled).
    */
-  | { readonly kind: "consentUpstream" }
+  | {
+      readonly kind: "consentUpstream";
+      /**
+       * The outgoing CANCEL carried no consent: it counts only if the secret was not registered on-chain by
+       * the outgoing expiry, which the node checks (`secretRevealedAt`) before consenting.
+       */
+      readonly checkRegistry: boolean;
+    }
   /** Nothing now; ask again at `until` at the latest (or on the next event). */
   | { readonly kind: "wait"; readonly until: bigint | null; readonly reason: string }
   /** The payment is over. */
@@ -111,7 +118,11 @@ export function decideNext(p: ForwardedPayment, view: MediationView, now: bigint
         return { kind: "cancelOutgoing", outgoing: p.outgoing.lock, reason: p.failure.reason };
       }
       if (p.failureSentAt === null) return { kind: "failUpstream", failure: p.failure, refused: false };
-      if (p.consentSentAt === undefined) return { kind: "consentUpstream" };
+      if (p.consentSentAt === undefined)
+        return {
+          kind: "consentUpstream",
+          checkRegistry: p.outgoing !== null && p.outgoing.consented !== true,
+        };
       return wait(p.incoming.expiry + 1n, "waiting for the upstream's CANCEL");
     case "CANCELLED_UPSTREAM":
       return { kind: "none" };

@@ -14,6 +14,8 @@ import type { ForwardedPayment } from "./types";
 export interface OutgoingOp {
   readonly kind: "LOCK" | "UNLOCK" | "CANCEL";
   readonly seq: number;
+  /** A CANCEL journaled before the lock's expiry on the downstream's consent (it carries it). */
+  readonly consented?: boolean;
 }
 
 /** One payment the node mediates, keyed by its incoming lock (`paymentKey`). */

@@ -106,7 +106,7 @@ export function applyEvent(p: ForwardedPayment, e: MediationEvent): ForwardedPay
       switch (e.type) {
         case "OUTGOING_CANCELLED":
           return p.outgoing && !p.outgoing.cancelled
-            ? { ...p, outgoing: { lock: p.outgoing.lock, cancelled: true } }
+            ? { ...p, outgoing: { lock: p.outgoing.lock, cancelled: true, consented: e.consented === true } }
             : p;
         case "SECRET_REVEALED":
           // A downstream that failed and then shows the secret in time is still owed: settle instead.

@@ -117,6 +117,8 @@ export interface MediationPorts {
   signCancelConsent(cancel: Transfer): Promise<Hex>;
   /** Whether `consent` is the payee's valid signature in its channel (§4.5). */
   validCancelConsent(consent: SignedCancelConsent): boolean;
+  /** The registry's `secretRevealedAt(hashlock)` now (0: not registered). */
+  secretRevealedAt(hashlock: Hash): Promise<bigint>;
 }
 
 /** What the service counts (the node maps it onto its metrics). */
@@ -293,7 +295,8 @@ export class MediationService {
       if (e.op && ch.durableSeq >= e.op.seq) {
         if (e.op.kind === "LOCK") events.push({ type: "LOCK_DELIVERED", at: now });
         if (e.op.kind === "UNLOCK") events.push({ type: "OUTGOING_UNLOCKED", at: now });
-        if (e.op.kind === "CANCEL") events.push({ type: "OUTGOING_CANCELLED", at: now });
+        if (e.op.kind === "CANCEL")
+          events.push({ type: "OUTGOING_CANCELLED", at: now, consented: e.op.consented === true });
       }
       for (const m of ch.messages(Number(out.payerSeq))) {
         if (m.kind === "CONSENT") continue; // read when the CANCEL is due (`consentFor`)
@@ -439,6 +442,10 @@ export class MediationService {
           }
           const seq = e.op?.seq ?? (ch ? ch.state.seq + 1 : 0);
           if (!ch || this.consentFor(e, a.outgoing, ch, seq) === null) return;
+          if (e.op === null && !this.busy(a.outgoing.channelId, ch.state)) {
+            this.put(book, key, e, { op: { kind, seq, consented: true } });
+            return;
+          }
         }
         if (e.op === null) {
           if (!ch || this.busy(a.outgoing.channelId, ch.state)) return;
@@ -462,6 +469,7 @@ export class MediationService {
         await this.failUpstream(book, key, e);
         return;
       case "consentUpstream":
+        if (a.checkRegistry && !(await this.plainCancelCounts(e))) return;
         await this.consentUpstream(book, key, e);
         return;
       case "registerSecret": {
@@ -513,6 +521,19 @@ export class MediationService {
     if (hash !== m.consent.transfer) return null;
     const consent = { ...cancelConsentOf(cancel, hash), signature: m.consent.signature };
     return this.ports.validCancelConsent(consent) ? m.consent.signature : null;
+  }
+
+  /**
+   * Whether the node's plain (unconsented) outgoing CANCEL counts on-chain: chain time is past the
+   * outgoing expiry and the secret was not registered at or before it (a registration now comes later).
+   * Until then the downstream may still claim the lock, so no consent goes upstream.
+   */
+  private async plainCancelCounts(e: PaymentEntry): Promise<boolean> {
+    const out = outgoingOf(e.record);
+    if (!out) return true;
+    if (this.ports.chainSeenThrough() <= out.expiry) return false;
+    const revealedAt = await this.ports.secretRevealedAt(e.record.incoming.hashlock);
+    return revealedAt === 0n || revealedAt > out.expiry;
   }
 
   /**

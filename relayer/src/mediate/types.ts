@@ -137,8 +137,16 @@ export interface SettledUpstream extends SecretKnown {
 export interface FailedDownstream extends Base {
   readonly state: "FAILED_DOWNSTREAM";
   readonly failure: Failure;
-  /** The outgoing lock, if one was signed, and whether the mediator has cancelled it. */
-  readonly outgoing: { readonly lock: OutgoingLock; readonly cancelled: boolean } | null;
+  /**
+   * The outgoing lock, if one was signed, whether the mediator has cancelled it, and whether that CANCEL
+   * carried the downstream's consent (final, §4.5; a plain CANCEL does not count if the secret was
+   * registered on-chain by the expiry).
+   */
+  readonly outgoing: {
+    readonly lock: OutgoingLock;
+    readonly cancelled: boolean;
+    readonly consented?: boolean;
+  } | null;
   /** When the failure was sent upstream; null: not yet. */
   readonly failureSentAt: bigint | null;
   /**
@@ -193,8 +201,8 @@ export type MediationEvent =
   | { readonly type: "SECRET_REVEALED"; readonly secret: Hash; readonly at: bigint }
   /** The mediator signed the outgoing UNLOCK. */
   | { readonly type: "OUTGOING_UNLOCKED"; readonly at: bigint }
-  /** The mediator signed the outgoing CANCEL. */
-  | { readonly type: "OUTGOING_CANCELLED"; readonly at: bigint }
+  /** The mediator's outgoing CANCEL was applied (`consented`: it carried the downstream's consent). */
+  | { readonly type: "OUTGOING_CANCELLED"; readonly at: bigint; readonly consented?: boolean }
   | { readonly type: "UNLOCK_REQUESTED"; readonly at: bigint }
   /** The upstream signed the UNLOCK of the incoming lock (the mediator accepted it). */
   | { readonly type: "UPSTREAM_UNLOCKED"; readonly at: bigint }

@@ -163,6 +163,14 @@ export class NodeMediation {
           if (!signer) throw new Error(`no key of the payee of ${cancel.channelId}`);
           return (await signCancelConsent(signer, deps.domain, cancel)).signature;
         },
+        secretRevealedAt: async (hashlock) => {
+          const { rpc, registry } = deps;
+          const out = await rpc.ethCall(
+            registry.address,
+            registryInterface.encodeFunctionData("secretRevealedAt", [hashlock]) as Hex,
+          );
+          return BigInt(registryInterface.decodeFunctionResult("secretRevealedAt", out)[0] as bigint);
+        },
         validCancelConsent: (consent) => {
           const onchain = deps.registry.get(consent.channelId);
           if (!onchain) return false;

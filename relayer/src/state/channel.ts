@@ -221,7 +221,7 @@ export class ChannelState {
     // With `now`, a CANCEL before its lock's expiry is refused, as a payee (and the contract) would,
     // unless its message carries the payee's consent (read only for such a CANCEL: a cold path).
     const consentedCancel =
-      consent && nowSec !== undefined && item.wire.length > 0
+      consent && nowSec !== undefined && item.kind === TransferKind.Cancel && item.wire.length > 0
         ? consentRuleOf(consent.domain, consent.params, item.wire, nowSec)
         : undefined;
     const next = applyTransfer(track.state, item, { hash: item.hash, now: nowSec, consentedCancel });
