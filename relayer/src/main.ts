@@ -52,9 +52,6 @@ async function main(): Promise<void> {
       process.exit(1);
     },
   });
-  process.stdout.write(
-    JSON.stringify({ ready: true, nodeId: config.nodeId, url: node.url, pid: process.pid }) + "\n",
-  );
   const onSignal = stopOnSignal({
     stop: () => node.stop(),
     logger,
@@ -66,6 +63,10 @@ async function main(): Promise<void> {
   });
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  // Ready only once the handlers are in: a supervisor may signal as soon as it reads this line.
+  process.stdout.write(
+    JSON.stringify({ ready: true, nodeId: config.nodeId, url: node.url, pid: process.pid }) + "\n",
+  );
 }
 
 /** What `stopOnSignal` needs: the node's stop, a logger, the bound, and how to exit. */

@@ -480,6 +480,7 @@ export class ParsecNode {
       topic: config.kafka.topics.transfers,
       partitions: this.partitionCount,
       registry: this.registry,
+      domain: this.domain,
       verifier: this.pool,
       metrics,
       everyM: config.commit.everyM,

@@ -309,7 +309,27 @@ describe("relayer unit: mediation decisions", () => {
       ],
       ["downstream failed → cancel outgoing first", failed, {}, T0 + 5n, "cancelOutgoing"],
       ["outgoing cancelled → fail upstream", cancelledOut, {}, T0 + 5n, "failUpstream"],
-      ["failure sent → wait for the CANCEL", sent, {}, T0 + 5n, "wait"],
+      [
+        "failure sent, outgoing cancelled → consent to the upstream's CANCEL",
+        sent,
+        {},
+        T0 + 5n,
+        "consentUpstream",
+      ],
+      [
+        "failure sent first, outgoing still pending → cancel outgoing, never consent upstream",
+        applyEvent(failed, { type: "FAILURE_SENT", at: T0 + 5n }),
+        {},
+        T0 + 5n,
+        "cancelOutgoing",
+      ],
+      [
+        "consent sent → wait for the CANCEL",
+        applyEvent(sent, { type: "CONSENT_SENT", at: T0 + 5n }),
+        {},
+        T0 + 5n,
+        "wait",
+      ],
       [
         "upstream cancelled → none",
         applyEvent(sent, { type: "UPSTREAM_CANCELLED", at: T0 + 6n }),
@@ -340,6 +360,27 @@ describe("relayer unit: mediation decisions", () => {
 
     it("the upstream's CANCEL is not taken while the outgoing lock is still pending", () => {
       expect(applyEvent(failed, { type: "UPSTREAM_CANCELLED", at: T0 })).to.equal(failed);
+    });
+
+    it("a consent upstream after a plain outgoing CANCEL waits for the registry check; after a consented one it does not", () => {
+      const v: MediationView = { policy: POLICY, outgoingChannel: null, chainSeenThrough: T0 + 5n };
+      const early = applyEvent(failed, { type: "FAILURE_SENT", at: T0 + 5n });
+      const plain = applyEvent(early, { type: "OUTGOING_CANCELLED", at: T0 + 6n });
+      const consented = applyEvent(early, { type: "OUTGOING_CANCELLED", at: T0 + 6n, consented: true });
+      expect(decideNext(plain, v, T0 + 6n)).to.deep.equal({ kind: "consentUpstream", checkRegistry: true });
+      expect(decideNext(consented, v, T0 + 6n)).to.deep.equal({
+        kind: "consentUpstream",
+        checkRegistry: false,
+      });
+    });
+
+    it("no consent to the upstream's CANCEL is journaled while the outgoing lock is still pending", () => {
+      const early = applyEvent(failed, { type: "FAILURE_SENT", at: T0 + 5n });
+      expect(applyEvent(early, { type: "CONSENT_SENT", at: T0 + 6n })).to.equal(early);
+      const released = applyEvent(early, { type: "OUTGOING_CANCELLED", at: T0 + 7n });
+      expect(applyEvent(released, { type: "CONSENT_SENT", at: T0 + 8n })).to.deep.include({
+        consentSentAt: T0 + 8n,
+      });
     });
   });
 

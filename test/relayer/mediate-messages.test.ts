@@ -22,6 +22,9 @@ import {
   SchemaRegistry,
 } from "../../sdk";
 import { parsecDomain } from "../../sdk/src/eip712";
+import { loadSchemaFile } from "../../sdk/src/avro/codec";
+import { frame } from "../../sdk/src/avro/framing";
+import { paymentMessageMapping } from "../../sdk/src/routing/payment-message";
 import { decodeMediation, encodeMediation, type PaymentEntry } from "../../relayer/src/mediate/entry";
 import { startPayment } from "../../relayer/src/mediate";
 import { encodeSnapshot, snapshotOf, stateCodecs } from "../../relayer/src/state/snapshot";
@@ -49,6 +52,18 @@ describe("relayer unit: mediation peer messages", () => {
       ["SECRET", { ...lock, kind: "SECRET", secret: SECRET }],
       ["FAIL", { ...lock, kind: "FAIL", failure: FAILURE }],
       ["ACK", { ...lock, kind: "ACK" }],
+      [
+        "CONSENT",
+        {
+          ...lock,
+          kind: "CONSENT",
+          consent: {
+            seq: 9,
+            transfer: `0x${"c9".repeat(32)}` as Hash,
+            signature: `0x${"1b".repeat(65)}` as Hex,
+          },
+        },
+      ],
     ];
     for (const [name, m] of kinds) {
       it(`${name}: round-trips, stays small and verifies as the payee's`, () => {
@@ -106,6 +121,27 @@ describe("relayer unit: mediation peer messages", () => {
           .with.property("code", code);
       });
     }
+
+    it("a CONSENT's consent is signed over too: changing its seq, hash or signature breaks the message", () => {
+      const msg = signed(kinds[3][1]) as Extract<PaymentMessage, { kind: "CONSENT" }>;
+      for (const consent of [
+        { ...msg.consent, seq: 10 },
+        { ...msg.consent, transfer: `0x${"c8".repeat(32)}` as Hash },
+        { ...msg.consent, signature: `0x${"1c".repeat(65)}` as Hex },
+      ])
+        expect(() => verifyPaymentMessage({ ...msg, consent }, domain, payee.address as Address)).to.throw(
+          /recovers to/,
+        );
+    });
+
+    it("a version 1 message (written before CONSENT) still reads with the version 2 codec", () => {
+      const v1 = codecs().registry.register(loadSchemaFile("payment-message.v1.avsc"));
+      const msg = { ...signed({ ...lock, kind: "FAIL", failure: FAILURE }), schemaVersion: 1 };
+      const record = { ...paymentMessageMapping.toAvro(msg) } as Record<string, unknown>;
+      delete record.consent;
+      const wire = frame(v1.fingerprintBytes, v1.type.toBuffer(record));
+      expect(codecs().paymentMessage.decode(wire)).to.deep.equal(msg);
+    });
 
     it("a SECRET that does not open the hashlock is malformed (cannot even be signed)", () => {
       expect(() =>

@@ -3,7 +3,8 @@
  * a node holding only Bob's key in the channels Alice–Bob and Bob–Carol. Alice (the test, with the SDK)
  * signs a LOCK carrying the onion for the route; the node forwards; Carol (the test) peels her layer,
  * checks the lock and shows the secret on the payment-messages topic; the node UNLOCKs to Carol and
- * asks Alice, who UNLOCKs. Also: Carol fails back (both locks are released), and a node stopped
+ * asks Alice, who UNLOCKs. Also: Carol fails back with her CancelConsent (both locks released at once,
+ * before either expiry) or without it (Bob consents upstream only once his own CANCEL counts), and a node stopped
  * mid-payment and started again on the same state forwards exactly once.
  */
 import { expect } from "chai";
@@ -31,11 +32,14 @@ import {
   toHex,
   verifyPaymentMessage,
   type Address,
+  buildTransfer,
+  signCancelConsent,
 } from "../../sdk";
 import { hashTransfer } from "../../sdk/src/eip712";
 import { ParsecNode } from "../../relayer/src/node";
 import { channelKey } from "../../relayer/src/kafka/topics";
 import { ROUTE_APP_KIND } from "../../relayer/src/mediate/service";
+import { CANCEL_CONSENT_APP_KIND } from "../../relayer/src/state/consent";
 import { Harness, getJson, sleep, testLogger, waitFor, type TestChannel } from "./harness";
 
 const FEE_BASE = 1_000n;
@@ -202,6 +206,7 @@ describe("relayer: a node mediates routed payments", function () {
     expect(received - paid).to.equal(forwardingFee({ feeBase: FEE_BASE, feePpm: FEE_PPM }, amount));
     const { body } = await getJson<{ payments: { state: string; fee: string }[] }>(`${node?.url}/payments`);
     expect(body.payments.map((x) => x.state)).to.include("SETTLED_UPSTREAM");
+    // Two payments failed downstream: this one and the consented one before it.
     const metrics = await (await fetch(`${node?.url}/metrics`)).text();
     expect(metrics).to.match(/parsec_payments_forwarded_total 1\b/);
     expect(metrics).to.match(/parsec_payments_settled_total 1\b/);
@@ -248,7 +253,66 @@ describe("relayer: a node mediates routed payments", function () {
     await waitFor("Bob asks Alice for the UNLOCK", async () => (await bobToAlice(p.hashlock)).length > 0);
   });
 
-  it("Carol fails back: Alice reads Carol's failure at once, the node CANCELs after its lock's expiry, Alice's CANCEL closes it", async () => {
+  it("Carol fails back with her consent: both locks are released at once, before either expiry", async () => {
+    const amount = parseEther("0.002");
+    const p = await aliceLocks(amount);
+    const [lock] = await waitFor("the node's LOCK to Carol", async () => {
+      const l = await locksToCarol(p.hashlock);
+      return l.length > 0 && l;
+    });
+    const { sharedSecret } = peelOnion(lock.appData, carol.privateKey as Hex, p.hashlock);
+    const failure = toHex(createFailure(sharedSecret, { code: OnionFailureCode.UnknownPayment }));
+    await waitFor("Bob's LOCK applied", () => bobState()?.locks.some((l) => l.hashlock === p.hashlock));
+    // Carol, the payee, consents to the CANCEL Bob would sign now on his chain as she sees it applied.
+    const bobsCancel = buildTransfer(
+      bobState()!,
+      { channelId: bc.id, payer: 0 },
+      { kind: "CANCEL", lock: { amount, expiry: p.expiryOut, hashlock: p.hashlock } },
+    );
+    const carolsConsent = await signCancelConsent(localSigner(carol.privateKey as Hex), h.domain, bobsCancel);
+    await carolSays(lock.seq, p.hashlock, { kind: "FAIL", failure });
+    await carolSays(lock.seq, p.hashlock, {
+      kind: "CONSENT",
+      consent: { seq: bobsCancel.seq, transfer: carolsConsent.transfer, signature: carolsConsent.signature },
+    });
+    await waitFor(
+      "Bob's CANCEL to Carol applied",
+      () => !bobState()?.locks.some((l) => l.hashlock === p.hashlock),
+    );
+    expect(bobState()?.head).to.equal(carolsConsent.transfer);
+    expect(await chainNow()).to.be.below(p.expiryOut);
+    const consent = await waitFor("Bob consents to Alice's CANCEL", async () =>
+      (await bobToAlice(p.hashlock)).find((m) => m.kind === "CONSENT"),
+    );
+    expect((await bobToAlice(p.hashlock)).map((m) => m.kind)).to.deep.equal(["FAIL", "CONSENT"]);
+    const { consent: ref } = consent as Extract<PaymentMessage, { kind: "CONSENT" }>;
+    // Alice cancels at once with Bob's consent; the node (Bob's) applies it before her lock's expiry.
+    const { transfer } = ab.next(0, {
+      kind: "CANCEL",
+      lock: { amount: p.amountIn, expiry: p.expiryIn, hashlock: p.hashlock },
+    });
+    expect(ref).to.include({ seq: transfer.seq, transfer: hashTransfer(transfer) });
+    await h.produce([
+      {
+        key: channelKey(ab.id),
+        value: codecs().transfer.encode(
+          transferMessage(h.domain, transfer, alice.address as Address, {
+            appKind: CANCEL_CONSENT_APP_KIND,
+            appData: ref.signature,
+            sentAtMs: Date.now(),
+          }),
+        ),
+      },
+    ]);
+    await waitFor("cancelled upstream", () => entry(p.hashlock)?.record.state === "CANCELLED_UPSTREAM");
+    expect(node?.locate(ab.id)?.ch.payers[0].state.locks.some((l) => l.hashlock === p.hashlock)).to.equal(
+      false,
+    );
+    // Both released before the earlier (outgoing) expiry, in chain time.
+    expect(await chainNow()).to.be.below(p.expiryOut);
+  });
+
+  it("Carol fails back without consenting: Alice reads the failure at once, but Bob consents to her CANCEL only once his own CANCEL (after its expiry) is applied", async () => {
     const amount = parseEther("0.003");
     const p = await aliceLocks(amount);
     const [lock] = await waitFor("the node's LOCK to Carol", async () => {
@@ -266,6 +330,10 @@ describe("relayer: a node mediates routed payments", function () {
     expect(fail.kind).to.equal("FAIL");
     const read = decodeFailure(p.secrets, (fail as { failure: Hex }).failure);
     expect(read).to.include({ hop: 1, code: OnionFailureCode.UnknownPayment });
+    // Safety: while Carol could still claim Bob's lock, Bob gives no consent to release Alice's.
+    await sleep(2_000);
+    expect((await bobToAlice(p.hashlock)).map((m) => m.kind)).to.deep.equal(["FAIL"]);
+    expect(bobState()?.locks.some((l) => l.hashlock === p.hashlock)).to.equal(true);
     // Both locks are released as soon as §3 lets them: Bob's after its expiry, Alice's after hers.
     await hre.network.provider.send("evm_increaseTime", [3_700]);
     await hre.network.provider.send("evm_mine", []);
@@ -273,6 +341,9 @@ describe("relayer: a node mediates routed payments", function () {
       "Bob's CANCEL to Carol",
       () => !bobState()?.locks.some((l) => l.hashlock === p.hashlock),
       60_000,
+    );
+    await waitFor("Bob's consent once his CANCEL is applied", async () =>
+      (await bobToAlice(p.hashlock)).some((m) => m.kind === "CONSENT"),
     );
     await hre.network.provider.send("evm_increaseTime", [DELTA + 10]);
     await hre.network.provider.send("evm_mine", []);
@@ -289,8 +360,9 @@ describe("relayer: a node mediates routed payments", function () {
     });
     await h.produce([ab.record(ab.encode(transfer))]);
     await waitFor("cancelled upstream", () => entry(p.hashlock)?.record.state === "CANCELLED_UPSTREAM");
+    // Two payments failed downstream: this one and the consented one before it.
     const metrics = await (await fetch(`${node?.url}/metrics`)).text();
-    expect(metrics).to.match(/parsec_payments_failed_total\{reason="downstream"\} 1\b/);
+    expect(metrics).to.match(/parsec_payments_failed_total\{reason="downstream"\} 2\b/);
   });
   it("Alice withholds the UNLOCK: the node registers the secret on-chain before her lock expires", async () => {
     const amount = parseEther("0.004");

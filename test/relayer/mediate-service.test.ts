@@ -26,7 +26,15 @@ import {
   TransferKind,
   toHex,
 } from "../../sdk";
-import { hashTransfer } from "../../sdk/src/eip712";
+import {
+  hashCancelConsent,
+  hashTransfer,
+  locksRootOf,
+  parsecDomain,
+  typedDataDigest,
+} from "../../sdk/src/eip712";
+import { localSigner, recoverSigner } from "../../sdk/src/sign";
+import { buildTransfer, cancelConsentOf, signCancelConsent, type SignedCancelConsent } from "../../sdk";
 import { silentLogger } from "../../relayer/src/log";
 import {
   decodeMediation,
@@ -50,6 +58,9 @@ const ASSET = `0x${"00".repeat(20)}` as Address;
 const BOB_KEY = `0x${"12".repeat(32)}` as Hex;
 const CAROL_KEY = `0x${"13".repeat(32)}` as Hex;
 const T0 = 1_700_000_000n;
+const DOMAIN = parsecDomain(31337n, `0x${"c0".repeat(20)}` as Address);
+const CAROL = localSigner(CAROL_KEY);
+const BOB = localSigner(BOB_KEY);
 const POLICY: MediationPolicy = {
   feeBase: 1_000n,
   feePpm: 1_000,
@@ -105,7 +116,18 @@ class World {
   readonly transfers: Sent[] = [];
   readonly messages: { lock: PaymentMessageLock; body: PaymentMessageBody }[] = [];
   readonly registrations: Hash[] = [];
+  /** The upstream's chain in the incoming channel: its LOCK (seq 7) pending. */
+  inState: PayerState = {
+    seq: 7,
+    head: `0x${"77".repeat(32)}` as Hash,
+    paidTotal: 0n,
+    lockedTotal: IN_AMOUNT,
+    locksRoot: locksRootOf([{ amount: IN_AMOUNT, expiry: IN_EXPIRY, hashlock: HASHLOCK }]),
+    locks: [{ amount: IN_AMOUNT, expiry: IN_EXPIRY, hashlock: HASHLOCK }],
+  };
   registration: Promise<bigint> | null = null;
+  /** The registry's `secretRevealedAt` of the hashlock (0: not registered). */
+  revealedAt = 0n;
   service = this.newService();
   readonly sharedSecrets: readonly Uint8Array[];
   readonly packet: Hex;
@@ -137,6 +159,12 @@ class World {
           this.registration = Promise.resolve(this.now);
           return this.registration;
         },
+        incomingState: (id, payer) => (id === IN_CH && payer === 0 ? this.inState : null),
+        signCancelConsent: async (cancel) => (await signCancelConsent(BOB, DOMAIN, cancel)).signature,
+        // The outgoing lock's payee is Carol.
+        secretRevealedAt: async () => this.revealedAt,
+        validCancelConsent: (c) =>
+          recoverSigner(typedDataDigest(DOMAIN, hashCancelConsent(c)), c.signature) === CAROL.address,
       },
     });
   }
@@ -226,6 +254,24 @@ class World {
     return [...this.entries.values()][0];
   }
 
+  /** Carol consents to the CANCEL of her lock built on the outgoing chain as it is now (by `signer`). */
+  async carolConsents(signer = CAROL, seq = this.outState.seq + 1): Promise<SignedCancelConsent> {
+    const lockSeq = Number(outgoingSeq(this.entry));
+    const cancel = buildTransfer(
+      this.outState,
+      { channelId: OUT_CH, payer: 0 },
+      { kind: "CANCEL", lock: LOCK },
+    );
+    const c = await signCancelConsent(signer, DOMAIN, { ...cancel, seq });
+    this.inbox.set(`0/${lockSeq}/CONSENT`, {
+      kind: "CONSENT",
+      seq: lockSeq,
+      consent: { seq: c.seq, transfer: c.transfer, signature: c.signature },
+      at: this.now,
+    });
+    return c;
+  }
+
   carolSays(kind: "SECRET" | "FAIL", at = this.now): void {
     const seq = Number(this.entry.op?.seq ?? 1);
     if (kind === "SECRET") this.inbox.set(`0/${seq}/SECRET`, { kind, seq, secret: SECRET, at });
@@ -242,6 +288,13 @@ class World {
 }
 
 const LOCK: Lock = { amount: OUT_AMOUNT, expiry: OUT_EXPIRY, hashlock: HASHLOCK };
+
+function outgoingSeq(e: PaymentEntry): bigint {
+  const p = e.record;
+  if (p.state === "FAILED_DOWNSTREAM" || p.state === "CANCELLED_UPSTREAM")
+    return p.outgoing?.lock.payerSeq ?? 0n;
+  return p.state === "RECEIVED" ? 0n : p.outgoing.payerSeq;
+}
 
 describe("relayer unit: mediation service (fake ports)", () => {
   it("forwards once: journals FORWARDED before signing; replays and re-steps never sign a second LOCK", async () => {
@@ -343,7 +396,8 @@ describe("relayer unit: mediation service (fake ports)", () => {
       await w.settle();
       expect(w.transfers).to.have.length(0);
       expect(w.entry.record.state).to.equal("FAILED_DOWNSTREAM");
-      expect(w.messages).to.have.length(1);
+      // No outgoing lock was signed: the consent to the upstream's CANCEL follows the failure at once.
+      expect(w.messages.map((m) => m.body.kind)).to.deep.equal(["FAIL", "CONSENT"]);
       const { lock, body } = w.messages[0];
       expect(lock).to.deep.equal({ channelId: IN_CH, payer: 0, seq: 7n, hashlock: HASHLOCK });
       expect(body.kind).to.equal("FAIL");
@@ -364,16 +418,108 @@ describe("relayer unit: mediation service (fake ports)", () => {
     expect(w.messages.map((m) => m.body.kind)).to.deep.equal(["FAIL"]);
     const read = decodeFailure(w.sharedSecrets, (w.messages[0].body as { failure: Hex }).failure);
     expect(read).to.include({ hop: 1, code: OnionFailureCode.UnknownPayment });
-    expect(w.transfers).to.have.length(1); // no CANCEL before the outgoing expiry (§3)
+    expect(w.transfers).to.have.length(1); // no CANCEL before the outgoing expiry without Carol's consent (§3)
     w.now = OUT_EXPIRY + 1n;
     await w.settle();
+    // The CANCEL is signed, not applied yet: no consent upstream while Carol could still claim the lock.
+    expect(w.messages.map((m) => m.body.kind)).to.deep.equal(["FAIL"]);
+    expect(w.transfers[1].appKind).to.equal(undefined);
     expect(w.transfers.map((s) => s.transfer.kind)).to.deep.equal([TransferKind.Lock, TransferKind.Cancel]);
     expect(w.transfers[1].transfer).to.include({ seq: 2, amount: OUT_AMOUNT, hashlock: HASHLOCK });
     w.applySent();
     await w.settle();
+    expect(w.messages.map((m) => m.body.kind)).to.deep.equal(["FAIL", "CONSENT"]);
     w.service.resolved(w.book, 0, { amount: IN_AMOUNT, expiry: IN_EXPIRY, hashlock: HASHLOCK }, "CANCEL");
     await w.settle();
     expect(w.entry.record.state).to.equal("CANCELLED_UPSTREAM");
+  });
+
+  it("with Carol's consent both locks go at once: the CANCEL carries it before the expiry, Bob consents upstream only once it is applied", async () => {
+    const w = new World();
+    w.receive();
+    await w.settle();
+    w.applySent();
+    await w.settle();
+    w.carolSays("FAIL");
+    const c = await w.carolConsents();
+    await w.settle();
+    expect(w.now < OUT_EXPIRY).to.equal(true);
+    expect(w.transfers.map((s) => s.transfer.kind)).to.deep.equal([TransferKind.Lock, TransferKind.Cancel]);
+    expect(w.transfers[1]).to.include({ appKind: "CANCEL_CONSENT", appData: c.signature });
+    expect(hashTransfer(w.transfers[1].transfer)).to.equal(c.transfer);
+    // Signed and sent, not applied: Carol's lock is not released yet, so no consent upstream.
+    expect(w.messages.map((m) => m.body.kind)).to.deep.equal(["FAIL"]);
+    w.applySent();
+    await w.settle();
+    expect(w.messages.map((m) => m.body.kind)).to.deep.equal(["FAIL", "CONSENT"]);
+    const { consent } = w.messages[1].body as Extract<PaymentMessageBody, { kind: "CONSENT" }>;
+    const upstreamCancel = buildTransfer(
+      w.inState,
+      { channelId: IN_CH, payer: 0 },
+      { kind: "CANCEL", lock: { amount: IN_AMOUNT, expiry: IN_EXPIRY, hashlock: HASHLOCK } },
+    );
+    expect(consent.seq).to.equal(8);
+    expect(consent.transfer).to.equal(hashTransfer(upstreamCancel));
+    const named = { ...cancelConsentOf(upstreamCancel), signature: consent.signature };
+    expect(recoverSigner(typedDataDigest(DOMAIN, hashCancelConsent(named)), named.signature)).to.equal(
+      BOB.address,
+    );
+    w.service.resolved(w.book, 0, { amount: IN_AMOUNT, expiry: IN_EXPIRY, hashlock: HASHLOCK }, "CANCEL");
+    await w.settle();
+    expect(w.entry.record.state).to.equal("CANCELLED_UPSTREAM");
+  });
+
+  const noConsent: [string, (w: World) => Promise<unknown>][] = [
+    ["no consent", async () => undefined],
+    ["a consent forged by Bob himself", (w) => w.carolConsents(BOB)],
+    ["a stale consent (another seq)", (w) => w.carolConsents(CAROL, w.outState.seq + 2)],
+  ];
+  for (const [name, consent] of noConsent) {
+    it(`a FAIL with ${name}: the CANCEL waits for the expiry, and nothing is consented upstream until it is applied`, async () => {
+      const w = new World();
+      w.receive();
+      await w.settle();
+      w.applySent();
+      await w.settle();
+      w.carolSays("FAIL");
+      await consent(w);
+      await w.settle();
+      w.now = OUT_EXPIRY;
+      await w.settle();
+      expect(w.transfers).to.have.length(1);
+      expect(w.messages.map((m) => m.body.kind)).to.deep.equal(["FAIL"]);
+      w.now = OUT_EXPIRY + 1n;
+      await w.settle();
+      expect(w.transfers.map((s) => s.appKind)).to.deep.equal([ROUTE_APP_KIND, undefined]);
+      expect(w.messages.map((m) => m.body.kind)).to.deep.equal(["FAIL"]);
+      w.applySent();
+      await w.settle();
+      expect(w.messages.map((m) => m.body.kind)).to.deep.equal(["FAIL", "CONSENT"]);
+    });
+  }
+
+  it("a downstream that FAILs, then registers the secret on-chain by the expiry: Bob's plain CANCEL does not count, so he never consents upstream", async () => {
+    const w = new World();
+    w.receive();
+    await w.settle();
+    w.applySent();
+    await w.settle();
+    w.carolSays("FAIL");
+    await w.settle();
+    w.revealedAt = OUT_EXPIRY - 5n;
+    w.now = OUT_EXPIRY + 1n;
+    await w.settle();
+    w.applySent();
+    await w.settle();
+    expect(w.transfers.map((s) => s.transfer.kind)).to.deep.equal([TransferKind.Lock, TransferKind.Cancel]);
+    expect(w.entry.record).to.deep.include({ state: "FAILED_DOWNSTREAM" });
+    w.now += 3_600n;
+    await w.settle();
+    expect(w.messages.map((m) => m.body.kind)).to.deep.equal(["FAIL"]);
+    // A registration after the expiry does not undo the CANCEL: then the consent goes.
+    w.revealedAt = OUT_EXPIRY + 1n;
+    await w.settle();
+    expect(w.messages.map((m) => m.body.kind)).to.deep.equal(["FAIL", "CONSENT"]);
   });
 
   it("the secret shown: UNLOCK downstream, then the secret upstream with the UNLOCK asked; the upstream UNLOCK settles", async () => {
@@ -517,7 +663,8 @@ describe("relayer unit: mediation service (fake ports)", () => {
     w.receive();
     await w.settle();
     expect(w.entry.record.state).to.equal("FAILED_DOWNSTREAM");
-    expect(w.messages.map((m) => m.body.kind)).to.deep.equal(["FAIL"]);
+    // Nothing was signed downstream: the consent to the upstream's CANCEL follows at once.
+    expect(w.messages.map((m) => m.body.kind)).to.deep.equal(["FAIL", "CONSENT"]);
     expect(() => decodeFailure(w.sharedSecrets, (w.messages[0].body as { failure: Hex }).failure)).to.throw();
   });
 });

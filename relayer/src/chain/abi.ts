@@ -13,6 +13,7 @@ export const CHANNELS_ABI = [
   `function proveHead(bytes record)`,
   `function proveHeads(bytes records) returns (uint256 applied)`,
   `function extendChain(${PARAMS} params, uint8 payer, bytes startBody, bytes32 otherHead, bytes startLocks, bytes transfers)`,
+  `function extendChainUsingConsentedCancels(${PARAMS} params, uint8 payer, bytes startBody, bytes32 otherHead, bytes startLocks, bytes transfers, bytes consents)`,
   `function close(${PARAMS} params)`,
   `function settle(${PARAMS} params, bytes head0, bytes head1, bytes32 checkpointHead0, bytes32 checkpointHead1)`,
   `function cooperativeClose(${PARAMS} params, (uint32 seq0, uint32 seq1, uint128 balance0, uint128 balance1, uint64 expiry) terms, bytes sig0, bytes sig1)`,

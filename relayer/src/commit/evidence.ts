@@ -1,16 +1,17 @@
 /**
  * Brings the node's newest evidence of a channel on-chain: a newer co-signed checkpoint, then each
  * payer's chain since its on-chain head (`extendChain` pieces, or a head proof when the sender is the
- * payee), as the SDK's `planDispute` lays out. Used by DISPUTE/SETTLE_NOW, the watchtower and the chain
+ * payee), as the SDK's `planDisputeWithConsents` lays out: a piece holding a CANCEL the payee consented to
+ * goes as `extendChainUsingConsentedCancels` with the consents, so it counts before the lock's expiry. Used by DISPUTE/SETTLE_NOW, the watchtower and the chain
  * proof fallback; each step is one transaction, reported on the settlements topic.
  */
 import {
   type ChannelLedger,
-  type DisputeStep,
+  type ConsentedDisputeStep,
   type Domain,
   type Hash,
   type Hex,
-  planDispute,
+  planDisputeWithConsents,
   type SettlementAction,
   type SignedCheckpoint,
 } from "../../../sdk";
@@ -43,7 +44,7 @@ export function signedCheckpointOf(ch: ChannelState): SignedCheckpoint | null {
   return ch.checkpoint ? { channelId: ch.channelId, ...ch.checkpoint } : null;
 }
 
-const actionOfStep = (step: DisputeStep): SettlementAction =>
+const actionOfStep = (step: ConsentedDisputeStep): SettlementAction =>
   step.method === "checkpoint"
     ? "CHECKPOINT"
     : step.method === "proveHead"
@@ -52,7 +53,7 @@ const actionOfStep = (step: DisputeStep): SettlementAction =>
 
 /** What the control requests, the watchtower and the commit fallback need of it. */
 export interface Evidence {
-  plan(ch: ChannelState, onchain: OnchainChannel, sender: Sender): Promise<DisputeStep[]>;
+  plan(ch: ChannelState, onchain: OnchainChannel, sender: Sender): Promise<ConsentedDisputeStep[]>;
   bringOnChain(
     token: ActionToken,
     ch: ChannelState,
@@ -63,7 +64,7 @@ export interface Evidence {
     token: ActionToken,
     sender: Sender,
     channelId: Hash,
-    steps: readonly DisputeStep[],
+    steps: readonly ConsentedDisputeStep[],
     requestId: string | null,
   ): Promise<void>;
 }
@@ -72,8 +73,8 @@ export class EvidenceSender implements Evidence {
   constructor(private readonly deps: EvidenceDeps) {}
 
   /** The steps that would bring the node's evidence on-chain now (empty: the chain holds it). */
-  async plan(ch: ChannelState, onchain: OnchainChannel, sender: Sender): Promise<DisputeStep[]> {
-    return planDispute(
+  async plan(ch: ChannelState, onchain: OnchainChannel, sender: Sender): Promise<ConsentedDisputeStep[]> {
+    return planDisputeWithConsents(
       { ledger: ledgerOf(this.deps.domain, ch, onchain), checkpoint: signedCheckpointOf(ch) },
       await this.deps.chain.onchainState(ch.channelId),
       { sender: sender.address, maxTransfersPerPiece: this.deps.maxTransfersPerCall },
@@ -111,11 +112,11 @@ export class EvidenceSender implements Evidence {
     token: ActionToken,
     sender: Sender,
     channelId: Hash,
-    steps: readonly DisputeStep[],
+    steps: readonly ConsentedDisputeStep[],
     requestId: string | null,
   ): Promise<void> {
     for (const step of steps) {
-      const data = channelsInterface.encodeFunctionData(step.method, step.args) as Hex;
+      const data = channelsInterface.encodeFunctionData(step.method, [...step.args]) as Hex;
       const action = actionOfStep(step);
       try {
         const r = await this.deps.actions.send(sender, {

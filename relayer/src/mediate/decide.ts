@@ -38,6 +38,18 @@ export type MediationAction =
   | { readonly kind: "cancelOutgoing"; readonly outgoing: OutgoingLock; readonly reason: string }
   /** Send the failure upstream and ask it to cancel the incoming lock (REFUSED is logged first when `refused`). */
   | { readonly kind: "failUpstream"; readonly failure: Failure; readonly refused: boolean }
+  /**
+   * As the incoming lock's payee, sign the consent to the upstream's CANCEL of it (§4.5) and send it
+   * upstream: only once the outgoing lock is released (none was signed, or it is cancelled).
+   */
+  | {
+      readonly kind: "consentUpstream";
+      /**
+       * The outgoing CANCEL carried no consent: it counts only if the secret was not registered on-chain by
+       * the outgoing expiry, which the node checks (`secretRevealedAt`) before consenting.
+       */
+      readonly checkRegistry: boolean;
+    }
   /** Nothing now; ask again at `until` at the latest (or on the next event). */
   | { readonly kind: "wait"; readonly until: bigint | null; readonly reason: string }
   /** The payment is over. */
@@ -57,7 +69,9 @@ function wait(until: bigint | null, reason: string): MediationAction {
  *   minConfirmationMarginSeconds` (while `now ≤ incoming.expiry`), then the downstream's due
  *   `unlockOutgoing`/`cancelOutgoing`, then `requestUpstreamUnlock` once, else wait until the register time;
  * - REGISTERING_SECRET, SETTLED_UPSTREAM → the downstream's due action, else wait / none;
- * - FAILED_DOWNSTREAM → `cancelOutgoing` (outgoing lock still pending), then `failUpstream` once, else wait;
+ * - FAILED_DOWNSTREAM → `cancelOutgoing` (outgoing lock still pending: at once with the downstream's consent,
+ *   else after its expiry; the failure goes upstream meanwhile), then `failUpstream` once, then
+ *   `consentUpstream` once (never before the outgoing lock is released), else wait;
  * - CANCELLED_UPSTREAM → none.
  */
 export function decideNext(p: ForwardedPayment, view: MediationView, now: bigint): MediationAction {
@@ -104,6 +118,11 @@ export function decideNext(p: ForwardedPayment, view: MediationView, now: bigint
         return { kind: "cancelOutgoing", outgoing: p.outgoing.lock, reason: p.failure.reason };
       }
       if (p.failureSentAt === null) return { kind: "failUpstream", failure: p.failure, refused: false };
+      if (p.consentSentAt === undefined)
+        return {
+          kind: "consentUpstream",
+          checkRegistry: p.outgoing !== null && p.outgoing.consented !== true,
+        };
       return wait(p.incoming.expiry + 1n, "waiting for the upstream's CANCEL");
     case "CANCELLED_UPSTREAM":
       return { kind: "none" };

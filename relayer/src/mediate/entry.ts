@@ -6,6 +6,7 @@
  * transaction cover them like the rest of the channel.
  */
 import type { Hash, Hex, PayerIndex } from "../../../sdk";
+import type { CancelConsentRef } from "../../../sdk/src/routing/payment-message";
 import { MalformedError } from "../../../sdk";
 import type { ForwardedPayment } from "./types";
 
@@ -13,6 +14,8 @@ import type { ForwardedPayment } from "./types";
 export interface OutgoingOp {
   readonly kind: "LOCK" | "UNLOCK" | "CANCEL";
   readonly seq: number;
+  /** A CANCEL journaled before the lock's expiry on the downstream's consent (it carries it). */
+  readonly consented?: boolean;
 }
 
 /** One payment the node mediates, keyed by its incoming lock (`paymentKey`). */
@@ -35,7 +38,14 @@ export interface PaymentEntry {
 /** A verified peer message about the node's own LOCK `seq` in the channel. */
 export type InboxEntry =
   | { readonly kind: "SECRET"; readonly seq: number; readonly secret: Hash; readonly at: bigint }
-  | { readonly kind: "FAIL"; readonly seq: number; readonly failure: Hex; readonly at: bigint };
+  | { readonly kind: "FAIL"; readonly seq: number; readonly failure: Hex; readonly at: bigint }
+  /** The payee's consent to the CANCEL of the LOCK at `consent.seq` (checked when the node uses it). */
+  | {
+      readonly kind: "CONSENT";
+      readonly seq: number;
+      readonly consent: CancelConsentRef;
+      readonly at: bigint;
+    };
 
 /** The key of an incoming lock's entry: the upstream payer and its seq. */
 export function paymentKey(upstream: PayerIndex, payerSeq: bigint): string {

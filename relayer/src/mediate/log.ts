@@ -106,13 +106,17 @@ export function applyEvent(p: ForwardedPayment, e: MediationEvent): ForwardedPay
       switch (e.type) {
         case "OUTGOING_CANCELLED":
           return p.outgoing && !p.outgoing.cancelled
-            ? { ...p, outgoing: { lock: p.outgoing.lock, cancelled: true } }
+            ? { ...p, outgoing: { lock: p.outgoing.lock, cancelled: true, consented: e.consented === true } }
             : p;
         case "SECRET_REVEALED":
           // A downstream that failed and then shows the secret in time is still owed: settle instead.
           return p.outgoing && !p.outgoing.cancelled ? revealed(p, p.outgoing.lock, e) : p;
         case "FAILURE_SENT":
           return p.failureSentAt === null ? { ...p, failureSentAt: e.at } : p;
+        case "CONSENT_SENT":
+          // Never while the outgoing lock can still be claimed downstream.
+          if (p.outgoing && !p.outgoing.cancelled) return p;
+          return p.consentSentAt === undefined ? { ...p, consentSentAt: e.at } : p;
         case "UPSTREAM_CANCELLED":
           // Only a record whose outgoing lock is released (none, or cancelled) may let the incoming one go.
           if (p.outgoing && !p.outgoing.cancelled) return p;

@@ -105,7 +105,9 @@ export class PaymentMessagePipeline {
       key,
       m.kind === "SECRET"
         ? { kind: "SECRET", seq, secret: m.secret, at }
-        : { kind: "FAIL", seq, failure: m.failure, at },
+        : m.kind === "FAIL"
+          ? { kind: "FAIL", seq, failure: m.failure, at }
+          : { kind: "CONSENT", seq, consent: m.consent, at },
     );
     ps.markDirty(ch);
     this.deps.metrics.inc(M.paymentMessages, "Payment messages received, by outcome", { outcome: m.kind });

@@ -13,6 +13,8 @@
  */
 import {
   buildTransfer,
+  cancelConsentOf,
+  type SignedCancelConsent,
   createFailure,
   forwardFailure,
   type Hash,
@@ -28,7 +30,9 @@ import {
   type Transfer,
   toHex,
 } from "../../../sdk";
+import { hashTransfer } from "../../../sdk/src/eip712";
 import { messageOf } from "../errors";
+import { CANCEL_CONSENT_APP_KIND } from "../state/consent";
 import type { Logger } from "../log";
 import { decideNext, type MediationAction } from "./decide";
 import { type InboxEntry, type OutgoingOp, type PaymentEntry, paymentKey } from "./entry";
@@ -107,6 +111,14 @@ export interface MediationPorts {
   sendMessage(lock: PaymentMessageLock, body: PaymentMessageBody): Promise<void>;
   /** Registers the secret on-chain (through ChainActions); resolves with `secretRevealedAt`. */
   registerSecret(channelId: Hash, secret: Hash): Promise<bigint>;
+  /** The upstream's chain in an incoming channel, as applied; null when the node cannot see it. */
+  incomingState(channelId: Hash, payer: PayerIndex): PayerState | null;
+  /** Signs, with the node's key of the lock's payee, the `CancelConsent` to exactly `cancel` (§4.5). */
+  signCancelConsent(cancel: Transfer): Promise<Hex>;
+  /** Whether `consent` is the payee's valid signature in its channel (§4.5). */
+  validCancelConsent(consent: SignedCancelConsent): boolean;
+  /** The registry's `secretRevealedAt(hashlock)` now (0: not registered). */
+  secretRevealedAt(hashlock: Hash): Promise<bigint>;
 }
 
 /** What the service counts (the node maps it onto its metrics). */
@@ -283,9 +295,11 @@ export class MediationService {
       if (e.op && ch.durableSeq >= e.op.seq) {
         if (e.op.kind === "LOCK") events.push({ type: "LOCK_DELIVERED", at: now });
         if (e.op.kind === "UNLOCK") events.push({ type: "OUTGOING_UNLOCKED", at: now });
-        if (e.op.kind === "CANCEL") events.push({ type: "OUTGOING_CANCELLED", at: now });
+        if (e.op.kind === "CANCEL")
+          events.push({ type: "OUTGOING_CANCELLED", at: now, consented: e.op.consented === true });
       }
       for (const m of ch.messages(Number(out.payerSeq))) {
+        if (m.kind === "CONSENT") continue; // read when the CANCEL is due (`consentFor`)
         if (m.kind === "SECRET") events.push({ type: "SECRET_REVEALED", secret: m.secret, at: m.at });
         else
           events.push({
@@ -418,15 +432,22 @@ export class MediationService {
       case "unlockOutgoing":
       case "cancelOutgoing": {
         const kind = a.kind === "unlockOutgoing" ? "UNLOCK" : "CANCEL";
+        const ch = this.ports.channel(a.outgoing.channelId);
         if (kind === "CANCEL" && now <= a.outgoing.expiry) {
-          // A CANCEL counts only after the lock's expiry (§3): meanwhile the upstream may already
-          // learn of the failure (it cannot CANCEL before its own, later expiry anyway).
-          if (p.state === "FAILED_DOWNSTREAM" && p.failureSentAt === null)
+          // A CANCEL counts before the lock's expiry only with the downstream's consent (§4.5); without
+          // one it waits for the expiry. Either way the upstream learns of the failure at once.
+          if (p.state === "FAILED_DOWNSTREAM" && p.failureSentAt === null) {
             await this.failUpstream(book, key, e);
-          return;
+            return;
+          }
+          const seq = e.op?.seq ?? (ch ? ch.state.seq + 1 : 0);
+          if (!ch || this.consentFor(e, a.outgoing, ch, seq) === null) return;
+          if (e.op === null && !this.busy(a.outgoing.channelId, ch.state)) {
+            this.put(book, key, e, { op: { kind, seq, consented: true } });
+            return;
+          }
         }
         if (e.op === null) {
-          const ch = this.ports.channel(a.outgoing.channelId);
           if (!ch || this.busy(a.outgoing.channelId, ch.state)) return;
           this.put(book, key, e, { op: { kind, seq: ch.state.seq + 1 } });
           return;
@@ -446,6 +467,10 @@ export class MediationService {
           return;
         }
         await this.failUpstream(book, key, e);
+        return;
+      case "consentUpstream":
+        if (a.checkRegistry && !(await this.plainCancelCounts(e))) return;
+        await this.consentUpstream(book, key, e);
         return;
       case "registerSecret": {
         this.registering.add(key);
@@ -476,6 +501,69 @@ export class MediationService {
   private incomingLockOf(e: PaymentEntry): PaymentMessageLock {
     const i = e.record.incoming;
     return { channelId: i.channelId, payer: e.upstream, seq: i.payerSeq, hashlock: i.hashlock };
+  }
+
+  /**
+   * The downstream's consent to the CANCEL of `out` at `seq`, when it names exactly the CANCEL the node
+   * would sign now (its chain right before `seq`) and is the downstream's signature; else null (a stale
+   * or forged consent: the CANCEL waits for the lock's expiry, and no outgoing transfer is blocked).
+   */
+  private consentFor(e: PaymentEntry, out: OutgoingLock, ch: PayerChannel, seq: number): Hex | null {
+    const m = ch.messages(Number(out.payerSeq)).find((x) => x.kind === "CONSENT");
+    if (!m || m.kind !== "CONSENT" || m.consent.seq !== seq || ch.state.seq !== seq - 1) return null;
+    const lock = lockOf(out, e.record.incoming.hashlock);
+    const cancel = buildTransfer(
+      ch.state,
+      { channelId: out.channelId, payer: ch.payer },
+      { kind: "CANCEL", lock },
+    );
+    const hash = hashTransfer(cancel);
+    if (hash !== m.consent.transfer) return null;
+    const consent = { ...cancelConsentOf(cancel, hash), signature: m.consent.signature };
+    return this.ports.validCancelConsent(consent) ? m.consent.signature : null;
+  }
+
+  /**
+   * Whether the node's plain (unconsented) outgoing CANCEL counts on-chain: chain time is past the
+   * outgoing expiry and the secret was not registered at or before it (a registration now comes later).
+   * Until then the downstream may still claim the lock, so no consent goes upstream.
+   */
+  private async plainCancelCounts(e: PaymentEntry): Promise<boolean> {
+    const out = outgoingOf(e.record);
+    if (!out) return true;
+    if (this.ports.chainSeenThrough() <= out.expiry) return false;
+    const revealedAt = await this.ports.secretRevealedAt(e.record.incoming.hashlock);
+    return revealedAt === 0n || revealedAt > out.expiry;
+  }
+
+  /**
+   * Consents, as the incoming lock's payee, to the upstream's CANCEL of it built on the upstream's chain
+   * as applied now, and journals CONSENT_SENT (`decideNext` asks only once the outgoing lock is released).
+   * Nothing when the lock is no longer pending (the upstream resolved it).
+   */
+  private async consentUpstream(book: PaymentBook, key: string, e: PaymentEntry): Promise<void> {
+    const p = e.record;
+    if (p.state !== "FAILED_DOWNSTREAM" || (p.outgoing && !p.outgoing.cancelled)) return;
+    const i = p.incoming;
+    const state = this.ports.incomingState(i.channelId, e.upstream);
+    if (!state) return;
+    const lock = lockOf(i, i.hashlock);
+    const pending = state.locks.some(
+      (l) => l.hashlock === lock.hashlock && l.amount === lock.amount && l.expiry === lock.expiry,
+    );
+    if (pending) {
+      const cancel = buildTransfer(
+        state,
+        { channelId: i.channelId, payer: e.upstream },
+        { kind: "CANCEL", lock },
+      );
+      const signature = await this.ports.signCancelConsent(cancel);
+      await this.ports.sendMessage(this.incomingLockOf(e), {
+        kind: "CONSENT",
+        consent: { seq: cancel.seq, transfer: hashTransfer(cancel), signature },
+      });
+    }
+    this.put(book, key, e, { record: applyEvent(p, { type: "CONSENT_SENT", at: this.ports.chainNow() }) });
   }
 
   /** Sends the failure upstream (the downstream's, wrapped in this hop's layer, or its own) and journals it. */
@@ -530,9 +618,15 @@ export class MediationService {
         : buildTransfer(ch.state, origin, { kind: op.kind, lock });
     if (op.kind === "LOCK" && !e.next) return; // the packet is gone only once the LOCK was applied
     this.sentAt.set(sentKey, nowMs);
+    // A CANCEL before the lock's expiry carries the downstream's consent (checked before it was journaled).
+    const consent = op.kind === "CANCEL" ? this.consentFor(e, out, ch, op.seq) : null;
     await this.ports.sendTransfer(
       t,
-      op.kind === "LOCK" ? { appKind: ROUTE_APP_KIND, appData: e.next ?? undefined } : {},
+      op.kind === "LOCK"
+        ? { appKind: ROUTE_APP_KIND, appData: e.next ?? undefined }
+        : consent
+          ? { appKind: CANCEL_CONSENT_APP_KIND, appData: consent }
+          : {},
     );
     this.deps.logger.info("mediator sent its transfer", {
       channelId: out.channelId,

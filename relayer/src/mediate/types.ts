@@ -137,10 +137,23 @@ export interface SettledUpstream extends SecretKnown {
 export interface FailedDownstream extends Base {
   readonly state: "FAILED_DOWNSTREAM";
   readonly failure: Failure;
-  /** The outgoing lock, if one was signed, and whether the mediator has cancelled it. */
-  readonly outgoing: { readonly lock: OutgoingLock; readonly cancelled: boolean } | null;
+  /**
+   * The outgoing lock, if one was signed, whether the mediator has cancelled it, and whether that CANCEL
+   * carried the downstream's consent (final, §4.5; a plain CANCEL does not count if the secret was
+   * registered on-chain by the expiry).
+   */
+  readonly outgoing: {
+    readonly lock: OutgoingLock;
+    readonly cancelled: boolean;
+    readonly consented?: boolean;
+  } | null;
   /** When the failure was sent upstream; null: not yet. */
   readonly failureSentAt: bigint | null;
+  /**
+   * When the mediator, as the incoming lock's payee, sent its consent to the upstream's CANCEL (§4.5):
+   * only once the outgoing lock is released (none, or cancelled). Absent: not yet.
+   */
+  readonly consentSentAt?: bigint;
 }
 
 /** The upstream cancelled the incoming lock: nothing left to do. */
@@ -188,8 +201,8 @@ export type MediationEvent =
   | { readonly type: "SECRET_REVEALED"; readonly secret: Hash; readonly at: bigint }
   /** The mediator signed the outgoing UNLOCK. */
   | { readonly type: "OUTGOING_UNLOCKED"; readonly at: bigint }
-  /** The mediator signed the outgoing CANCEL. */
-  | { readonly type: "OUTGOING_CANCELLED"; readonly at: bigint }
+  /** The mediator's outgoing CANCEL was applied (`consented`: it carried the downstream's consent). */
+  | { readonly type: "OUTGOING_CANCELLED"; readonly at: bigint; readonly consented?: boolean }
   | { readonly type: "UNLOCK_REQUESTED"; readonly at: bigint }
   /** The upstream signed the UNLOCK of the incoming lock (the mediator accepted it). */
   | { readonly type: "UPSTREAM_UNLOCKED"; readonly at: bigint }
@@ -199,5 +212,7 @@ export type MediationEvent =
   /** The secret is registered on-chain (`secretRevealedAt` = `revealedAt`, confirmed). */
   | { readonly type: "SECRET_REGISTERED"; readonly revealedAt: bigint; readonly at: bigint }
   | { readonly type: "FAILURE_SENT"; readonly at: bigint }
+  /** The mediator sent its consent to the upstream's CANCEL of the incoming lock. */
+  | { readonly type: "CONSENT_SENT"; readonly at: bigint }
   /** The upstream cancelled the incoming lock (the mediator accepted it). */
   | { readonly type: "UPSTREAM_CANCELLED"; readonly at: bigint };

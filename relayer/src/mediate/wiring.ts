@@ -27,6 +27,8 @@ import {
   transferMessage,
   TransferKind,
   channelUpdateKey,
+  signCancelConsent,
+  verifyCancelConsent,
 } from "../../../sdk";
 import type { ChainRegistry, OnchainChannel } from "../chain/registry";
 import type { ChainActions } from "../commit/core/chain-actions";
@@ -153,6 +155,32 @@ export class NodeMediation {
           ]);
         },
         registerSecret: (channelId, secret) => this.registerSecret(channelId, secret),
+        incomingState: (id, payer) => deps.view(id)?.ch.payers[payer].state ?? null,
+        signCancelConsent: async (cancel) => {
+          const onchain = deps.registry.get(cancel.channelId);
+          const payee = onchain?.params[cancel.payer === 0 ? "participant1" : "participant0"];
+          const signer = payee ? deps.signers.get(payee.toLowerCase()) : undefined;
+          if (!signer) throw new Error(`no key of the payee of ${cancel.channelId}`);
+          return (await signCancelConsent(signer, deps.domain, cancel)).signature;
+        },
+        secretRevealedAt: async (hashlock) => {
+          const { rpc, registry } = deps;
+          const out = await rpc.ethCall(
+            registry.address,
+            registryInterface.encodeFunctionData("secretRevealedAt", [hashlock]) as Hex,
+          );
+          return BigInt(registryInterface.decodeFunctionResult("secretRevealedAt", out)[0] as bigint);
+        },
+        validCancelConsent: (consent) => {
+          const onchain = deps.registry.get(consent.channelId);
+          if (!onchain) return false;
+          try {
+            verifyCancelConsent(deps.domain, onchain.params, consent);
+            return true;
+          } catch {
+            return false;
+          }
+        },
       },
       metrics: {
         forwarded: () => m.inc(M.paymentsForwarded, "Routed payments forwarded (outgoing LOCK journaled)"),

@@ -23,6 +23,7 @@ import {
   type PayerIndex,
   type VerifiedTransfer,
   decodeVerifiedItem,
+  type Domain,
 } from "../../../sdk";
 import type { ChainRegistry, OnchainChannel } from "../chain/registry";
 import type { InRecord } from "../kafka/client";
@@ -54,6 +55,8 @@ export interface TransferPipelineDeps {
   readonly topic: string;
   readonly partitions: number;
   readonly registry: ChainRegistry;
+  /** The deployment's EIP-712 domain: a payee's consent to an early CANCEL is verified in it. */
+  readonly domain: Domain;
   readonly verifier: BatchVerifier;
   readonly metrics: Metrics;
   readonly everyM: number;
@@ -497,7 +500,10 @@ export class TransferPipeline {
     const before = ch.payers[item.payer].state.seq;
     // Lock expiry is judged in chain time (the contract's clock), never earlier than the wall clock.
     const chainNow = Math.max(this.deps.registry.latestTimestamp, Math.floor(Date.now() / 1000));
-    ch.apply(item, [onchain.deposit0, onchain.deposit1], true, BigInt(chainNow));
+    ch.apply(item, [onchain.deposit0, onchain.deposit1], true, BigInt(chainNow), {
+      domain: this.deps.domain,
+      params: onchain.params,
+    });
     const { metrics } = this.deps;
     const track = ch.payers[item.payer];
     if (track.state.seq !== before + 1)

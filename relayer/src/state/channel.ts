@@ -18,6 +18,9 @@ import {
   type PayerIndex,
   type PayerState,
   type SignedCheckpoint,
+  type Transfer,
+  TransferKind,
+  isParsecError,
   type VerifiedTransfer,
   decodeVerifiedTransfer,
   prevOf,
@@ -25,6 +28,7 @@ import {
 } from "../../../sdk";
 import { hashTransfer } from "../../../sdk/src/eip712";
 import type { StoredValue } from "./local-store";
+import { carriedConsent, consentRuleOf } from "./consent";
 import type { InboxEntry, MediationState, PaymentEntry } from "../mediate/entry";
 
 /**
@@ -202,18 +206,25 @@ export class ChannelState {
 
   /**
    * Applies the next transfer of a payer (in order, verified): the SDK's chain rule (CANCEL only after
-   * expiry when `nowSec` is given), then the funds rule. Throws the SDK's error and changes nothing
-   * when the transfer is rejected.
+   * expiry when `nowSec` is given, or before it with the payee's consent carried in its message when
+   * `consent` names the channel), then the funds rule. Throws the SDK's error (`CancelNotAllowed`,
+   * `InvalidCancelConsent`, …) and changes nothing when the transfer is rejected.
    */
   apply(
     item: WindowItem,
     deposits: readonly [bigint, bigint],
     enforceFunds: boolean,
     nowSec?: bigint,
+    consent?: { readonly domain: Domain; readonly params: ChannelParams },
   ): PayerState {
     const track = this.payers[item.payer];
-    // With `now`, a CANCEL before its lock's expiry is refused, as a payee (and the contract) would.
-    const next = applyTransfer(track.state, item, { hash: item.hash, now: nowSec });
+    // With `now`, a CANCEL before its lock's expiry is refused, as a payee (and the contract) would,
+    // unless its message carries the payee's consent (read only for such a CANCEL: a cold path).
+    const consentedCancel =
+      consent && nowSec !== undefined && item.kind === TransferKind.Cancel && item.wire.length > 0
+        ? consentRuleOf(consent.domain, consent.params, item.wire, nowSec)
+        : undefined;
+    const next = applyTransfer(track.state, item, { hash: item.hash, now: nowSec, consentedCancel });
     if (enforceFunds) checkFunds(deposits, [this.payers[0].state, this.payers[1].state], item.payer, next);
     track.state = next;
     // Only the head's hash stays in memory; older ones are recomputed when needed.
@@ -228,6 +239,24 @@ export class ChannelState {
       len: 0,
     });
     return next;
+  }
+
+  /**
+   * Puts the consent a held CANCEL carries into `ledger`. A CANCEL applied after its expiry was applied
+   * without reading its consent: one that is not the payee's is left out (the CANCEL needs none).
+   */
+  private keepConsent(
+    ledger: ChannelLedger,
+    wire: Buffer,
+    cancel: VerifiedTransfer | Transfer,
+    hash: Hash,
+  ): void {
+    try {
+      const consent = carriedConsent(wire, cancel, hash);
+      if (consent) ledger.addCancelConsent(consent);
+    } catch (e) {
+      if (!(isParsecError(e) && e.code === "InvalidCancelConsent")) throw e;
+    }
   }
 
   /** Decodes a held transfer; throws when its bytes are gone. */
@@ -298,7 +327,10 @@ export class ChannelState {
     return [...t.blocked, ...t.pending.values()];
   }
 
-  /** The SDK ledger of what the node holds (for proofs and evidence); decodes the held transfers. */
+  /**
+   * The SDK ledger of what the node holds (for proofs and evidence); decodes the held transfers. The
+   * payee consents carried by held CANCELs go into the ledger, so a dispute carries them on-chain.
+   */
   toLedger(domain: Domain, params: ChannelParams, deposits: readonly [bigint, bigint]): ChannelLedger {
     const ledger = new ChannelLedger({
       domain,
@@ -320,7 +352,11 @@ export class ChannelState {
         const e = entries[i];
         const wire = this.wireOf(e);
         if (!wire) throw new MalformedError(`the node holds no bytes of payer ${payer}'s transfer ${e.seq}`);
-        ledger.apply(decodeVerifiedTransfer(wire).transfer, { hash: e.hash ?? undefined });
+        const transfer = decodeVerifiedTransfer(wire).transfer;
+        if (transfer.kind === TransferKind.Cancel) {
+          this.keepConsent(ledger, wire, transfer, e.hash ?? hashTransfer(transfer));
+        }
+        ledger.apply(transfer, { hash: e.hash ?? undefined });
       }
     }
     return ledger;

@@ -742,14 +742,14 @@ export const SCHEMA_FILES = {
   stateChangelog: "state-changelog.v1.avsc",
   deadLetter: "dead-letter.v2.avsc",
   channelUpdate: "channel-update.v1.avsc",
-  paymentMessage: "payment-message.v1.avsc",
+  paymentMessage: "payment-message.v2.avsc",
 } as const;
 
 /**
  * Earlier versions of the schemas in `SCHEMA_FILES`: registered as writers only, so records they wrote
  * (still on the topics) keep decoding with the current readers.
  */
-export const PREVIOUS_SCHEMA_FILES: readonly string[] = ["dead-letter.v1.avsc"];
+export const PREVIOUS_SCHEMA_FILES: readonly string[] = ["dead-letter.v1.avsc", "payment-message.v1.avsc"];
 
 /** All codecs over one registry. */
 export interface ParsecCodecs {

@@ -2,7 +2,8 @@
  * Peer messages of routed payments (protocol §11.5, *Peer messages*): what the payee of a LOCK tells its
  * payer off-chain, on the `parsec.payment-messages` topic (key: the channel id, co-partitioned with the
  * transfers). SECRET shows the preimage and asks for the UNLOCK; FAIL carries the onion failure message
- * (§11.4) and asks for the CANCEL; ACK acknowledges the LOCK. Each is signed by the payee over a
+ * (§11.4) and asks for the CANCEL; ACK acknowledges the LOCK; CONSENT carries the payee's `CancelConsent`
+ * (§4.5) to one CANCEL of the LOCK, so the payer may take it back before its expiry. Each is signed by the payee over a
  * domain-separated digest, so nobody else can fail (or settle) a payment, and a message cannot be moved
  * to another deployment, channel, lock or kind. Node only (Avro mapping with Buffers).
  */
@@ -23,7 +24,7 @@ export const MAX_PAYMENT_MESSAGE_BYTES = 640;
 /** The digest's prefix: not an EIP-712 `0x1901` message, so no wallet prompt can be replayed as one. */
 const DIGEST_PREFIX = toUtf8Bytes("\x19Parsec payment message v1");
 
-export const PAYMENT_MESSAGE_KINDS = ["SECRET", "FAIL", "ACK"] as const;
+export const PAYMENT_MESSAGE_KINDS = ["SECRET", "FAIL", "ACK", "CONSENT"] as const;
 export type PaymentMessageKind = (typeof PAYMENT_MESSAGE_KINDS)[number];
 
 /** What a message says, by kind. */
@@ -33,7 +34,19 @@ export type PaymentMessageBody =
   /** The onion failure message (288 bytes, §11.4): "CANCEL it". */
   | { readonly kind: "FAIL"; readonly failure: Hex }
   /** The LOCK arrived. */
-  | { readonly kind: "ACK" };
+  | { readonly kind: "ACK" }
+  /** The payee's consent to the CANCEL of this LOCK at `consent.seq` (transfer hash `consent.transfer`). */
+  | { readonly kind: "CONSENT"; readonly consent: CancelConsentRef };
+
+/**
+ * A `CancelConsent` as a CONSENT message carries it: the CANCEL's seq and transfer hash and the payee's
+ * signature; the channel, payer and lock (amount, expiry, hashlock) are the LOCK's the message names.
+ */
+export interface CancelConsentRef {
+  readonly seq: number;
+  readonly transfer: Hash;
+  readonly signature: Hex;
+}
 
 /** The LOCK a message is about: (channel, payer, seq) and its hashlock. */
 export interface PaymentMessageLock {
@@ -55,7 +68,7 @@ export type PaymentMessage = UnsignedPaymentMessage & {
   readonly sentAtMs: number;
 };
 
-const KIND_CODE: Record<PaymentMessageKind, number> = { SECRET: 1, FAIL: 2, ACK: 3 };
+const KIND_CODE: Record<PaymentMessageKind, number> = { SECRET: 1, FAIL: 2, ACK: 3, CONSENT: 4 };
 
 function bodyBytes(m: PaymentMessageBody): Uint8Array {
   switch (m.kind) {
@@ -65,7 +78,22 @@ function bodyBytes(m: PaymentMessageBody): Uint8Array {
       return fromHex(m.failure, "failure", ONION_FAILURE_SIZE);
     case "ACK":
       return new Uint8Array(0);
+    case "CONSENT": {
+      const seq = new Uint8Array(4);
+      writeUint(seq, 0, 4, checkSmallSeq(m.consent.seq));
+      return concatBytes(
+        seq,
+        fromHex(m.consent.transfer, "consent.transfer", 32),
+        fromHex(m.consent.signature, "consent.signature", 65),
+      );
+    }
   }
+}
+
+function checkSmallSeq(seq: number): number {
+  if (!Number.isInteger(seq) || seq < 1 || seq > 0xffffffff)
+    throw new MalformedError("consent.seq must be 1 … 2^32 − 1");
+  return seq;
 }
 
 /** Checks the fields of a message (`Malformed`); a SECRET must open the hashlock. */
@@ -111,7 +139,7 @@ export function signPaymentMessage(
   sentAtMs = 0,
 ): PaymentMessage {
   const signature = signer.signDigest(paymentMessageDigest(domain, m));
-  return { ...m, schemaVersion: 1, domain, sender: signer.address, signature, sentAtMs };
+  return { ...m, schemaVersion: 2, domain, sender: signer.address, signature, sentAtMs };
 }
 
 /**
@@ -144,7 +172,7 @@ function intOf(r: Record<string, unknown>, field: string): number {
   return v;
 }
 
-/** The mapping between `PaymentMessage` and its Avro record (`payment-message.v1.avsc`). */
+/** The mapping between `PaymentMessage` and its Avro record (`payment-message.v2.avsc`; v1 records read too). */
 export const paymentMessageMapping: MessageMapping<PaymentMessage> = {
   toAvro(m) {
     checkPaymentMessage(m);
@@ -161,6 +189,14 @@ export const paymentMessageMapping: MessageMapping<PaymentMessage> = {
       kind: m.kind,
       secret: m.kind === "SECRET" ? Buffer.from(fromHex(m.secret, "secret", 32)) : null,
       failure: m.kind === "FAIL" ? Buffer.from(fromHex(m.failure, "failure", ONION_FAILURE_SIZE)) : null,
+      consent:
+        m.kind === "CONSENT"
+          ? {
+              seq: m.consent.seq,
+              transfer: Buffer.from(fromHex(m.consent.transfer, "consent.transfer", 32)),
+              signature: Buffer.from(fromHex(m.consent.signature, "consent.signature", 65)),
+            }
+          : null,
       sender: Buffer.from(fromHex(m.sender, "sender", 20)),
       signature: Buffer.from(fromHex(m.signature, "signature", 65)),
       sentAtMs: m.sentAtMs,
@@ -179,6 +215,10 @@ export const paymentMessageMapping: MessageMapping<PaymentMessage> = {
       hashlock: toHex(fixedOf(r, "hashlock", 32)) as Hash,
     };
     const kind = r.kind;
+    // A version 1 record has no `consent` field (undefined): the same as none.
+    const consent = (r.consent ?? null) as Record<string, unknown> | null;
+    if (kind !== "CONSENT" && consent !== null)
+      throw new MalformedError(`a ${String(kind)} carries no consent`);
     let body: PaymentMessageBody;
     if (kind === "SECRET") {
       if (r.failure !== null) throw new MalformedError("a SECRET carries no failure");
@@ -186,6 +226,17 @@ export const paymentMessageMapping: MessageMapping<PaymentMessage> = {
     } else if (kind === "FAIL") {
       if (r.secret !== null) throw new MalformedError("a FAIL carries no secret");
       body = { kind, failure: toHex(fixedOf(r, "failure", ONION_FAILURE_SIZE)) };
+    } else if (kind === "CONSENT") {
+      if (r.secret !== null || r.failure !== null || consent === null)
+        throw new MalformedError("a CONSENT carries a consent and nothing else");
+      body = {
+        kind,
+        consent: {
+          seq: intOf(consent, "seq"),
+          transfer: toHex(fixedOf(consent, "transfer", 32)) as Hash,
+          signature: toHex(fixedOf(consent, "signature", 65)),
+        },
+      };
     } else if (kind === "ACK") {
       if (r.secret !== null || r.failure !== null) throw new MalformedError("an ACK carries no body");
       body = { kind };
