@@ -206,3 +206,12 @@ export type {
   FailureInterpretation,
   LocalAttemptFailure,
 } from "./src/routing/payment-failure";
+export { PAYMENT_MESSAGE_KINDS } from "./src/routing/payment-message-types";
+export type {
+  CancelConsentRef,
+  PaymentMessage,
+  PaymentMessageBody,
+  PaymentMessageKind,
+  PaymentMessageLock,
+  UnsignedPaymentMessage,
+} from "./src/routing/payment-message-types";

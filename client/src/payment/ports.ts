@@ -12,36 +12,24 @@ import type {
   Hash,
   Hex,
   LocalSigner,
-  PayerIndex,
   PayerState,
+  PaymentMessage,
+  PaymentMessageBody,
   SignedTransfer,
+  UnsignedPaymentMessage,
 } from "../../../sdk/isomorphic";
 
 /** The catalogue kind of a LOCK that carries an onion packet (§11.5 *Wiring*). */
 export const ROUTE_APP_KIND = "ROUTE";
 
-/** What a peer message says (the SDK's `PaymentMessageBody`). */
-export type PeerMessageBody =
-  | { readonly kind: "SECRET"; readonly secret: Hash }
-  | { readonly kind: "FAIL"; readonly failure: Hex }
-  | { readonly kind: "ACK" };
+/** What a peer message says: the SDK's `PaymentMessageBody` (SECRET, FAIL, ACK, CONSENT). */
+export type PeerMessageBody = PaymentMessageBody;
 
-/** A peer message before its payee signs it (the SDK's `UnsignedPaymentMessage`). */
-export type UnsignedPeerMessage = {
-  readonly channelId: Hash;
-  readonly payer: PayerIndex;
-  readonly seq: bigint;
-  readonly hashlock: Hash;
-} & PeerMessageBody;
+/** A peer message before its payee signs it: the SDK's `UnsignedPaymentMessage`. */
+export type UnsignedPeerMessage = UnsignedPaymentMessage;
 
-/** A signed peer message (structurally the SDK's `PaymentMessage`). */
-export type PeerMessage = UnsignedPeerMessage & {
-  readonly schemaVersion: number;
-  readonly domain: Domain;
-  readonly sender: Address;
-  readonly signature: Hex;
-  readonly sentAtMs: number;
-};
+/** A signed peer message: the SDK's `PaymentMessage`. */
+export type PeerMessage = PaymentMessage;
 
 /** Signing and checking peer messages: `{ sign: signPaymentMessage, verify: verifyPaymentMessage }` in Node. */
 export interface PeerMessageCrypto {

@@ -13,7 +13,14 @@ import { domainSeparator } from "../eip712";
 import { BadSignatureError, MalformedError } from "../errors";
 import type { MessageMapping } from "../avro/codec";
 import { recoverSigner, type LocalSigner } from "../sign";
-import type { Address, Domain, Hash, Hex, PayerIndex } from "../types";
+import type { Address, Domain, Hash, PayerIndex } from "../types";
+import {
+  PAYMENT_MESSAGE_KINDS,
+  type PaymentMessage,
+  type PaymentMessageBody,
+  type PaymentMessageKind,
+  type UnsignedPaymentMessage,
+} from "./payment-message-types";
 import { toDomain } from "../validate";
 import { ONION_FAILURE_SIZE } from "./onion-failure";
 
@@ -24,49 +31,15 @@ export const MAX_PAYMENT_MESSAGE_BYTES = 640;
 /** The digest's prefix: not an EIP-712 `0x1901` message, so no wallet prompt can be replayed as one. */
 const DIGEST_PREFIX = toUtf8Bytes("\x19Parsec payment message v1");
 
-export const PAYMENT_MESSAGE_KINDS = ["SECRET", "FAIL", "ACK", "CONSENT"] as const;
-export type PaymentMessageKind = (typeof PAYMENT_MESSAGE_KINDS)[number];
-
-/** What a message says, by kind. */
-export type PaymentMessageBody =
-  /** The preimage of the LOCK's hashlock: "UNLOCK it". */
-  | { readonly kind: "SECRET"; readonly secret: Hash }
-  /** The onion failure message (288 bytes, §11.4): "CANCEL it". */
-  | { readonly kind: "FAIL"; readonly failure: Hex }
-  /** The LOCK arrived. */
-  | { readonly kind: "ACK" }
-  /** The payee's consent to the CANCEL of this LOCK at `consent.seq` (transfer hash `consent.transfer`). */
-  | { readonly kind: "CONSENT"; readonly consent: CancelConsentRef };
-
-/**
- * A `CancelConsent` as a CONSENT message carries it: the CANCEL's seq and transfer hash and the payee's
- * signature; the channel, payer and lock (amount, expiry, hashlock) are the LOCK's the message names.
- */
-export interface CancelConsentRef {
-  readonly seq: number;
-  readonly transfer: Hash;
-  readonly signature: Hex;
-}
-
-/** The LOCK a message is about: (channel, payer, seq) and its hashlock. */
-export interface PaymentMessageLock {
-  readonly channelId: Hash;
-  readonly payer: PayerIndex;
-  readonly seq: bigint;
-  readonly hashlock: Hash;
-}
-
-export type UnsignedPaymentMessage = PaymentMessageLock & PaymentMessageBody;
-
-export type PaymentMessage = UnsignedPaymentMessage & {
-  readonly schemaVersion: number;
-  readonly domain: Domain;
-  /** The LOCK's payee (participant `1 − payer`); the signature recovers to it. */
-  readonly sender: Address;
-  readonly signature: Hex;
-  /** Producer wall clock, Unix ms; 0 when unknown. */
-  readonly sentAtMs: number;
-};
+export {
+  PAYMENT_MESSAGE_KINDS,
+  type CancelConsentRef,
+  type PaymentMessage,
+  type PaymentMessageBody,
+  type PaymentMessageKind,
+  type PaymentMessageLock,
+  type UnsignedPaymentMessage,
+} from "./payment-message-types";
 
 const KIND_CODE: Record<PaymentMessageKind, number> = { SECRET: 1, FAIL: 2, ACK: 3, CONSENT: 4 };
 
