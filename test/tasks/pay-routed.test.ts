@@ -7,7 +7,7 @@ import path from "node:path";
 import { expect } from "chai";
 import hre from "hardhat";
 import { Wallet, parseEther, sha256, type Contract } from "ethers";
-import { codecs, forwardingFee, parsecDomain } from "../../sdk";
+import { codecs, createRoutedInvoice, forwardingFee, localSigner, parsecDomain, type Hex } from "../../sdk";
 import { ParsecNode } from "../../relayer/src/node";
 import { resolveTopicNames } from "../../relayer/src/config";
 import { deployParsec } from "../../tasks/lib/deploy";
@@ -190,5 +190,47 @@ describe("payment tasks: channel:pay --invoice and invoice:receive through a med
     );
     const tampered = created.text.slice(0, -3) + (created.text.endsWith("q") ? "pqp" : "qqq");
     expect(await failure(alicePays(tampered))).to.match(/the invoice is refused: its checksum fails/);
+    const chainNow = BigInt((await hre.ethers.provider.getBlock("latest"))?.timestamp ?? 0);
+    const expired = await createRoutedInvoice({
+      domain: h.domain,
+      signer: localSigner(carol.privateKey as Hex),
+      amount: parseEther("0.001"),
+      now: chainNow - 7_200n,
+      validity: 3_600,
+    });
+    expect(await failure(alicePays(expired.text))).to.match(
+      /the invoice is refused: it has expired \(InvoiceExpired\)/,
+    );
+  });
+
+  it("invoice:receive says so when the wait ends unpaid; a payment of an invoice Carol has no secret for is refused by her in words and fails at hop 2 for Alice", async () => {
+    const waiting = await carolInvoice("0.001");
+    const receiving = carolReceives(waiting, 8);
+    // An invoice signed with Carol's key whose secret no file of hers keeps.
+    const { text } = await createRoutedInvoice({
+      domain: h.domain,
+      signer: localSigner(carol.privateKey as Hex),
+      amount: parseEther("0.001"),
+      validity: 3_600,
+    });
+    const message = await failure(alicePays(text));
+    expect(message).to.equal(
+      "the payment failed: The payment failed at hop 2 of 2: the payee does not know this payment (wrong, altered or already paid invoice). (PaymentFailed)",
+    );
+    const received = await receiving;
+    expect(received.paid).to.equal(false);
+    expect(received.locks.at(-1)).to.include({
+      channelId: bc.id,
+      outcome: "refused",
+      amount: parseEther("0.001"),
+    });
+    expect(out()).to.match(
+      new RegExp(
+        `refused: LOCK seq \\d+ from ${bob.address} in channel ${bc.id} for 0\\.001 ETH .*: UnknownPayment \\(no invoice of this payee has this hashlock and id\\); failed back`,
+      ),
+    );
+    expect(out()).to.contain(
+      `no payment of invoice ${waiting.invoice.invoiceId} arrived within 8 s: stopped waiting`,
+    );
   });
 });
