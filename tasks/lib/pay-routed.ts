@@ -346,14 +346,30 @@ export async function runRoutedPay(
       );
     }
     for (const id of mine) {
-      const session = await openSession({ ...args, channel: id, journal: args.journal }, ctx, deps);
-      const hop = await firstHop(session, deps, log);
+      let session: Session;
+      try {
+        session = await openSession({ ...args, channel: id, journal: args.journal }, ctx, deps);
+      } catch (e) {
+        // One channel the node does not serve does not stop a payment another channel can start.
+        if (!(e instanceof TaskError) || mine.length === 1) throw e;
+        print(`  your channel ${id} is not a first hop now: ${e.message}`);
+        continue;
+      }
+      let hop: FirstHop;
+      try {
+        hop = await firstHop(session, deps, log);
+      } catch (e) {
+        await session.journal.close();
+        throw e;
+      }
       hops.set(id, hop);
       await addOwnEdge(graph, hop, now, a);
     }
     if (hops.size === 0) {
       throw new TaskError(
-        `you have no open channel in ${a.name} on this deployment: open one to a forwarder first (channel:open), then pay the invoice`,
+        mine.length === 0
+          ? `you (${payer}) have no open channel in ${a.name} on this deployment: open one to a forwarder first (channel:open), then pay the invoice`
+          : `none of your ${mine.length} open channels in ${a.name} can start the payment now (above, why)`,
       );
     }
     for (const hop of hops.values()) {

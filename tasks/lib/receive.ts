@@ -81,7 +81,7 @@ interface SecretFile {
 }
 
 /** The payee's private key: --key, else the Hardhat account --from (its configured key or mnemonic). */
-function payeeKey(args: Pick<ReceiveArgs, "key" | "from">, hre: HardhatRuntimeEnvironment): Hex {
+export function payeeKey(args: Pick<ReceiveArgs, "key" | "from">, hre: HardhatRuntimeEnvironment): Hex {
   if (args.key) {
     if (args.from) throw new TaskError("give --key or --from, not both");
     if (!/^0x[0-9a-fA-F]{64}$/.test(args.key)) throw new TaskError("--key must be 0x and 64 hex digits");
@@ -322,7 +322,13 @@ export async function runReceive(args: ReceiveArgs, hre: HardhatRuntimeEnvironme
         const i = invoices.get(hashlock.toLowerCase());
         if (!i) return;
         // Durable before the secret goes out: a restarted payee answers this lock with the secret again.
-        fs.writeFileSync(i.file + REVEALED_SUFFIX, new Date().toISOString() + "\n", { mode: 0o600 });
+        const fd = fs.openSync(i.file + REVEALED_SUFFIX, "w", 0o600);
+        try {
+          fs.writeSync(fd, new Date().toISOString() + "\n");
+          fs.fsyncSync(fd);
+        } finally {
+          fs.closeSync(fd);
+        }
         invoices.set(hashlock.toLowerCase(), { ...i, revealed: true });
       },
     },

@@ -13,6 +13,7 @@ import { resolveTopicNames } from "../../relayer/src/config";
 import { deployParsec } from "../../tasks/lib/deploy";
 import type { CreateResult } from "../../tasks/lib/invoice";
 import { setPrinter } from "../../tasks/lib/output";
+import type { PayResult } from "../../tasks/lib/pay";
 import type { RoutedPayResult } from "../../tasks/lib/pay-routed";
 import type { ReceiveResult } from "../../tasks/lib/receive";
 import { Harness, getJson, testLogger, waitFor, type TestChannel } from "../relayer/harness";
@@ -232,5 +233,24 @@ describe("payment tasks: channel:pay --invoice and invoice:receive through a med
     expect(out()).to.contain(
       `no payment of invoice ${waiting.invoice.invoiceId} arrived within 8 s: stopped waiting`,
     );
+  });
+
+  it("a direct channel:pay afterwards signs the next seq of the same journal, after the routed LOCKs and UNLOCKs", async () => {
+    await waitFor("Bob's node applied every transfer of Alice's", async () => {
+      const lines = fs.readFileSync(aliceJournal, "utf8").trim().split("\n");
+      const top = Math.max(...lines.map((l) => (JSON.parse(l) as { seq: number }).seq));
+      return aliceOf()?.seq === top && top;
+    });
+    const before = aliceOf()?.seq ?? 0;
+    const direct = await run<PayResult>("channel:pay", {
+      key: alice.privateKey,
+      channel: ab.id,
+      amount: "0.1",
+      journal: aliceJournal,
+      relayer: node?.url ?? "",
+      wait: 30,
+    });
+    expect(direct).to.include({ outcome: "applied", signedNow: true });
+    expect(direct.transfer.seq).to.equal(before + 1);
   });
 });
