@@ -192,6 +192,10 @@ function printEvent(e: PaymentEvent, a: AssetWords): void {
         `attempt ${e.attempt}: ${e.route.hops.length} hop(s), fee ${amountWords(e.fee, a)}, you lock ${amountWords(e.route.amount, a)} until ${iso(e.route.expiry)}`,
       );
       routeLines(e.route, a).forEach((line) => print(line));
+      print(
+        `  signing your LOCK (journaled before it is sent), sending it and waiting for the first hop's answer (at most until the lock expires). ` +
+          `Stopped meanwhile, the same command sends this LOCK again, never a second one`,
+      );
       return;
     case "failed-attempt":
       print(
