@@ -9,7 +9,7 @@
 import fs from "node:fs";
 import { SigningKey, getBytes, sha256 } from "ethers";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
-import { paymentTransport, type PacketStore, type PayerTransport } from "../../client";
+import { paymentTransport, type PacketStore, type PayerTransport, type PaymentLog } from "../../client";
 import {
   MissionControl,
   describePaymentError,
@@ -103,6 +103,12 @@ export interface RoutedPayArgs extends Omit<PayerArgs, "channel">, GraphArgs {
   readonly maxFee?: string;
   /** Seconds after which no new attempt starts (0 or absent: `DEFAULT_ROUTED_TIMEOUT_SECONDS`). */
   readonly timeout?: number;
+}
+
+/** What channel:pay --invoice needs from outside; tests replace the node's client or wrap the log. */
+export interface RoutedPayDeps extends PayDeps {
+  /** Wraps the Kafka payment log (a test injects a failing write: a crash between journal and send). */
+  readonly paymentLog?: (log: PaymentLog) => PaymentLog;
 }
 
 export interface RoutedPayResult extends PaymentResult {
@@ -215,11 +221,7 @@ interface FirstHop {
   readonly unapplied: number;
 }
 
-async function firstHop(
-  session: Session,
-  deps: PayDeps,
-  log: ReturnType<typeof kafkaPaymentLog>,
-): Promise<FirstHop> {
+async function firstHop(session: Session, deps: PayDeps, log: PaymentLog): Promise<FirstHop> {
   const s = session;
   let history = await historyOf(s);
   if (history.entries.length === 0) history = await bootstrap(s, deps);
@@ -314,10 +316,10 @@ function failureWords(e: unknown, a: AssetWords): string {
 export async function runRoutedPay(
   args: RoutedPayArgs,
   hre: HardhatRuntimeEnvironment,
-  overrides: Partial<PayDeps> = {},
+  overrides: Partial<RoutedPayDeps> = {},
 ): Promise<RoutedPayResult> {
   const ctx: ReadContext = await readContext(hre, { deployment: args.deployment });
-  const deps: PayDeps = { ...defaultDeps(args, ctx.domain), ...overrides };
+  const deps: RoutedPayDeps = { ...defaultDeps(args, ctx.domain), ...overrides };
   const now = await chainNow(ctx);
   const signed = parseInvoiceArg(args.invoice, ctx, now, false);
   const inv = signed.invoice;
@@ -333,7 +335,8 @@ export async function runRoutedPay(
 
   const target = kafkaTarget(args);
   const client = await openLog(target, [target.topics.transfers, target.topics.paymentMessages]);
-  const log = kafkaPaymentLog({ client, topics: target.topics, domain: ctx.domain });
+  const kafkaLog = kafkaPaymentLog({ client, topics: target.topics, domain: ctx.domain });
+  const log = deps.paymentLog?.(kafkaLog) ?? kafkaLog;
   const hops = new Map<Hash, FirstHop>();
   try {
     const payer = (await keyOrAccount(args, ctx)).address;
@@ -426,7 +429,7 @@ export async function runRoutedPay(
     print(`  sha256(preimage) = ${sha256(result.preimage)} = the invoice's hashlock`);
     return { ...result, journal: first?.session.journalPath ?? "" };
   } finally {
-    await log.close();
+    await kafkaLog.close();
     await client.close().catch(() => undefined);
     for (const hop of hops.values()) await hop.session.journal.close();
   }

@@ -7,16 +7,24 @@ import path from "node:path";
 import { expect } from "chai";
 import hre from "hardhat";
 import { Wallet, parseEther, sha256, type Contract } from "ethers";
-import { codecs, createRoutedInvoice, forwardingFee, localSigner, parsecDomain, type Hex } from "../../sdk";
+import {
+  TransferKind,
+  codecs,
+  createRoutedInvoice,
+  forwardingFee,
+  localSigner,
+  parsecDomain,
+  type Hex,
+} from "../../sdk";
 import { ParsecNode } from "../../relayer/src/node";
 import { resolveTopicNames } from "../../relayer/src/config";
 import { deployParsec } from "../../tasks/lib/deploy";
 import type { CreateResult } from "../../tasks/lib/invoice";
 import { setPrinter } from "../../tasks/lib/output";
 import type { PayResult } from "../../tasks/lib/pay";
-import type { RoutedPayResult } from "../../tasks/lib/pay-routed";
+import { runRoutedPay, type RoutedPayResult } from "../../tasks/lib/pay-routed";
 import type { ReceiveResult } from "../../tasks/lib/receive";
-import { Harness, getJson, testLogger, waitFor, type TestChannel } from "../relayer/harness";
+import { Harness, getJson, sleep, testLogger, waitFor, type TestChannel } from "../relayer/harness";
 
 const FEE_BASE = 1_000n;
 const FEE_PPM = 1_000;
@@ -233,6 +241,43 @@ describe("payment tasks: channel:pay --invoice and invoice:receive through a med
     expect(out()).to.contain(
       `no payment of invoice ${waiting.invoice.invoiceId} arrived within 8 s: stopped waiting`,
     );
+  });
+
+  it("a run that dies after journaling its LOCK, before writing it: the rerun sends that same LOCK with its kept packet, the payment settles, one LOCK on the log", async () => {
+    const created = await carolInvoice("0.001");
+    const hashlock = created.invoice.invoice.hashlock;
+    const receiving = carolReceives(created);
+    const args = {
+      deployment: deploymentPath,
+      from: "",
+      key: alice.privateKey,
+      journal: aliceJournal,
+      relayer: node?.url ?? "",
+      ...kafka(),
+      graphTopic: "",
+      invoice: created.text,
+      timeout: 60,
+    };
+    const dies = await failure(
+      runRoutedPay(args, hre, {
+        paymentLog: (log) => ({
+          ...log,
+          sendTransfer: () => Promise.reject(new Error("the process died here")),
+        }),
+      }),
+    );
+    expect(dies).to.match(
+      /^the payment failed: writing transfer \d+ of channel .* failed; it is journaled and is sent again/,
+    );
+    await sleep(1_100); // the rerun routes again: a later expiry, so not the same LOCK terms
+    const paid = await alicePays(created.text);
+    expect(sha256(paid.preimage)).to.equal(hashlock.toLowerCase());
+    expect((await receiving).paid).to.equal(true);
+    const locks = (await h.readAll(h.topics.transfers))
+      .filter((r) => r.value)
+      .map((r) => codecs().transfer.decode(r.value as Buffer).transfer)
+      .filter((t) => t.channelId === ab.id && t.kind === TransferKind.Lock && t.hashlock === hashlock);
+    expect(locks).to.have.length(1);
   });
 
   it("a direct channel:pay afterwards signs the next seq of the same journal, after the routed LOCKs and UNLOCKs", async () => {
