@@ -1,12 +1,14 @@
 // Routed-payment tasks (docs/protocol.md §11): invoice:create signs a routed invoice and keeps its secret in
-// a file, invoice:show reads one in words, route:find finds routes to its payee over the channel graph, and
-// route:announce publishes a participant's forwarding policy there. The work is in lib/invoice.ts,
-// lib/route.ts and lib/announce.ts, loaded on use (so Hardhat does not load Kafka and Avro for every command).
+// a file, invoice:show reads one in words, invoice:receive answers the payments of one as its payee,
+// route:find finds routes to its payee over the channel graph, and route:announce publishes a participant's
+// forwarding policy there. The work is in lib/invoice.ts, lib/receive.ts, lib/route.ts and lib/announce.ts,
+// loaded on use (so Hardhat does not load Kafka and Avro for every command).
 import { task, types } from "hardhat/config";
 import type { AnnounceArgs, AnnounceResult } from "./lib/announce";
 import type { GraphArgs } from "./lib/graph";
 import type { CreateArgs, CreateResult, ShowArgs, ShowResult } from "./lib/invoice";
 import type { FindArgs, FindResult } from "./lib/route";
+import type { ReceiveArgs, ReceiveResult } from "./lib/receive";
 import { withCommonParams, withKafkaParams } from "./lib/params";
 
 /** The channel graph's Kafka options (the node's, as node:control takes them, and the topic's name). */
@@ -64,6 +66,27 @@ task("invoice:show", "Checks an invoice (checksum, signature, deployment) and pr
   .addParam("invoice", "The invoice text, parsec1…", undefined, types.string)
   .setAction(async (args: ShowArgs, hre): Promise<ShowResult> =>
     (await import("./lib/invoice")).runShow(args, hre),
+  );
+
+withKafkaParams(
+  withCommonParams(
+    task(
+      "invoice:receive",
+      "As the payee, answers the routed payments of your invoices (their secret files) until this one is paid",
+    ),
+  ),
+)
+  .addOptionalParam("invoice", "The invoice to wait for, parsec1…", "", types.string)
+  .addOptionalParam(
+    "secretFile",
+    "Its secret file (default ~/.parsec/invoices/<invoice id>.secret.json, where invoice:create keeps it)",
+    "",
+    types.string,
+  )
+  .addOptionalParam("key", "The payee's private key 0x… (default: the account --from)", "", types.string)
+  .addOptionalParam("timeout", "Seconds to wait for the payment", 600, types.int)
+  .setAction(async (args: ReceiveArgs, hre): Promise<ReceiveResult> =>
+    (await import("./lib/receive")).runReceive(args, hre),
   );
 
 withGraphParams(

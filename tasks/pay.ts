@@ -1,13 +1,14 @@
-// Direct payments from a terminal (no routing): channel:pay signs, journals and sends your next PAY to the
-// counterparty and follows it to the node; payment:status shows what became of each journaled transfer
-// and the balances now. The work is in lib/pay.ts, loaded on use (Kafka and Avro only when run).
+// Payments from a terminal. channel:pay --channel --amount signs, journals and sends your next PAY to the
+// counterparty and follows it to the node; channel:pay --invoice pays a routed invoice through the network
+// (lib/pay-routed.ts), signing through the same journal; payment:status shows what became of each journaled
+// transfer and the balances now. The work is in lib/, loaded on use (Kafka and Avro only when run).
 import { task, types } from "hardhat/config";
 import type { PayArgs, PayResult, StatusArgs, StatusResult } from "./lib/pay";
+import type { RoutedPayArgs, RoutedPayResult } from "./lib/pay-routed";
 import { withCommonParams, withKafkaParams } from "./lib/params";
 
 function withPayerParams<T>(t: ReturnType<typeof task<T>>) {
   return withKafkaParams(withCommonParams(t))
-    .addParam("channel", "Channel id", undefined, types.string)
     .addOptionalParam("key", "The payer's private key 0x… (default: the account --from)", "", types.string)
     .addOptionalParam(
       "journal",
@@ -26,12 +27,37 @@ function withPayerParams<T>(t: ReturnType<typeof task<T>>) {
 withPayerParams(
   task(
     "channel:pay",
-    "Pays the counterparty of a channel directly: signs your next PAY, journals it, sends it to the node",
+    "Pays the counterparty of a channel directly (--channel, --amount), or a routed invoice through the network (--invoice)",
   ),
 )
-  .addParam("amount", 'Amount in ETH or token units (e.g. "0.5")', undefined, types.string)
+  .addOptionalParam("channel", "Channel id (a direct payment)", "", types.string)
+  .addOptionalParam("amount", 'Amount in ETH or token units (e.g. "0.5"; a direct payment)', "", types.string)
   .addOptionalParam("wait", "Seconds to wait for the node to apply it (0: send only)", 30, types.int)
-  .setAction(async (args: PayArgs, hre): Promise<PayResult> => (await import("./lib/pay")).runPay(args, hre));
+  .addOptionalParam(
+    "invoice",
+    "A routed invoice to pay, parsec1… (instead of --channel and --amount)",
+    "",
+    types.string,
+  )
+  .addOptionalParam(
+    "maxFee",
+    "With --invoice: the most you pay in fees, in ETH or token units (default 1% of the amount)",
+    "",
+    types.string,
+  )
+  .addOptionalParam("timeout", "With --invoice: seconds after which no new attempt starts", 60, types.int)
+  .addOptionalParam(
+    "graphTopic",
+    "With --invoice: the channel graph topic (default: the node's, the topic prefix + parsec.channel-graph)",
+    "",
+    types.string,
+  )
+  .setAction(async (args: PayArgs & RoutedPayArgs, hre): Promise<PayResult | RoutedPayResult> => {
+    const routed = await import("./lib/pay-routed");
+    return routed.paymentForm(args) === "routed"
+      ? routed.runRoutedPay(args, hre)
+      : (await import("./lib/pay")).runPay(args, hre);
+  });
 
 withPayerParams(
   task(

@@ -96,7 +96,7 @@ export async function loadGraph(
   args: Partial<GraphArgs>,
   now: bigint,
   channels: ReadonlyMap<Hash, OpenChannel>,
-): Promise<{ graph: ChannelGraph; report: GraphReport }> {
+): Promise<{ graph: ChannelGraph; report: GraphReport; updates: ChannelUpdateMessage[] }> {
   const target = kafkaTarget(args);
   const topic = graphTopicName(args, target);
   const client = await openLog(target, []);
@@ -105,6 +105,8 @@ export async function loadGraph(
   const ignore = (why: keyof GraphReport["ignored"]) => (ignored[why] = (ignored[why] ?? 0) + 1);
   let records = 0;
   let applied = 0;
+  // The applied updates themselves: their signatures give the announcers' routing keys (§11.4).
+  const updates: ChannelUpdateMessage[] = [];
   try {
     if (!(await client.listTopics()).includes(topic)) {
       throw new TaskError(
@@ -135,12 +137,14 @@ export async function loadGraph(
           continue;
         }
         const result = graph.applyUpdate(m.update, lookup, now);
-        if (result.applied) applied++;
-        else ignore(result.reason);
+        if (result.applied) {
+          applied++;
+          updates.push(m);
+        } else ignore(result.reason);
       }
     }
   } finally {
     await client.close().catch(() => undefined);
   }
-  return { graph, report: { topic, records, applied, ignored } };
+  return { graph, report: { topic, records, applied, ignored }, updates };
 }

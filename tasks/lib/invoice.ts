@@ -247,7 +247,8 @@ async function hintFor(
   return { channelId, node, feeBase: edge.feeBase, feePpm: edge.feePpm, expiryDelta: edge.expiryDelta };
 }
 
-function defaultSecretFile(invoiceId: Hash): string {
+/** Where invoice:create keeps an invoice's secret unless told otherwise. */
+export function defaultSecretFile(invoiceId: Hash): string {
   return path.join(os.homedir(), ".parsec", "invoices", `${invoiceId}.secret.json`);
 }
 

@@ -72,7 +72,7 @@ export interface PayDeps {
 }
 
 /** The arguments both tasks share. */
-interface PayerArgs extends KafkaArgs {
+export interface PayerArgs extends KafkaArgs {
   readonly deployment: string;
   readonly channel: string;
   readonly from: string;
@@ -119,7 +119,7 @@ export function defaultDeps(args: Partial<KafkaArgs> & { relayer?: string }, dom
 }
 
 /** Everything both tasks resolve first: the channel, the payer, its journal, the node's view. */
-interface Session {
+export interface Session {
   readonly ctx: ReadContext;
   readonly channel: ChannelWithViews;
   readonly signer: ParsecSigner;
@@ -131,7 +131,7 @@ interface Session {
 }
 
 /** `readOnly`: a missing journal is read as empty and not created (payment:status changes nothing). */
-async function openSession(
+export async function openSession(
   args: PayerArgs,
   ctx: ReadContext,
   deps: PayDeps,
@@ -192,12 +192,13 @@ async function nodeView(
   return views;
 }
 
-const other = (p: PayerIndex): PayerIndex => (p === 0 ? 1 : 0);
+export const other = (p: PayerIndex): PayerIndex => (p === 0 ? 1 : 0);
 /** The payer's seq the chain holds (checkpoint or proven head, whichever is higher). */
 const onchainSeqOf = (s: Session): number => (s.payer === 0 ? s.channel.seq0 : s.channel.seq1);
-const historyOf = (s: Session): Promise<PayerHistory> =>
+export const historyOf = (s: Session): Promise<PayerHistory> =>
   readPayerHistory(s.journal, s.channel.channelId, s.payer, s.journalPath, onchainSeqOf(s));
-const availableOf = (b: ChannelBalances, p: PayerIndex): bigint => (p === 0 ? b.available0 : b.available1);
+export const availableOf = (b: ChannelBalances, p: PayerIndex): bigint =>
+  p === 0 ? b.available0 : b.available1;
 
 /** "seq 3 PAY 0.5 ETH (500… base units)". */
 function transferWords(e: Pick<JournalEntry, "seq" | "transfer">, a: AssetWords): string {
@@ -210,7 +211,7 @@ function transferWords(e: Pick<JournalEntry, "seq" | "transfer">, a: AssetWords)
  * or proven head through the node's evidence, whose signatures are checked too). A node ahead of the
  * chain may hold transfers of a lost journal's that the chain cannot confirm: refused.
  */
-async function bootstrap(s: Session, deps: PayDeps): Promise<PayerHistory> {
+export async function bootstrap(s: Session, deps: PayDeps): Promise<PayerHistory> {
   const mine = s.node[s.payer];
   const onchainSeq = onchainSeqOf(s);
   const held = Math.max(mine.seq, ...mine.waitingInWindow);
@@ -280,7 +281,7 @@ async function bootstrap(s: Session, deps: PayDeps): Promise<PayerHistory> {
  * (transfers not sent or not applied yet) but never ahead of it nor on another head: then this journal is
  * not the one that signed the node's transfers, and signing from it would equivocate.
  */
-function checkAgainstNode(s: Session, entries: readonly JournalEntry[]): void {
+export function checkAgainstNode(s: Session, entries: readonly JournalEntry[]): void {
   const mine = s.node[s.payer];
   const top = entries.length === 0 ? 0 : entries[entries.length - 1].seq;
   if (mine.seq > top || mine.waitingInWindow.some((seq) => seq > top)) {
@@ -344,7 +345,7 @@ async function sendEntry(
 }
 
 /** The balances now: the payer's journaled state, the counterparty's at the node, the chain's deposits. */
-function balancesWith(s: Session, mine: PayerState): ChannelBalances {
+export function balancesWith(s: Session, mine: PayerState): ChannelBalances {
   const theirs = s.node[other(s.payer)];
   const [s0, s1] = s.payer === 0 ? [mine, theirs] : [theirs, mine];
   return channelBalances(s.channel.deposit0, s.channel.deposit1, s0, s1);
