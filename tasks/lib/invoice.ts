@@ -144,9 +144,22 @@ export function parseInvoiceArg(
   }
 }
 
+/** Milliseconds in a second. */
+const MS_PER_SECOND = 1000;
+
 /** The latest block's time: what locks and invoices expire by. */
 export async function chainNow(ctx: ReadContext): Promise<bigint> {
   return BigInt((await ctx.hre.ethers.provider.getBlock("latest"))?.timestamp ?? 0);
+}
+
+/**
+ * A clock in Unix ms that runs with the chain: the wall clock shifted by the chain's lead (a development
+ * chain can be hours ahead after time travel). Nodes judge lock expiries in chain time, so payers and
+ * payees compute them in it too.
+ */
+export async function chainClock(ctx: ReadContext): Promise<() => number> {
+  const leadMs = Number(await chainNow(ctx)) * MS_PER_SECOND - Date.now();
+  return () => Date.now() + Math.max(0, leadMs);
 }
 
 // ---------------------------------------------------------------- invoice:create

@@ -40,6 +40,7 @@ import { graphReportWords, loadGraph, openChannels, type GraphArgs } from "./gra
 import {
   amountWords,
   assetWords,
+  chainClock,
   chainNow,
   iso,
   keyOrAccount,
@@ -221,7 +222,12 @@ interface FirstHop {
   readonly unapplied: number;
 }
 
-async function firstHop(session: Session, deps: PayDeps, log: PaymentLog): Promise<FirstHop> {
+async function firstHop(
+  session: Session,
+  deps: PayDeps,
+  log: PaymentLog,
+  now: () => number,
+): Promise<FirstHop> {
   const s = session;
   let history = await historyOf(s);
   if (history.entries.length === 0) history = await bootstrap(s, deps);
@@ -252,6 +258,7 @@ async function firstHop(session: Session, deps: PayDeps, log: PaymentLog): Promi
     spendable: async () => availableOf(balancesWith(s, state), s.payer),
     packets: filePacketStore(`${s.journalPath}.packets.jsonl`),
     peer: { verify: verifyPaymentMessage },
+    now,
   });
   return { session: s, transport, unapplied: history.state.seq - applied };
 }
@@ -321,6 +328,7 @@ export async function runRoutedPay(
   const ctx: ReadContext = await readContext(hre, { deployment: args.deployment });
   const deps: RoutedPayDeps = { ...defaultDeps(args, ctx.domain), ...overrides };
   const now = await chainNow(ctx);
+  const clock = await chainClock(ctx);
   const signed = parseInvoiceArg(args.invoice, ctx, now, false);
   const inv = signed.invoice;
   const a = await assetWords(ctx, inv.asset);
@@ -364,7 +372,7 @@ export async function runRoutedPay(
       }
       let hop: FirstHop;
       try {
-        hop = await firstHop(session, deps, log);
+        hop = await firstHop(session, deps, log, clock);
       } catch (e) {
         await session.journal.close();
         throw e;
@@ -415,6 +423,7 @@ export async function runRoutedPay(
           domain: ctx.domain,
           routingKeyOf: (n) => keys.get(n.toLowerCase()),
           transport,
+          now: clock,
         },
       );
     } catch (e) {

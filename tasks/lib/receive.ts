@@ -27,6 +27,7 @@ import { openChannels } from "./graph";
 import {
   amountWords,
   assetWords,
+  chainClock,
   chainNow,
   defaultSecretFile,
   parseInvoiceArg,
@@ -335,6 +336,7 @@ export async function runReceive(args: ReceiveArgs, hre: HardhatRuntimeEnvironme
     log,
     peer: { sign: signPaymentMessage, verify: verifyPaymentMessage },
     onEvent,
+    now: await chainClock(ctx),
   });
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {

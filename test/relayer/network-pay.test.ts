@@ -5,6 +5,7 @@
  * graph Bob's node announced; Carol answers with the client's `receivePayments`. Nobody plays a hop by hand.
  */
 import { expect } from "chai";
+import hre from "hardhat";
 import { Wallet, ZeroAddress, parseEther } from "ethers";
 import {
   ChannelGraph,
@@ -69,6 +70,11 @@ describe("relayer: a wallet pays through a mediating node over Kafka", function 
   let log: ReturnType<typeof kafkaPaymentLog>;
   let aliceState: PayerState = GENESIS_STATE;
   const peer = { sign: signPaymentMessage, verify: verifyPaymentMessage };
+  // The node judges expiries and announcements in chain time, which earlier tests moved ahead of the wall
+  // clock: every party here runs on the chain's clock (set in \`before\`).
+  let skewMs = 0;
+  const chainNowMs = (): number => Date.now() + skewMs;
+  const chainNowS = (): bigint => BigInt(Math.floor(chainNowMs() / 1000));
 
   const routingKeys = new Map<Address, Uint8Array>();
   const bobOf = () => node?.locate(bc.id)?.ch.payers[0].state;
@@ -81,6 +87,7 @@ describe("relayer: a wallet pays through a mediating node over Kafka", function 
       signer: localSigner(carol.privateKey as Hex),
       amount,
       validity: 3_600,
+      now: chainNowS(),
     });
     invoices.push({
       invoiceId: invoice.invoiceId,
@@ -109,6 +116,7 @@ describe("relayer: a wallet pays through a mediating node over Kafka", function 
       },
       log: via,
       peer,
+      now: chainNowMs,
     });
 
   const alicePays = (text: string, events: PaymentEvent[] = []) =>
@@ -122,6 +130,7 @@ describe("relayer: a wallet pays through a mediating node over Kafka", function 
         domain: h.domain,
         routingKeyOf: (n) => routingKeys.get(n),
         transport,
+        now: chainNowMs,
       },
     );
 
@@ -171,7 +180,9 @@ describe("relayer: a wallet pays through a mediating node over Kafka", function 
       ],
     ]);
     graph = new ChannelGraph({ domain: h.domain });
-    const now = BigInt(Math.floor(Date.now() / 1000));
+    const latest = await hre.ethers.provider.getBlock("latest");
+    skewMs = (latest?.timestamp ?? 0) * 1000 - Date.now();
+    const now = chainNowS();
     await waitFor("Bob's channel updates on the graph topic", async () => {
       const updates = (await h.readAll(topics.channelGraph))
         .filter((r) => r.value)
@@ -216,6 +227,7 @@ describe("relayer: a wallet pays through a mediating node over Kafka", function 
       log,
       peer,
       onEvent: (e) => carolSaw.push(e),
+      now: chainNowMs,
     });
   });
   after(async () => {
@@ -306,6 +318,7 @@ describe("relayer: a wallet pays through a mediating node over Kafka", function 
       signer: localSigner(carol.privateKey as Hex),
       amount,
       validity: 3_600,
+      now: chainNowS(),
     }); // not in Carol's store: she has no secret for it
     const events: PaymentEvent[] = [];
     const e = await alicePays(text, events).catch((x: unknown) => x);

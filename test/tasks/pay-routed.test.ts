@@ -215,11 +215,13 @@ describe("payment tasks: channel:pay --invoice and invoice:receive through a med
   it("invoice:receive says so when the wait ends unpaid; a payment of an invoice Carol has no secret for is refused by her in words and fails at hop 2 for Alice", async () => {
     const waiting = await carolInvoice("0.001");
     const receiving = carolReceives(waiting, 8);
-    // An invoice signed with Carol's key whose secret no file of hers keeps.
+    // An invoice signed with Carol's key whose secret no file of hers keeps (dated in chain time, which
+    // earlier tests may have moved ahead of the wall clock).
     const { text } = await createRoutedInvoice({
       domain: h.domain,
       signer: localSigner(carol.privateKey as Hex),
       amount: parseEther("0.001"),
+      now: BigInt((await hre.ethers.provider.getBlock("latest"))?.timestamp ?? 0),
       validity: 3_600,
     });
     const message = await failure(alicePays(text));
