@@ -135,6 +135,21 @@ export interface HarnessOptions {
   readonly partitions?: number;
 }
 
+/** The fee policy of the tests' mediating nodes. */
+export interface TestMediationPolicy {
+  readonly feeBase: bigint;
+  readonly feePpm: number;
+  readonly expiryDelta: number;
+  readonly minConfirmationMarginSeconds: number;
+}
+
+export const TEST_MEDIATION_POLICY: TestMediationPolicy = {
+  feeBase: 1_000n,
+  feePpm: 1_000,
+  expiryDelta: 600,
+  minConfirmationMarginSeconds: 120,
+};
+
 export class Harness {
   readonly prefix = `rt${Date.now().toString(36)}${randomBytes(3).toString("hex")}.`;
   readonly groupId = `${this.prefix}nodes`;
@@ -186,6 +201,28 @@ export class Harness {
 
   async fund(address: string, eth = "1000"): Promise<void> {
     await hre.network.provider.send("hardhat_setBalance", [address, `0x${parseEther(eth).toString(16)}`]);
+  }
+
+  /**
+   * A mediating node's configuration: `key`'s channels, the tests' fee policy, a 100 ms flush (a hop waits
+   * for the flush that journals it) and no periodic checkpoints.
+   */
+  mediatorConfig(key: string, policy: TestMediationPolicy = TEST_MEDIATION_POLICY): RelayerConfig {
+    return this.config(
+      {
+        nodeId: `${this.prefix}mediator`,
+        state: { flushIntervalMs: 100 },
+        commit: { everyM: 100_000 },
+        mediation: {
+          enabled: true,
+          feeBase: policy.feeBase.toString(),
+          feePpm: policy.feePpm,
+          expiryDelta: policy.expiryDelta,
+          minConfirmationMarginSeconds: policy.minConfirmationMarginSeconds,
+        },
+      },
+      { PARSEC_SIGNER_KEYS: key },
+    );
   }
 
   /** The node's configuration for this run (in-process nodes). */

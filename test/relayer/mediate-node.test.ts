@@ -40,11 +40,17 @@ import { ParsecNode } from "../../relayer/src/node";
 import { channelKey } from "../../relayer/src/kafka/topics";
 import { ROUTE_APP_KIND } from "../../relayer/src/mediate/service";
 import { CANCEL_CONSENT_APP_KIND } from "../../relayer/src/state/consent";
-import { Harness, getJson, sleep, testLogger, waitFor, type TestChannel } from "./harness";
+import {
+  Harness,
+  TEST_MEDIATION_POLICY,
+  getJson,
+  sleep,
+  testLogger,
+  waitFor,
+  type TestChannel,
+} from "./harness";
 
-const FEE_BASE = 1_000n;
-const FEE_PPM = 1_000;
-const DELTA = 600;
+const { feeBase: FEE_BASE, feePpm: FEE_PPM, expiryDelta: DELTA } = TEST_MEDIATION_POLICY;
 
 describe("relayer: a node mediates routed payments", function () {
   this.timeout(240_000);
@@ -58,24 +64,7 @@ describe("relayer: a node mediates routed payments", function () {
   let paymentsTopic = "";
 
   const start = async (): Promise<ParsecNode> =>
-    ParsecNode.start(
-      h.config(
-        {
-          nodeId: `${h.prefix}bob`,
-          state: { flushIntervalMs: 100 },
-          commit: { everyM: 100_000 },
-          mediation: {
-            enabled: true,
-            feeBase: FEE_BASE.toString(),
-            feePpm: FEE_PPM,
-            expiryDelta: DELTA,
-            minConfirmationMarginSeconds: 120,
-          },
-        },
-        { PARSEC_SIGNER_KEYS: bob.privateKey },
-      ),
-      { logger: testLogger() },
-    );
+    ParsecNode.start(h.mediatorConfig(bob.privateKey), { logger: testLogger() });
 
   const chainNow = async (): Promise<bigint> => {
     const block = await hre.ethers.provider.getBlock("latest");

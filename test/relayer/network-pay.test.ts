@@ -45,11 +45,17 @@ import { ParsecNode } from "../../relayer/src/node";
 import { ROUTE_APP_KIND as NODE_ROUTE_APP_KIND } from "../../relayer/src/mediate/service";
 import { resolveTopicNames } from "../../relayer/src/config";
 import { kafkaPaymentLog } from "../../tasks/lib/payment-kafka";
-import { Harness, getJson, sleep, testLogger, waitFor, type TestChannel } from "./harness";
+import {
+  Harness,
+  TEST_MEDIATION_POLICY,
+  getJson,
+  sleep,
+  testLogger,
+  waitFor,
+  type TestChannel,
+} from "./harness";
 
-const FEE_BASE = 1_000n;
-const FEE_PPM = 1_000;
-const DELTA = 600;
+const { feeBase: FEE_BASE, feePpm: FEE_PPM } = TEST_MEDIATION_POLICY;
 /** Bob's side of Bob–Carol: what he can forward to Carol at most. */
 const BOB_TO_CAROL = parseEther("0.01");
 
@@ -138,24 +144,7 @@ describe("relayer: a wallet pays through a mediating node over Kafka", function 
     h = await Harness.create({ brokers: process.env.KAFKA_BROKERS?.split(",") });
     ab = await h.openChannel(parseEther("10"), parseEther("10"), [alice, bob]);
     bc = await h.openChannel(BOB_TO_CAROL, parseEther("1"), [bob, carol]);
-    node = await ParsecNode.start(
-      h.config(
-        {
-          nodeId: `${h.prefix}bob`,
-          state: { flushIntervalMs: 100 },
-          commit: { everyM: 100_000 },
-          mediation: {
-            enabled: true,
-            feeBase: FEE_BASE.toString(),
-            feePpm: FEE_PPM,
-            expiryDelta: DELTA,
-            minConfirmationMarginSeconds: 120,
-          },
-        },
-        { PARSEC_SIGNER_KEYS: bob.privateKey },
-      ),
-      { logger: testLogger() },
-    );
+    node = await ParsecNode.start(h.mediatorConfig(bob.privateKey), { logger: testLogger() });
     const topics = resolveTopicNames({ topicPrefix: h.prefix });
     log = kafkaPaymentLog({ client: h.client, topics, domain: h.domain });
     for (const w of [bob, carol]) routingKeys.set(w.address as Address, onionPublicKey(w.privateKey as Hex));

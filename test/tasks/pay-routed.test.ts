@@ -24,11 +24,17 @@ import { setPrinter } from "../../tasks/lib/output";
 import type { PayResult } from "../../tasks/lib/pay";
 import { runRoutedPay, type RoutedPayResult } from "../../tasks/lib/pay-routed";
 import type { ReceiveResult } from "../../tasks/lib/receive";
-import { Harness, getJson, sleep, testLogger, waitFor, type TestChannel } from "../relayer/harness";
+import {
+  Harness,
+  TEST_MEDIATION_POLICY,
+  getJson,
+  sleep,
+  testLogger,
+  waitFor,
+  type TestChannel,
+} from "../relayer/harness";
 
-const FEE_BASE = 1_000n;
-const FEE_PPM = 1_000;
-const DELTA = 600;
+const { feeBase: FEE_BASE, feePpm: FEE_PPM } = TEST_MEDIATION_POLICY;
 const BOB_TO_CAROL = parseEther("0.01");
 
 describe("payment tasks: channel:pay --invoice and invoice:receive through a mediating node", function () {
@@ -97,24 +103,7 @@ describe("payment tasks: channel:pay --invoice and invoice:receive through a med
     h.domain = parsecDomain(h.chainId, h.address);
     ab = await h.openChannel(parseEther("10"), parseEther("10"), [alice, bob]);
     bc = await h.openChannel(BOB_TO_CAROL, parseEther("1"), [bob, carol]);
-    node = await ParsecNode.start(
-      h.config(
-        {
-          nodeId: `${h.prefix}bob`,
-          state: { flushIntervalMs: 100 },
-          commit: { everyM: 100_000 },
-          mediation: {
-            enabled: true,
-            feeBase: FEE_BASE.toString(),
-            feePpm: FEE_PPM,
-            expiryDelta: DELTA,
-            minConfirmationMarginSeconds: 120,
-          },
-        },
-        { PARSEC_SIGNER_KEYS: bob.privateKey },
-      ),
-      { logger: testLogger() },
-    );
+    node = await ParsecNode.start(h.mediatorConfig(bob.privateKey), { logger: testLogger() });
     const topics = resolveTopicNames({ topicPrefix: h.prefix });
     await waitFor("Bob's channel update towards Carol on the graph topic", async () =>
       (await h.readAll(topics.channelGraph))
