@@ -280,4 +280,78 @@ describe("relayer: the mediator's safety rule against adversarial neighbours", f
     const gained = await r.settleAll((await chainNow()) + 3_700n);
     expect(gained).to.equal(2n * DEPOSIT + fee(p.amount));
   });
+  it("Carol withholds the secret until e − 30 s: Bob still UNLOCKs downstream, is UNLOCKed upstream, and nets his fee", async () => {
+    r = await Route.create();
+    const p = await r.aliceLocks(parseEther("0.005"));
+    const seq = await r.lockToCarol(p);
+    await travelTo(p.expiryOut - 30n);
+    await r.nodeSees(p.expiryOut - 30n);
+    await r.carolSays(seq, p.hashlock, { kind: "SECRET", secret: p.secret });
+    await waitFor("Bob's UNLOCK to Carol", () => r?.bobOnBc()?.paidTotal === p.amount, 30_000);
+    expect(await chainNow()).to.be.at.most(p.expiryOut);
+    await waitFor("Bob asks Alice for the UNLOCK", async () =>
+      (await r!.bobToAlice(p.hashlock)).some((m) => m.kind === "SECRET"),
+    );
+    const { transfer } = r.ab.next(0, {
+      kind: "UNLOCK",
+      lock: { amount: p.amountIn, expiry: p.expiryIn, hashlock: p.hashlock },
+    });
+    await r.h.produce([r.ab.record(r.ab.encode(transfer))]);
+    await waitFor("settled upstream", () => r?.record(p.hashlock)?.state === "SETTLED_UPSTREAM");
+    expect(r.aliceOnAb()?.paidTotal).to.equal(p.amountIn);
+    await r.closeBy(r.ab, r.alice);
+    await r.closeBy(r.bc, r.carol);
+    await r.evidenceOnChain(r.ab);
+    await r.evidenceOnChain(r.bc);
+    const gained = await r.settleAll((await chainNow()) + 3_700n);
+    expect(gained).to.equal(2n * DEPOSIT + fee(p.amount));
+  });
+
+  it("Carol reveals too late (after e), off-chain and on-chain: Bob owes nothing downstream and still claims the incoming lock", async () => {
+    r = await Route.create();
+    const p = await r.aliceLocks(parseEther("0.006"));
+    const seq = await r.lockToCarol(p);
+    // Carol registers the secret in the first block after e (and only then shows it to Bob).
+    await hre.network.provider.send("evm_setNextBlockTimestamp", [Number(p.expiryOut + 10n)]);
+    const registry = r.h.channels.connect(r.carol) as Contract;
+    await (await registry.getFunction("registerSecrets")([p.secret])).wait();
+    const at = await revealedAt(r, p.hashlock);
+    expect(at > p.expiryOut && at <= p.expiryIn).to.equal(true);
+    // The node stamps a peer message with its view of chain time: let it read that block first.
+    await r.nodeSees(at);
+    await r.carolSays(seq, p.hashlock, { kind: "SECRET", secret: p.secret });
+    await waitFor(
+      "Bob's CANCEL to Carol (the secret came after e)",
+      () => r?.bobOnBc()?.locks.some((l) => l.hashlock === p.hashlock) === false,
+      60_000,
+    );
+    expect(r.bobOnBc()?.paidTotal).to.equal(0n);
+    // Alice stays silent; the secret registered after e but by e_in still claims her lock.
+    await r.closeBy(r.ab, r.alice);
+    await r.closeBy(r.bc, r.carol);
+    await r.evidenceOnChain(r.ab);
+    await r.evidenceOnChain(r.bc);
+    const gained = await r.settleAll((await chainNow()) + 3_700n);
+    expect(gained).to.equal(2n * DEPOSIT + p.amountIn);
+  });
+
+  it("Alice closes Alice–Bob on an old state (before her LOCK) while the payment is in flight: the watchtower answers and settlement pays Bob a_in", async () => {
+    r = await Route.create();
+    const p = await r.aliceLocks(parseEther("0.007"));
+    const seq = await r.lockToCarol(p);
+    await r.closeBy(r.ab, r.alice);
+    await r.evidenceOnChain(r.ab);
+    expect((await r.h.onchain(r.ab.id)).seq0).to.equal(1);
+    await r.carolSays(seq, p.hashlock, { kind: "SECRET", secret: p.secret });
+    await waitFor("Bob's UNLOCK to Carol", () => r?.bobOnBc()?.paidTotal === p.amount);
+    // Alice never UNLOCKs: the channel settles with her LOCK pending; Bob registers by e_in − m.
+    await travelTo(p.expiryIn - BigInt(MARGIN) + 5n);
+    await waitFor("settled on-chain", () => r?.record(p.hashlock)?.state === "SETTLED_UPSTREAM", 60_000);
+    const at = await revealedAt(r, p.hashlock);
+    expect(at > 0n && at <= p.expiryIn).to.equal(true);
+    await r.closeBy(r.bc, r.carol);
+    await r.evidenceOnChain(r.bc);
+    const gained = await r.settleAll((await chainNow()) + 3_700n);
+    expect(gained).to.equal(2n * DEPOSIT + fee(p.amount));
+  });
 });
