@@ -23,6 +23,8 @@ import {
   type PaymentMessage,
   type PaymentMessageBody,
   signPaymentMessage,
+  proveHeadArgs,
+  type SignedTransfer,
   transferMessage,
   TransferKind,
   toHex,
@@ -141,6 +143,16 @@ class Route {
       if (m.transfer.kind === kind && m.transfer.hashlock === hashlock) out.push({ seq: m.transfer.seq });
     }
     return out;
+  }
+
+  /** Bob's signed LOCK to Carol under `hashlock`, as Carol holds it. */
+  async bobsLock(hashlock: Hash): Promise<SignedTransfer> {
+    for (const r of await this.h.readAll(this.h.topics.transfers)) {
+      if (!r.key?.equals(channelKey(this.bc.id)) || !r.value) continue;
+      const { transfer } = codecs().transfer.decode(r.value);
+      if (transfer.kind === TransferKind.Lock && transfer.hashlock === hashlock) return transfer;
+    }
+    throw new Error(`no LOCK under ${hashlock} on Bob–Carol`);
   }
 
   /** Waits for Bob's LOCK to Carol, applied by the node; returns its seq. */
@@ -351,6 +363,62 @@ describe("relayer: the mediator's safety rule against adversarial neighbours", f
     expect(at > 0n && at <= p.expiryIn).to.equal(true);
     await r.closeBy(r.bc, r.carol);
     await r.evidenceOnChain(r.bc);
+    const gained = await r.settleAll((await chainNow()) + 3_700n);
+    expect(gained).to.equal(2n * DEPOSIT + fee(p.amount));
+  });
+  /**
+   * Carol never shows the secret to Bob. At e − 5 s she front-runs in one block (automine off, her
+   * transactions in this order): `close` of Bob–Carol, a head proof of Bob's LOCK (the state before his
+   * CANCEL) and `registerSecrets`. Bob learns nothing off-chain, so after e he signs a plain CANCEL,
+   * which cannot count on-chain (the secret was registered by e): Carol is paid `a` from the lock pot. The
+   * shared registry makes Alice's lock claimable too (revealed by e ≤ e_in), and Bob must never consent
+   * to release it.
+   */
+  const carolFrontRuns = async (route: Route, p: Payment): Promise<void> => {
+    const lock = await route.bobsLock(p.hashlock);
+    const carol = route.h.channels.connect(route.carol) as Contract;
+    const nonce = await hre.ethers.provider.getTransactionCount(route.carol.address);
+    await hre.network.provider.send("evm_setAutomine", [false]);
+    try {
+      const txs = [
+        await carol.getFunction("close")(route.bc.params, { nonce, gasLimit: 500_000 }),
+        await carol.getFunction("proveHead")(
+          ...proveHeadArgs({ params: route.bc.params, payer: 0, transfer: lock }),
+          { nonce: nonce + 1, gasLimit: 1_000_000 },
+        ),
+        await carol.getFunction("registerSecrets")([p.secret], { nonce: nonce + 2, gasLimit: 500_000 }),
+      ];
+      await hre.network.provider.send("evm_setNextBlockTimestamp", [Number(p.expiryOut - 5n)]);
+      await hre.network.provider.send("evm_mine", []);
+      const receipts = await Promise.all(txs.map((t: { wait: () => Promise<unknown> }) => t.wait()));
+      const blocks = new Set(receipts.map((x) => (x as { blockNumber: number }).blockNumber));
+      expect(blocks.size).to.equal(1);
+    } finally {
+      await hre.network.provider.send("evm_setAutomine", [true]);
+    }
+    expect(await revealedAt(route, p.hashlock)).to.equal(p.expiryOut - 5n);
+    expect((await route.h.onchain(route.bc.id)).seq0).to.equal(1);
+    // After e Bob, who never saw the secret, cancels his lock and fails the payment upstream.
+    await travelTo(p.expiryOut + 10n);
+    await route.nodeSees(p.expiryOut + 10n);
+    await waitFor(
+      "Bob's plain CANCEL to Carol after e",
+      () => route.bobOnBc()?.locks.some((l) => l.hashlock === p.hashlock) === false,
+      60_000,
+    );
+    await waitFor("Bob fails Alice's lock back", async () =>
+      (await route.bobToAlice(p.hashlock)).some((m) => m.kind === "FAIL"),
+    );
+  };
+
+  it("Carol front-runs (close + old head + registerSecrets in one block at e − 5 s), Alice stays offline: Bob's pots still net him his fee", async () => {
+    r = await Route.create();
+    const p = await r.aliceLocks(parseEther("0.008"));
+    await r.lockToCarol(p);
+    await carolFrontRuns(r, p);
+    expect((await r.bobToAlice(p.hashlock)).map((m) => m.kind)).to.not.include("CONSENT");
+    await r.closeBy(r.ab, r.alice);
+    await r.evidenceOnChain(r.ab);
     const gained = await r.settleAll((await chainNow()) + 3_700n);
     expect(gained).to.equal(2n * DEPOSIT + fee(p.amount));
   });
