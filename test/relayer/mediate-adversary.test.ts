@@ -9,7 +9,7 @@
 import { expect } from "chai";
 import hre from "hardhat";
 import { randomBytes } from "node:crypto";
-import { Wallet, parseEther, type Contract } from "ethers";
+import { Wallet, ZeroHash, parseEther, type Contract } from "ethers";
 import {
   codecs,
   createOnion,
@@ -23,6 +23,7 @@ import {
   type PaymentMessage,
   type PaymentMessageBody,
   signPaymentMessage,
+  extendChainArgs,
   proveHeadArgs,
   type SignedTransfer,
   transferMessage,
@@ -49,6 +50,8 @@ interface Payment {
   readonly amountIn: bigint;
   readonly expiryIn: bigint;
   readonly expiryOut: bigint;
+  /** Alice's signed LOCK on Alice–Bob. */
+  readonly lockIn: SignedTransfer;
 }
 
 /** One route Alice (P0) – Bob (P1) = ab, Bob (P0) – Carol (P1) = bc, with Bob's node running. */
@@ -131,7 +134,7 @@ class Route {
       }),
     );
     await this.h.produce([{ key: channelKey(this.ab.id), value }]);
-    return { secret, hashlock, amount, amountIn, expiryIn, expiryOut };
+    return { secret, hashlock, amount, amountIn, expiryIn, expiryOut, lockIn: transfer };
   }
 
   /** Bob's transfers on Bob–Carol of `kind` under `hashlock`, as Carol reads them from the topic. */
@@ -366,6 +369,39 @@ describe("relayer: the mediator's safety rule against adversarial neighbours", f
     const gained = await r.settleAll((await chainNow()) + 3_700n);
     expect(gained).to.equal(2n * DEPOSIT + fee(p.amount));
   });
+  it("Alice UNLOCKs, then closes Alice–Bob on her own chain proven only to her LOCK (a head without the UNLOCK): the watchtower answers with the UNLOCK", async () => {
+    r = await Route.create();
+    const p = await r.aliceLocks(parseEther("0.0075"));
+    const seq = await r.lockToCarol(p);
+    await r.carolSays(seq, p.hashlock, { kind: "SECRET", secret: p.secret });
+    await waitFor("Bob's UNLOCK to Carol", () => r?.bobOnBc()?.paidTotal === p.amount);
+    await waitFor("Bob asks Alice for the UNLOCK", async () => (await r!.bobToAlice(p.hashlock)).length > 0);
+    const { transfer } = r.ab.next(0, {
+      kind: "UNLOCK",
+      lock: { amount: p.amountIn, expiry: p.expiryIn, hashlock: p.hashlock },
+    });
+    await r.h.produce([r.ab.record(r.ab.encode(transfer))]);
+    await waitFor("settled upstream", () => r?.record(p.hashlock)?.state === "SETTLED_UPSTREAM");
+    // Alice puts her chain on-chain only through the LOCK (her UNLOCK left out), then closes.
+    const alice = r.h.channels.connect(r.alice) as Contract;
+    const args = extendChainArgs({
+      params: r.ab.params,
+      payer: 0,
+      startBody: null,
+      startLocks: [],
+      otherHead: ZeroHash as Hash,
+      transfers: [p.lockIn],
+    });
+    await (await alice.getFunction("extendChain")(...args)).wait();
+    await r.closeBy(r.ab, r.alice);
+    await r.evidenceOnChain(r.ab);
+    expect((await r.h.onchain(r.ab.id)).seq0).to.equal(2);
+    await r.closeBy(r.bc, r.carol);
+    await r.evidenceOnChain(r.bc);
+    const gained = await r.settleAll((await chainNow()) + 3_700n);
+    expect(gained).to.equal(2n * DEPOSIT + fee(p.amount));
+  });
+
   /**
    * Carol never shows the secret to Bob. At e − 5 s she front-runs in one block (automine off, her
    * transactions in this order): `close` of Bob–Carol, a head proof of Bob's LOCK (the state before his
