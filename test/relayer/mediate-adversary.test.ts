@@ -7,6 +7,7 @@
  * both deposits plus his fee when he had to pay downstream, both deposits (nothing lost) otherwise.
  */
 import { expect } from "chai";
+import type { ChildProcess } from "node:child_process";
 import hre from "hardhat";
 import { randomBytes } from "node:crypto";
 import { Wallet, ZeroHash, parseEther, type Contract } from "ethers";
@@ -33,7 +34,7 @@ import {
 import { ParsecNode } from "../../relayer/src/node";
 import { channelKey } from "../../relayer/src/kafka/topics";
 import { ROUTE_APP_KIND } from "../../relayer/src/mediate/service";
-import { Harness, testLogger, waitFor, type TestChannel } from "./harness";
+import { Harness, getJson, sleep, testLogger, waitFor, type TestChannel } from "./harness";
 
 const FEE_BASE = 1_000n;
 const FEE_PPM = 1_000;
@@ -71,11 +72,26 @@ class Route {
     return `${this.h.prefix}parsec.payment-messages`;
   }
 
-  static async create(): Promise<Route> {
+  /** Bob's node settings (in-process or as a child process). */
+  static readonly settings = {
+    state: { flushIntervalMs: 100 },
+    commit: { everyM: 100_000 },
+    mediation: {
+      enabled: true,
+      feeBase: FEE_BASE.toString(),
+      feePpm: FEE_PPM,
+      expiryDelta: DELTA,
+      minConfirmationMarginSeconds: MARGIN,
+    },
+  };
+
+  /** The route, with Bob's node in this process unless `inProcess` is false (the test spawns it). */
+  static async create(inProcess = true): Promise<Route> {
     const r = new Route(await Harness.create({ brokers: process.env.KAFKA_BROKERS?.split(",") }));
     r.ab = await r.h.openChannel(DEPOSIT, DEPOSIT, [r.alice, r.bob]);
     r.bc = await r.h.openChannel(DEPOSIT, DEPOSIT, [r.bob, r.carol]);
     r.bobBefore = await hre.ethers.provider.getBalance(r.bob.address);
+    if (!inProcess) return r;
     r.node = await ParsecNode.start(
       r.h.config(
         {
@@ -95,6 +111,13 @@ class Route {
       { logger: testLogger() },
     );
     return r;
+  }
+
+  /** Bob's node as a child process on its own disk `bob` (a restart reuses it). */
+  async spawnBob(
+    name: string,
+  ): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
+    return this.h.spawnNode(name, Route.settings, { PARSEC_SIGNER_KEYS: this.bob.privateKey }, "bob");
   }
 
   async close(): Promise<void> {
@@ -457,5 +480,64 @@ describe("relayer: the mediator's safety rule against adversarial neighbours", f
     await r.evidenceOnChain(r.ab);
     const gained = await r.settleAll((await chainNow()) + 3_700n);
     expect(gained).to.equal(2n * DEPOSIT + fee(p.amount));
+  });
+  it("Bob's node is killed (kill -9) after forwarding and again after its UNLOCK, and stays down until e_in − m: restarted, it registers in time and nets its fee", async () => {
+    r = await Route.create(false);
+    const route = r;
+    let bob = await route.spawnBob("bob");
+    const p = await route.aliceLocks(parseEther("0.01"));
+    const rows = async (url: string) =>
+      (await getJson<{ payments: { hashlock: string; state: string }[] }>(`${url}/payments`)).body.payments;
+    const stateAt = async (url: string): Promise<string | undefined> =>
+      (await rows(url)).find((x) => x.hashlock === p.hashlock)?.state;
+    await waitFor("the forward journaled", async () => (await stateAt(bob.url)) === "FORWARDED", 60_000, 10);
+    bob.child.kill("SIGKILL");
+    await bob.exited;
+    bob = await route.spawnBob("bob-2");
+    const [lock] = await waitFor(
+      "the node's LOCK to Carol after the restart",
+      async () => {
+        const l = await route.bobsTransfers(p.hashlock, TransferKind.Lock);
+        return l.length > 0 && l;
+      },
+      60_000,
+    );
+    await sleep(1_000);
+    await route.carolSays(lock.seq, p.hashlock, { kind: "SECRET", secret: p.secret });
+    await waitFor(
+      "Bob's UNLOCK to Carol",
+      async () => (await route.bobsTransfers(p.hashlock, TransferKind.Unlock)).length > 0,
+      60_000,
+    );
+    bob.child.kill("SIGKILL");
+    await bob.exited;
+    // Down while Alice stays silent, up again only at e_in − m + 5 s: the node must register at once.
+    await travelTo(p.expiryIn - BigInt(MARGIN) + 5n);
+    bob = await route.spawnBob("bob-3");
+    const at = await waitFor(
+      "the secret registered on-chain",
+      async () => {
+        const t = await revealedAt(route, p.hashlock);
+        return t > 0n && t;
+      },
+      60_000,
+    );
+    expect(at <= p.expiryIn).to.equal(true);
+    await waitFor("settled upstream", async () => (await stateAt(bob.url)) === "SETTLED_UPSTREAM", 60_000);
+    // Exactly one LOCK and one UNLOCK were signed across the three lives.
+    expect(await route.bobsTransfers(p.hashlock, TransferKind.Lock)).to.have.length(1);
+    expect(await route.bobsTransfers(p.hashlock, TransferKind.Unlock)).to.have.length(1);
+    await route.closeBy(route.ab, route.alice);
+    await route.closeBy(route.bc, route.carol);
+    await waitFor(
+      "the watchtower's evidence",
+      async () =>
+        (await route.h.onchain(route.ab.id)).seq0 === 1 && (await route.h.onchain(route.bc.id)).seq0 === 2,
+      60_000,
+    );
+    const gained = await route.settleAll((await chainNow()) + 3_700n);
+    expect(gained).to.equal(2n * DEPOSIT + fee(p.amount));
+    bob.child.kill("SIGTERM");
+    await bob.exited;
   });
 });
