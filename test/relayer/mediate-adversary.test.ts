@@ -13,7 +13,10 @@ import { randomBytes } from "node:crypto";
 import { Wallet, ZeroHash, parseEther, type Contract } from "ethers";
 import {
   codecs,
+  createFailure,
   createOnion,
+  OnionFailureCode,
+  peelOnion,
   forwardingFee,
   type Address,
   type Hash,
@@ -433,8 +436,22 @@ describe("relayer: the mediator's safety rule against adversarial neighbours", f
    * shared registry makes Alice's lock claimable too (revealed by e ≤ e_in), and Bob must never consent
    * to release it.
    */
-  const carolFrontRuns = async (route: Route, p: Payment): Promise<void> => {
+  const carolFrontRuns = async (route: Route, p: Payment, failFirst = false): Promise<void> => {
     const lock = await route.bobsLock(p.hashlock);
+    if (failFirst) {
+      // She first fails the payment back without consenting (the §11.5 open point), keeping the lock.
+      const msg = (await route.h.readAll(route.h.topics.transfers))
+        .filter((x) => x.key?.equals(channelKey(route.bc.id)) && x.value)
+        .map((x) => codecs().transfer.decode(x.value as Buffer))
+        .find((m) => m.transfer.seq === lock.seq && m.transfer.kind === TransferKind.Lock);
+      const { sharedSecret } = peelOnion(msg!.appData, route.carol.privateKey as Hex, p.hashlock);
+      const failure = toHex(createFailure(sharedSecret, { code: OnionFailureCode.UnknownPayment }));
+      await route.carolSays(lock.seq, p.hashlock, { kind: "FAIL", failure });
+      await waitFor("Bob fails Alice's lock back at once", async () =>
+        (await route.bobToAlice(p.hashlock)).some((m) => m.kind === "FAIL"),
+      );
+      expect(route.bobOnBc()?.locks.some((l) => l.hashlock === p.hashlock)).to.equal(true);
+    }
     const carol = route.h.channels.connect(route.carol) as Contract;
     const nonce = await hre.ethers.provider.getTransactionCount(route.carol.address);
     await hre.network.provider.send("evm_setAutomine", [false]);
@@ -481,6 +498,19 @@ describe("relayer: the mediator's safety rule against adversarial neighbours", f
     const gained = await r.settleAll((await chainNow()) + 3_700n);
     expect(gained).to.equal(2n * DEPOSIT + fee(p.amount));
   });
+  it("Carol fails back without consent, then registers the secret at e − 5 s in the block of her close and old head: Bob gives Alice no consent and nets his fee", async () => {
+    r = await Route.create();
+    const p = await r.aliceLocks(parseEther("0.0085"));
+    await r.lockToCarol(p);
+    await carolFrontRuns(r, p, true);
+    await sleep(2_000); // a consent would be on the topic by now
+    expect((await r.bobToAlice(p.hashlock)).map((m) => m.kind)).to.deep.equal(["FAIL"]);
+    await r.closeBy(r.ab, r.alice);
+    await r.evidenceOnChain(r.ab);
+    const gained = await r.settleAll((await chainNow()) + 3_700n);
+    expect(gained).to.equal(2n * DEPOSIT + fee(p.amount));
+  });
+
   it("Bob's node is killed (kill -9) after forwarding and again after its UNLOCK, and stays down until e_in − m: restarted, it registers in time and nets its fee", async () => {
     r = await Route.create(false);
     const route = r;
