@@ -37,13 +37,23 @@ import {
 import { ParsecNode } from "../../relayer/src/node";
 import { channelKey } from "../../relayer/src/kafka/topics";
 import { ROUTE_APP_KIND } from "../../relayer/src/mediate/service";
-import { Harness, getJson, sleep, testLogger, waitFor, type TestChannel } from "./harness";
+import {
+  Harness,
+  TEST_MEDIATION_POLICY,
+  getJson,
+  sleep,
+  testLogger,
+  waitFor,
+  type TestChannel,
+} from "./harness";
 
-const FEE_BASE = 1_000n;
-const FEE_PPM = 1_000;
 /** δ: the node's expiry delta; m: its confirmation margin (δ ≥ m). */
-const DELTA = 600;
-const MARGIN = 120;
+const {
+  feeBase: FEE_BASE,
+  feePpm: FEE_PPM,
+  expiryDelta: DELTA,
+  minConfirmationMarginSeconds: MARGIN,
+} = TEST_MEDIATION_POLICY;
 const DEPOSIT = parseEther("10");
 const fee = (amount: bigint): bigint => forwardingFee({ feeBase: FEE_BASE, feePpm: FEE_PPM }, amount);
 
@@ -95,24 +105,7 @@ class Route {
     r.bc = await r.h.openChannel(DEPOSIT, DEPOSIT, [r.bob, r.carol]);
     r.bobBefore = await hre.ethers.provider.getBalance(r.bob.address);
     if (!inProcess) return r;
-    r.node = await ParsecNode.start(
-      r.h.config(
-        {
-          nodeId: `${r.h.prefix}bob`,
-          state: { flushIntervalMs: 100 },
-          commit: { everyM: 100_000 },
-          mediation: {
-            enabled: true,
-            feeBase: FEE_BASE.toString(),
-            feePpm: FEE_PPM,
-            expiryDelta: DELTA,
-            minConfirmationMarginSeconds: MARGIN,
-          },
-        },
-        { PARSEC_SIGNER_KEYS: r.bob.privateKey },
-      ),
-      { logger: testLogger() },
-    );
+    r.node = await ParsecNode.start(r.h.mediatorConfig(r.bob.privateKey), { logger: testLogger() });
     return r;
   }
 
