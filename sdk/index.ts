@@ -15,6 +15,7 @@ export {
   MAX_PAYMENT_MESSAGE_BYTES,
   PAYMENT_MESSAGES_TOPIC,
   PAYMENT_MESSAGE_KINDS,
+  ROUTE_APP_KIND,
   checkPaymentMessage,
   paymentMessageDigest,
   paymentMessageMapping,

@@ -206,7 +206,7 @@ export type {
   FailureInterpretation,
   LocalAttemptFailure,
 } from "./src/routing/payment-failure";
-export { PAYMENT_MESSAGE_KINDS } from "./src/routing/payment-message-types";
+export { PAYMENT_MESSAGE_KINDS, ROUTE_APP_KIND } from "./src/routing/payment-message-types";
 export type {
   CancelConsentRef,
   PaymentMessage,

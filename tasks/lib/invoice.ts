@@ -145,7 +145,7 @@ export function parseInvoiceArg(
 }
 
 /** Milliseconds in a second. */
-const MS_PER_SECOND = 1000;
+export const MS_PER_SECOND = 1000;
 
 /** The latest block's time: what locks and invoices expire by. */
 export async function chainNow(ctx: ReadContext): Promise<bigint> {

@@ -38,6 +38,7 @@ import { amountArg, readContext, type ReadContext } from "./context";
 import { TaskError } from "./errors";
 import { graphReportWords, loadGraph, openChannels, type GraphArgs } from "./graph";
 import {
+  MS_PER_SECOND,
   amountWords,
   assetWords,
   chainClock,
@@ -64,7 +65,6 @@ import {
 import { readPayerHistory } from "./pay-journal";
 import { kafkaPaymentLog } from "./payment-kafka";
 
-const MS_PER_SECOND = 1000;
 /** The payment's deadline when --timeout is not given (pay()'s own default is a minute too). */
 export const DEFAULT_ROUTED_TIMEOUT_SECONDS = 60;
 

@@ -36,7 +36,7 @@ import {
 } from "../../sdk";
 import { amountArg, findChannel, readContext, type ReadContext } from "./context";
 import { TaskError, toTaskError } from "./errors";
-import { amountWords, assetWords, keyOrAccount, type AssetWords } from "./invoice";
+import { MS_PER_SECOND, amountWords, assetWords, keyOrAccount, type AssetWords } from "./invoice";
 import type { KafkaArgs } from "./kafka";
 import { print } from "./output";
 import {
@@ -62,7 +62,6 @@ import {
 export const DEFAULT_RELAYER_URL = "http://127.0.0.1:8787";
 /** How often --wait asks the node and the dead-letter topic. */
 const POLL_MS = 250;
-const MS_PER_SECOND = 1000;
 
 /** What a payment task's lib needs from outside; tests replace the transport. */
 export interface PayDeps {

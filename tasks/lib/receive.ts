@@ -25,6 +25,7 @@ import { findChannel, readContext, type ReadContext } from "./context";
 import { TaskError } from "./errors";
 import { openChannels } from "./graph";
 import {
+  MS_PER_SECOND,
   amountWords,
   assetWords,
   chainClock,
@@ -37,7 +38,6 @@ import { kafkaTarget, openLog, type KafkaArgs } from "./kafka";
 import { print } from "./output";
 import { kafkaPaymentLog } from "./payment-kafka";
 
-const MS_PER_SECOND = 1000;
 /** The suffix of the marker written, durably, before an invoice's secret is first shown. */
 const REVEALED_SUFFIX = ".revealed";
 

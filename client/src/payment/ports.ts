@@ -19,8 +19,8 @@ import type {
   UnsignedPaymentMessage,
 } from "../../../sdk/isomorphic";
 
-/** The catalogue kind of a LOCK that carries an onion packet (§11.5 *Wiring*). */
-export const ROUTE_APP_KIND = "ROUTE";
+/** The catalogue kind of a LOCK that carries an onion packet: the SDK's. */
+export { ROUTE_APP_KIND } from "../../../sdk/isomorphic";
 
 /** What a peer message says: the SDK's `PaymentMessageBody` (SECRET, FAIL, ACK, CONSENT). */
 export type PeerMessageBody = PaymentMessageBody;

@@ -25,6 +25,7 @@ import {
   type PayerIndex,
   type PayerState,
   peelOnion,
+  ROUTE_APP_KIND,
   type PaymentMessageBody,
   type PaymentMessageLock,
   type Transfer,
@@ -47,8 +48,8 @@ import type {
   OutgoingLock,
 } from "./types";
 
-/** The `appKind` of a LOCK that carries a forwarding onion in its `appData` (protocol §11.5). */
-export const ROUTE_APP_KIND = "ROUTE";
+/** The `appKind` of a LOCK that carries a forwarding onion in its `appData`: the SDK's (protocol §11.5). */
+export { ROUTE_APP_KIND };
 /** A zero shared secret marks an onion the node could not open (it cannot authenticate a failure). */
 const NO_SECRET = `0x${"00".repeat(32)}` as Hex;
 const DEFAULT_RESEND_AFTER_MS = 5_000;

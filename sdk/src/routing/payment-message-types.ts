@@ -4,6 +4,9 @@
  */
 import type { Address, Domain, Hash, Hex, PayerIndex } from "../types";
 
+/** The catalogue kind of a LOCK transfer that carries an onion packet in its `appData` (§11.5 *Wiring*). */
+export const ROUTE_APP_KIND = "ROUTE";
+
 export const PAYMENT_MESSAGE_KINDS = ["SECRET", "FAIL", "ACK", "CONSENT"] as const;
 export type PaymentMessageKind = (typeof PAYMENT_MESSAGE_KINDS)[number];
 

@@ -33,6 +33,7 @@ const DIGEST_PREFIX = toUtf8Bytes("\x19Parsec payment message v1");
 
 export {
   PAYMENT_MESSAGE_KINDS,
+  ROUTE_APP_KIND,
   type CancelConsentRef,
   type PaymentMessage,
   type PaymentMessageBody,
