@@ -59,6 +59,8 @@ const MAX_QUEUED_RECORDS = 20000;
 const MAX_QUEUED_BYTES = 64 << 20;
 /** Consecutive failed flushes of a partition (about a minute of doubling delays) before the node fails. */
 const MAX_FLUSH_FAILURES = 10;
+/** A restore that fails on a Kafka error (a broker restarting, no coordinator yet) is tried this often. */
+const MAX_RESTORE_ATTEMPTS = 8;
 
 export class ParsecNode {
   private readonly partitions = new Map<number, PartitionState>();
@@ -248,13 +250,17 @@ export class ParsecNode {
    * Stops using `ps`: a last flush (refused when fenced), then its local file and writer are released.
    * The returned promise settles when they are (a new state for the partition must wait for it).
    */
-  private release(ps: PartitionState, why: "revoked" | "reassigned" | "fenced"): Promise<void> {
+  private release(
+    ps: PartitionState,
+    why: "revoked" | "reassigned" | "fenced" | "unrestored",
+  ): Promise<void> {
     if (this.partitions.get(ps.partition) === ps) this.partitions.delete(ps.partition);
     const wasLive = !ps.revoked;
     ps.revoked = true;
     if (why === "revoked") this.logger.info("partition revoked", { partition: ps.partition });
     return ps.lock.run(async () => {
-      if (wasLive && why !== "fenced") {
+      // A fenced state may not write; a failed restore has nothing of its own to write.
+      if (wasLive && why !== "fenced" && why !== "unrestored") {
         await ps.flush().catch((e) =>
           this.logger.info("last flush of a released partition refused", {
             partition: ps.partition,
@@ -268,9 +274,12 @@ export class ParsecNode {
 
   /**
    * Opens the partition's writer (fencing any earlier owner), restores it, and seeks its input; starts
-   * once `released` (the node's previous state of the partition) has let go of the local file.
+   * once `released` (the node's previous state of the partition) has let go of the local file. A restore
+   * that fails on a Kafka error is retried with a doubling delay while the partition stays ours (right
+   * after a broker restart the transaction coordinator may not be found yet); after
+   * `MAX_RESTORE_ATTEMPTS` the node fails with the reason.
    */
-  private acquire(p: number, released?: Promise<void>): void {
+  private acquire(p: number, released?: Promise<void>, attempt = 1): void {
     const ps = new PartitionState(p, {
       config: this.config,
       client: this.client,
@@ -284,6 +293,7 @@ export class ParsecNode {
       .run(async () => {
         await released;
         if (ps.revoked) return false;
+        this.options.fault?.("before-restore");
         ps.attach(await this.client.partitionWriter(this.writerId(p)));
         await ps.restore();
         this.transfers.readmit(ps);
@@ -306,7 +316,25 @@ export class ParsecNode {
         // A stop while restoring ends the restore (the consumer is gone); the next owner restores it.
         if (ps.revoked || this.stopping) return;
         if (e instanceof FencedError) return this.fenced(ps, e);
-        this.fail(`restoring partition ${p} failed: ${messageOf(e)}`);
+        if (attempt >= MAX_RESTORE_ATTEMPTS)
+          return this.fail(`restoring partition ${p} failed ${attempt} times: ${messageOf(e)}`);
+        this.logger.warn("restoring a partition failed; retrying", {
+          partition: p,
+          attempt,
+          error: messageOf(e),
+        });
+        const releasing = this.release(ps, "unrestored");
+        const seen = this.assignments;
+        const retry = setTimeout(
+          () => {
+            this.timers = this.timers.filter((t) => t !== retry);
+            // A newer assignment acquires the partition itself (or no longer lists it).
+            if (this.stopping || this.assignments !== seen || this.partitions.has(p)) return;
+            this.acquire(p, releasing, attempt + 1);
+          },
+          Math.min(10_000, 250 * 2 ** attempt),
+        );
+        this.timers.push(retry);
       });
   }
 

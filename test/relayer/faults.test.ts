@@ -20,6 +20,7 @@ import { parseEther } from "ethers";
 import { commitmentOf } from "../../sdk/src/eip712";
 import type { Hash } from "../../sdk";
 import { ParsecNode } from "../../relayer/src/node";
+import { KafkaError } from "../../relayer/src/errors";
 import { channelKey } from "../../relayer/src/kafka/topics";
 import {
   startBroker,
@@ -265,6 +266,35 @@ describe("relayer faults", function () {
           throw new Error(`${(e as Error).message}; health: ${health}`);
         },
       );
+    });
+
+    it("a restore that fails on a Kafka error (no coordinator yet after a restart) is retried, not fatal", async () => {
+      await node?.stop();
+      node = null;
+      const random = prng(11);
+      const channels: TestChannel[] = [];
+      for (let i = 0; i < 2; i++) channels.push(await h.openChannel(parseEther("50"), parseEther("50")));
+      // The first three restores fail as a broker that has just restarted makes them fail.
+      let failuresLeft = 3;
+      let fatal: string | null = null;
+      node = await ParsecNode.start(h.config({ state: { flushIntervalMs: 300 } }), {
+        logger: testLogger(),
+        onFatal: (reason) => (fatal = reason),
+        fault: (point) => {
+          if (point === "before-restore" && failuresLeft-- > 0)
+            throw new KafkaError(
+              "opening the transactional writer",
+              new Error("Failed to find group coordinator"),
+            );
+        },
+      });
+      const load = workload(channels, 100, random);
+      await h.produce(load.records);
+      await converged(() => [node?.url as string], channels, 60_000);
+      expect(failuresLeft).to.be.below(0);
+      expect(fatal).to.equal(null);
+      const running = node;
+      await waitFor("health ok", () => running.health().ok || undefined, 20_000);
     });
   });
 

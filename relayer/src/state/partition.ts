@@ -49,6 +49,7 @@ export interface PartitionDeps {
 
 /** Points where fault-injection tests may kill the node. */
 export type FaultPoint =
+  | "before-restore"
   | "after-verify"
   | "after-dead-letters"
   | "after-changelog"
