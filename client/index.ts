@@ -69,7 +69,7 @@ export { paymentTransport } from "./src/payment/payer";
 export type { PacketStore, PayerChannel, PayerTransport, PaymentTransportDeps } from "./src/payment/payer";
 export { judgeFinalLock, receivePayments } from "./src/payment/payee";
 export type { PayeeChannel, PayeeEvent, ReceivePaymentsDeps, Refusal } from "./src/payment/payee";
-export { ROUTE_APP_KIND } from "./src/payment/ports";
+export { CANCEL_CONSENT_APP_KIND, ROUTE_APP_KIND, attachmentFields } from "./src/payment/ports";
 export type {
   ChannelSide,
   InvoiceSecretStore,
@@ -81,5 +81,6 @@ export type {
   PeerMessageBody,
   PeerMessageCrypto,
   Subscription,
+  TransferAttachment,
   UnsignedPeerMessage,
 } from "./src/payment/ports";

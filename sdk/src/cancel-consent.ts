@@ -26,6 +26,12 @@ import {
   type Transfer,
 } from "./types";
 
+/**
+ * The `appKind` of a CANCEL published with its payee's consent: `appData` is the payee's 65-byte signature
+ * of the `CancelConsent` naming exactly that CANCEL (protocol §4.5).
+ */
+export const CANCEL_CONSENT_APP_KIND = "CANCEL_CONSENT";
+
 /** The participant who must sign a consent to a CANCEL of `payer`'s chain: the other one, the payee. */
 export function cancelConsentSigner(params: ChannelParams, payer: PayerIndex): Address {
   return payer === 0 ? params.participant1 : params.participant0;
@@ -76,15 +82,22 @@ export function verifyCancelConsent(
   if (consent.channelId !== channelIdOf(domain, params))
     throw new InvalidCancelConsentError(consent.seq, "it names another channel");
   const payee = cancelConsentSigner(params, consent.payer);
-  let signer: Address;
+  const signer = cancelConsentSignedBy(domain, consent);
+  if (signer !== payee)
+    throw new InvalidCancelConsentError(consent.seq, `it is signed by ${signer}, not by the payee ${payee}`);
+}
+
+/**
+ * Who signed `consent` (for a wallet that knows its counterparty's address but not the channel's
+ * parameters). Throws `InvalidCancelConsent` for a malformed signature.
+ */
+export function cancelConsentSignedBy(domain: Domain, consent: SignedCancelConsent): Address {
   try {
-    signer = recoverSigner(typedDataDigest(domain, hashCancelConsent(consent)), consent.signature);
+    return recoverSigner(typedDataDigest(domain, hashCancelConsent(consent)), consent.signature);
   } catch (e) {
     if (isParsecError(e)) throw new InvalidCancelConsentError(consent.seq, e.message);
     throw e;
   }
-  if (signer !== payee)
-    throw new InvalidCancelConsentError(consent.seq, `it is signed by ${signer}, not by the payee ${payee}`);
 }
 
 /** Whether a consent names exactly the CANCEL `cancel` with transfer hash `hash`. */

@@ -151,8 +151,9 @@ function journalUpTo(journal: SigningJournal, top: number): SigningJournal {
 }
 
 /**
- * The onion packets of the payer's LOCKs, kept next to its journal (one JSON line each, fsynced before the
- * LOCK is signed): a wallet restarted after signing a LOCK sends it again with its packet.
+ * The attachments of the payer's transfers — a LOCK's onion packet, a consented CANCEL's consent — kept
+ * next to its journal (one JSON line each, fsynced before the transfer is signed): a wallet restarted after
+ * signing one sends it again with its attachment.
  */
 export function filePacketStore(file: string): PacketStore {
   const read = (): Map<string, Hex> => {

@@ -13,8 +13,8 @@ import {
   type Hash,
   type SignedTransfer,
 } from "../../sdk";
-import type { LoggedTransfer, PaymentLog, PeerMessage, Subscription } from "../../client";
-import { ROUTE_APP_KIND } from "../../client";
+import type { LoggedTransfer, PaymentLog, PeerMessage, Subscription, TransferAttachment } from "../../client";
+import { attachmentFields } from "../../client";
 import type { TopicNames } from "../../relayer/src/config";
 import { partitionOf, type InRecord, type LogClient, type LogProducer } from "../../relayer/src/kafka/client";
 import { channelKey } from "../../relayer/src/kafka/topics";
@@ -73,9 +73,9 @@ export function kafkaPaymentLog(opts: KafkaPaymentLogOptions): PaymentLog & { cl
   };
 
   return {
-    async sendTransfer(transfer: SignedTransfer, route?: { readonly packet: `0x${string}` }) {
+    async sendTransfer(transfer: SignedTransfer, attachment?: TransferAttachment) {
       const m = transferMessage(domain, transfer, transferSignerOf(transfer, domain), {
-        ...(route ? { appKind: ROUTE_APP_KIND, appData: route.packet } : {}),
+        ...attachmentFields(attachment),
         sentAtMs: Date.now(),
       });
       await write(topics.transfers, transfer.channelId, codecs().transfer.encode(m));

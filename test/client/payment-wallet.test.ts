@@ -10,8 +10,11 @@ import {
   GENESIS_STATE,
   OnionFailureCode,
   TransferKind,
+  applyTransfer,
   ZERO_HASH,
   buildTransfer,
+  cancelConsentOf,
+  cancelConsentSignedBy,
   createOnion,
   decodeFailure,
   hashTransfer,
@@ -19,6 +22,7 @@ import {
   localSigner,
   memoryJournal,
   onionPublicKey,
+  signCancelConsent,
   signPaymentMessage,
   signTransferUnjournaled,
   toHex,
@@ -33,6 +37,7 @@ import {
 import { DOMAIN } from "../sdk/helpers";
 import {
   PaymentTransportError,
+  attachmentFields,
   judgeFinalLock,
   paymentTransport,
   receivePayments,
@@ -61,12 +66,12 @@ function fakeLog() {
   const mListeners = new Set<(m: PeerMessage) => void>();
   let failNextSend = false;
   const log: PaymentLog = {
-    async sendTransfer(transfer, route) {
+    async sendTransfer(transfer, attachment) {
       if (failNextSend) {
         failNextSend = false;
         throw new Error("broker unreachable");
       }
-      const m = { transfer, appKind: route ? "ROUTE" : "", appData: route?.packet ?? ("0x" as Hex) };
+      const m = { transfer, ...attachmentFields(attachment) };
       transfers.push(m);
       for (const l of tListeners) l(m);
     },
@@ -376,6 +381,7 @@ describe("client: a payer restarted with its packets kept finishes the earlier a
           peer: CRYPTO,
           packets,
           now: () => NOW_MS,
+          consentWaitMs: 20, // no CONSENT comes in this test
         });
       const secret = toHex(randomBytes(32)) as Hash;
       const first = attemptFor(secret);
@@ -420,6 +426,124 @@ describe("client: a payer restarted with its packets kept finishes the earlier a
     });
   restart("SECRET");
   restart("FAIL");
+});
+
+describe("client: after a FAIL the payer releases its lock with the first hop's consent", () => {
+  const setup = () => {
+    const f = fakeLog();
+    const journal = memoryJournal();
+    const state = stateStore();
+    const kept = new Map<string, Hex>();
+    const packets = {
+      get: async (c: Hash, seq: number) => kept.get(`${c}:${seq}`),
+      put: async (c: Hash, seq: number, p: Hex) => void kept.set(`${c}:${seq}`, p),
+    };
+    const ignored: string[] = [];
+    const wallet = () =>
+      paymentTransport({
+        signer: ALICE,
+        journal,
+        domain: DOMAIN,
+        channel: { channelId: CHANNEL, payer: 0, counterparty: BOB.address },
+        state,
+        log: f.log,
+        peer: CRYPTO,
+        packets,
+        now: () => NOW_MS,
+        consentWaitMs: 300,
+        onIgnored: (_, why) => ignored.push(why),
+      });
+    /** Bob's FAIL of the lock at seq 1, then (when `consentBy`) his CONSENT to the CANCEL at `cancelSeq`. */
+    const bobFails = async (a: PaymentAttempt, consentBy = BOB, cancelSeq = 2) => {
+      const lockRef = { channelId: CHANNEL, payer: 0 as const, seq: 1n, hashlock: a.hashlock };
+      await f.log.sendPeerMessage(
+        signPaymentMessage(BOB, DOMAIN, { ...lockRef, kind: "FAIL", failure: toHex(randomBytes(288)) }),
+      );
+      const lock = f.transfers[0].transfer;
+      const cancel = buildTransfer(
+        { ...state.current(), seq: cancelSeq - 1 },
+        { channelId: CHANNEL, payer: 0 },
+        { kind: "CANCEL", lock: { amount: lock.amount, expiry: lock.expiry, hashlock: lock.hashlock } },
+      );
+      const c = await signCancelConsent(consentBy, DOMAIN, cancel);
+      await f.log.sendPeerMessage(
+        signPaymentMessage(BOB, DOMAIN, {
+          ...lockRef,
+          kind: "CONSENT",
+          consent: { seq: c.seq, transfer: c.transfer, signature: c.signature },
+        }),
+      );
+    };
+    return { f, journal, state, kept, ignored, wallet, bobFails };
+  };
+
+  it("FAIL then CONSENT: a CANCEL carrying the consent is sent at once and the lock is gone from the state", async () => {
+    const s = setup();
+    const a = attemptFor(toHex(randomBytes(32)) as Hash);
+    const outcome = s.wallet().sendAttempt(a);
+    await until(() => s.f.transfers.length === 1, "the LOCK");
+    await s.bobFails(a);
+    expect((await outcome).settled).to.equal(false);
+    expect(s.f.transfers.map((t) => t.transfer.kind)).to.deep.equal([TransferKind.Lock, TransferKind.Cancel]);
+    const cancel = s.f.transfers[1];
+    expect(cancel.appKind).to.equal("CANCEL_CONSENT");
+    // The consent it carries is Bob's, for exactly this CANCEL (what the node and the contract check).
+    const consent = { ...cancelConsentOf(cancel.transfer), signature: cancel.appData };
+    expect(cancelConsentSignedBy(DOMAIN, consent)).to.equal(BOB.address);
+    expect(s.state.current()).to.include({ seq: 2, lockedTotal: 0n, paidTotal: 0n });
+    expect(s.kept.get(`${CHANNEL}:2`)).to.equal(cancel.appData);
+  });
+
+  it("the CANCEL journaled with its consent but not sent (a crash) is sent again with the consent by resume()", async () => {
+    const s = setup();
+    const a = attemptFor(toHex(randomBytes(32)) as Hash);
+    const outcome = s.wallet().sendAttempt(a);
+    await until(() => s.f.transfers.length === 1, "the LOCK");
+    s.f.failNext();
+    await s.bobFails(a);
+    expect((await outcome).settled).to.equal(false);
+    expect(s.f.transfers).to.have.length(1); // the CANCEL's write failed
+    expect(await s.wallet().resume()).to.equal(1);
+    expect(s.f.transfers[1]).to.include({ appKind: "CANCEL_CONSENT", appData: s.kept.get(`${CHANNEL}:2`) });
+    expect(s.state.current()).to.include({ seq: 2, lockedTotal: 0n });
+  });
+
+  const refused: [string, (s: ReturnType<typeof setup>, a: PaymentAttempt) => Promise<void>, RegExp][] = [
+    ["signed by someone else than the first hop", (s, a) => s.bobFails(a, MALLORY), /not the first hop's/],
+    ["naming another CANCEL (another seq)", (s, a) => s.bobFails(a, BOB, 3), /another CANCEL/],
+  ];
+  for (const [name, fail, why] of refused) {
+    it(`a consent ${name} is ignored: no CANCEL, the lock stays until its expiry`, async () => {
+      const s = setup();
+      const a = attemptFor(toHex(randomBytes(32)) as Hash);
+      const outcome = s.wallet().sendAttempt(a);
+      await until(() => s.f.transfers.length === 1, "the LOCK");
+      await fail(s, a);
+      expect((await outcome).settled).to.equal(false);
+      expect(s.f.transfers).to.have.length(1);
+      expect(s.state.current()).to.include({ seq: 1, lockedTotal: 1_000n });
+      expect(s.ignored.join("; ")).to.match(why);
+    });
+  }
+
+  it("no consent within consentWaitMs: the attempt ends with the FAIL, the lock stays", async () => {
+    const s = setup();
+    const a = attemptFor(toHex(randomBytes(32)) as Hash);
+    const outcome = s.wallet().sendAttempt(a);
+    await until(() => s.f.transfers.length === 1, "the LOCK");
+    await s.f.log.sendPeerMessage(
+      signPaymentMessage(BOB, DOMAIN, {
+        channelId: CHANNEL,
+        payer: 0,
+        seq: 1n,
+        hashlock: a.hashlock,
+        kind: "FAIL",
+        failure: toHex(randomBytes(288)),
+      }),
+    );
+    expect((await outcome).settled).to.equal(false);
+    expect(s.f.transfers).to.have.length(1);
+  });
 });
 
 describe("client: the payee answers routed LOCKs", () => {
@@ -598,6 +722,21 @@ describe("client: the payee answers routed LOCKs", () => {
     expect(m.kind).to.equal("FAIL");
     const read = decodeFailure(secrets, (m as { failure: Hex }).failure);
     expect(read).to.include({ hop: 0, code: OnionFailureCode.IncorrectAmount });
+    // Then the payee's consent to the CANCEL right after the LOCK: the payer can release at once.
+    await until(() => f.messages.length === 2, "the payee's consent");
+    const c = f.messages[1];
+    verifyPaymentMessage(c, DOMAIN, BOB.address);
+    if (c.kind !== "CONSENT") throw new Error(`expected a CONSENT, got ${c.kind}`);
+    const lock = f.transfers[0].transfer;
+    const cancel = buildTransfer(
+      applyTransfer(GENESIS_STATE, lock),
+      { channelId: CHANNEL, payer: 0 },
+      { kind: "CANCEL", lock: { amount: lock.amount, expiry: lock.expiry, hashlock: lock.hashlock } },
+    );
+    expect(c.consent).to.include({ seq: 2, transfer: hashTransfer(cancel) });
+    expect(
+      cancelConsentSignedBy(DOMAIN, { ...cancelConsentOf(cancel), signature: c.consent.signature }),
+    ).to.equal(BOB.address);
     sub.stop();
   });
 

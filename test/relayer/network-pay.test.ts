@@ -318,7 +318,13 @@ describe("relayer: a wallet pays through a mediating node over Kafka", function 
     );
     expect(events.map((x) => x.kind)).to.deep.equal(["attempt", "failed-attempt", "failed"]);
     expect(carolSaw.at(-1)).to.include({ kind: "refused", channelId: bc.id });
-    expect(aliceState.locks).to.have.length(1);
+    // Carol consented to the CANCEL of the lock she refused, Bob's node cancelled its lock to her with it
+    // and consented upstream, and Alice's wallet cancelled hers: every lock is released before any expiry.
+    expect(aliceState.locks).to.have.length(0);
+    expect(aliceState.lockedTotal).to.equal(0n);
+    await waitFor("Bob's node applies Alice's consented CANCEL", () => aliceOf()?.seq === aliceState.seq);
+    expect(aliceOf()?.lockedTotal).to.equal(0n);
+    expect(bobOf()?.lockedTotal).to.equal(0n);
   });
 
   it("an invoice for more than Bob–Carol can carry now: Bob's node fails it back, pay rejects naming hop 2 and the reason", async () => {
@@ -333,8 +339,10 @@ describe("relayer: a wallet pays through a mediating node over Kafka", function 
     const words = describePaymentError(e);
     expect(words).to.equal("The payment failed at hop 2 of 2: the channel cannot carry the amount now.");
     expect(events.map((x) => x.kind)).to.deep.equal(["attempt", "failed-attempt", "failed"]);
-    // Alice's locks stay pending until their expiry (failed back; a CANCEL needs the expiry or consent).
-    expect(aliceState.locks).to.have.length(2);
+    // Bob's node never forwarded: it consented to the CANCEL at once and Alice's wallet released the lock.
+    expect(aliceState.locks).to.have.length(0);
+    await waitFor("Bob's node applies Alice's consented CANCEL", () => aliceOf()?.seq === aliceState.seq);
+    expect(aliceOf()?.lockedTotal).to.equal(0n);
     expect(carolSaw.filter((x) => x.kind === "settling")).to.have.length(2);
     const { body } = await getJson<{ payments: { state: string }[] }>(`${node?.url}/payments`);
     expect(body.payments.map((x) => x.state)).to.include("SETTLED_UPSTREAM");

@@ -3,15 +3,19 @@
  * counterparty's chain itself (signature and §3 rule, so it answers only LOCKs that hold), peels its
  * layer of each routed LOCK's onion and checks the final payload against the invoice it issued. A LOCK
  * that pays the invoice is answered with the secret (a SECRET peer message signed by the payee), any
- * other with a FAIL carrying the onion failure code for the first problem found (§11.4).
+ * other with a FAIL carrying the onion failure code for the first problem found (§11.4), followed by the
+ * payee's CONSENT to the CANCEL of that lock (§4.5): a refused lock is one the payee will never claim, and
+ * the consent lets the payer (and every hop before it) release its lock at once instead of at expiry.
  */
 import {
   GENESIS_STATE,
   OnionFailureCode,
   TransferKind,
   applyTransfer,
+  buildTransfer,
   createFailure,
   peelOnion,
+  signCancelConsent,
   toAddress,
   toHex,
   transferSigner,
@@ -162,7 +166,7 @@ export function receivePayments(deps: ReceivePaymentsDeps): Subscription {
       const backing = ch.counterpartyDeposit + own.paidTotal;
       const backed = state.paidTotal + state.lockedTotal <= backing;
       try {
-        await answer(ch, t, m.appData, backed ? null : backing);
+        await answer(ch, t, state, m.appData, backed ? null : backing);
       } catch (e) {
         deps.onEvent?.({ kind: "unanswered", channelId: ch.channelId, seq: t.seq, reason: messageOf(e) });
       }
@@ -174,6 +178,7 @@ export function receivePayments(deps: ReceivePaymentsDeps): Subscription {
   async function answer(
     ch: PayeeChannel,
     t: SignedTransfer,
+    afterLock: PayerState,
     packet: Hex,
     unbackedBy: bigint | null,
   ): Promise<void> {
@@ -199,6 +204,25 @@ export function receivePayments(deps: ReceivePaymentsDeps): Subscription {
       const failure = toHex(createFailure(peeled.sharedSecret, { code: r.code }));
       await deps.log.sendPeerMessage(
         deps.peer.sign(deps.signer, deps.domain, { ...lockRef, kind: "FAIL", failure }, now()),
+      );
+      // The consent names the CANCEL right after the LOCK: the one the payer signs if it acts at once.
+      const cancel = buildTransfer(
+        afterLock,
+        { channelId: ch.channelId, payer: ch.payer },
+        { kind: "CANCEL", lock: { amount: t.amount, expiry: t.expiry, hashlock: t.hashlock } },
+      );
+      const consent = await signCancelConsent(deps.signer, deps.domain, cancel);
+      await deps.log.sendPeerMessage(
+        deps.peer.sign(
+          deps.signer,
+          deps.domain,
+          {
+            ...lockRef,
+            kind: "CONSENT",
+            consent: { seq: consent.seq, transfer: consent.transfer, signature: consent.signature },
+          },
+          now(),
+        ),
       );
       deps.onEvent?.({ kind: "refused", channelId: ch.channelId, seq: t.seq, ...r });
       return;

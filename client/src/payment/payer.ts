@@ -3,7 +3,10 @@
  * (§10: durable before it is released), writes it with the onion packet, and waits for the first hop's
  * answer on the peer-message log: a SECRET that opens the hashlock, signed by the first hop, is the proof
  * of payment, and the payer UNLOCKs; a FAIL hands its onion failure message to `pay`, which reads the
- * hop and the reason. The wait is bounded by the lock's expiry.
+ * hop and the reason. The wait is bounded by the lock's expiry. A FAIL is usually followed by the first
+ * hop's CONSENT to the CANCEL of the lock (§4.5, sent once nothing downstream can still claim): the payer
+ * waits a little for it and releases the lock at once with a CANCEL carrying the consent, instead of
+ * leaving its amount locked until the expiry.
  *
  * Crash safety: before building a transfer, the journal is read at the next seq. A transfer found there
  * was signed but not known to be sent: it is sent again, never replaced by another (a second transfer for
@@ -17,6 +20,9 @@ import {
   TransferKind,
   applyTransfer,
   buildTransfer,
+  cancelConsentOf,
+  cancelConsentSignedBy,
+  hashTransfer,
   hashlockOf,
   journaledTransferSigner,
   signTransfer,
@@ -36,17 +42,30 @@ import {
   toHex,
 } from "../../../sdk/isomorphic";
 import { PaymentTransportError } from "./errors";
-import type { ChannelSide, PayerStateStore, PaymentLog, PeerMessage, PeerMessageCrypto } from "./ports";
+import type {
+  ChannelSide,
+  PayerStateStore,
+  PaymentLog,
+  PeerMessage,
+  PeerMessageCrypto,
+  TransferAttachment,
+} from "./ports";
 
 /** How often the wait checks the lock's expiry, milliseconds. */
 const DEFAULT_EXPIRY_CHECK_MS = 1_000;
+/** How long after a FAIL the payer waits for the first hop's consent to cancel the lock, milliseconds. */
+const DEFAULT_CONSENT_WAIT_MS = 5_000;
 
 export interface PayerChannel extends ChannelSide {
   /** The payer's own index in the channel (its LOCKs are payer `payer`'s transfers). */
   readonly payer: PayerIndex;
 }
 
-/** The onion packet of each LOCK the payer signed, by (channel, seq). */
+/**
+ * What travels with each transfer the payer signed with an attachment, by (channel, seq): a LOCK's onion
+ * packet, a consented CANCEL's consent signature. Kept before signing, so a transfer sent again after a
+ * crash travels as it first did.
+ */
 export interface PacketStore {
   get(channelId: Hash, seq: number): Promise<Hex | undefined>;
   /** Resolves once the packet is durable. */
@@ -79,9 +98,17 @@ export interface PaymentTransportDeps {
   /** Milliseconds since the epoch (`Date.now` by default); the lock's expiry is compared in its seconds. */
   readonly now?: () => number;
   readonly expiryCheckMs?: number;
+  /**
+   * How long after a FAIL to wait for the first hop's CONSENT (default 5 s; 0: do not wait). Without a
+   * `packets` store no consented CANCEL is signed (it could not be sent again with its consent).
+   */
+  readonly consentWaitMs?: number;
   /** Told about answers that were read and ignored (not for this lock, a bad signature). */
   readonly onIgnored?: (message: PeerMessage, reason: string) => void;
 }
+
+/** A CONSENT peer message. */
+type ConsentMessage = Extract<PeerMessage, { readonly kind: "CONSENT" }>;
 
 function sameLockTerms(t: Transfer, lock: Lock): boolean {
   return (
@@ -117,12 +144,26 @@ export function paymentTransport(deps: PaymentTransportDeps): PayerTransport {
     return mine;
   };
 
+  /** How a journaled transfer travels again: with the attachment kept for its seq, if any. */
+  const attachmentOf = (t: Transfer, stored: Hex | undefined): TransferAttachment | undefined =>
+    stored === undefined
+      ? undefined
+      : t.kind === TransferKind.Cancel
+        ? { consent: stored }
+        : t.kind === TransferKind.Lock
+          ? { packet: stored }
+          : undefined;
+
   /** Signs (through the journal), writes and records one transfer; returns the state after it. */
-  const send = async (state: PayerState, t: Transfer, packet?: Hex): Promise<PayerState> => {
+  const send = async (
+    state: PayerState,
+    t: Transfer,
+    attachment?: TransferAttachment,
+  ): Promise<PayerState> => {
     const signed = await signTransfer(signer, domain, t);
     const next = applyTransfer(state, t);
     try {
-      await log.sendTransfer(signed, packet ? { packet } : undefined);
+      await log.sendTransfer(signed, attachment);
     } catch (e) {
       throw new PaymentTransportError(
         "SendFailed",
@@ -142,6 +183,8 @@ export function paymentTransport(deps: PaymentTransportDeps): PayerTransport {
     const hashlock = lock.hashlock.toLowerCase() as Hash;
     let settle!: (answer: PeerMessage) => void;
     const answered = new Promise<PeerMessage>((resolve) => (settle = resolve));
+    let consented!: (message: ConsentMessage) => void;
+    const consent = new Promise<ConsentMessage>((resolve) => (consented = resolve));
     // Listen before writing: the answer may come back at once.
     const sub = log.peerMessages(channel.channelId, (m) => {
       if (m.payer !== channel.payer || m.seq !== BigInt(lock.seq) || m.hashlock.toLowerCase() !== hashlock) {
@@ -158,11 +201,12 @@ export function paymentTransport(deps: PaymentTransportDeps): PayerTransport {
         deps.onIgnored?.(m, "the secret does not open the hashlock");
         return;
       }
-      settle(m);
+      if (m.kind === "CONSENT") consented(m);
+      else settle(m);
     });
     let timer: ReturnType<typeof setInterval> | undefined;
     try {
-      const locked = await send(state, lock, packet);
+      const locked = await send(state, lock, { packet });
       const expired = new Promise<never>((_, reject) => {
         timer = setInterval(() => {
           if (BigInt(Math.floor(now() / 1000)) >= lock.expiry) {
@@ -176,7 +220,10 @@ export function paymentTransport(deps: PaymentTransportDeps): PayerTransport {
         }, deps.expiryCheckMs ?? DEFAULT_EXPIRY_CHECK_MS);
       });
       const answer = await Promise.race([answered, expired]);
-      if (answer.kind === "FAIL") return { settled: false, failure: answer.failure };
+      if (answer.kind === "FAIL") {
+        await releaseWithConsent(locked, lock, consent);
+        return { settled: false, failure: answer.failure };
+      }
       if (answer.kind !== "SECRET") throw new Error("unreachable: ACKs are not answers");
       // The preimage is the proof of payment; the UNLOCK pays the first hop what it is owed.
       const unlock = buildTransfer(locked, origin, {
@@ -192,6 +239,51 @@ export function paymentTransport(deps: PaymentTransportDeps): PayerTransport {
     } finally {
       if (timer !== undefined) clearInterval(timer);
       sub.stop();
+    }
+  };
+
+  /**
+   * After a FAIL: waits (bounded) for the first hop's CONSENT to cancel `lock`; if it names exactly the
+   * CANCEL that follows `locked` and is the first hop's signature, keeps it, then signs and sends that
+   * CANCEL with it. Anything else leaves the lock pending until its expiry (the payment failed either way).
+   */
+  const releaseWithConsent = async (
+    locked: PayerState,
+    lock: Transfer,
+    consent: Promise<ConsentMessage>,
+  ): Promise<void> => {
+    const waitMs = Math.min(
+      deps.consentWaitMs ?? DEFAULT_CONSENT_WAIT_MS,
+      Number(lock.expiry) * 1000 - now(),
+    );
+    if (!deps.packets || waitMs <= 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const message = await Promise.race([
+      consent,
+      new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), waitMs))),
+    ]);
+    clearTimeout(timer);
+    if (!message) return;
+    const ref = message.consent;
+    const cancel = buildTransfer(locked, origin, {
+      kind: "CANCEL",
+      lock: { amount: lock.amount, expiry: lock.expiry, hashlock: lock.hashlock },
+    });
+    const hash = hashTransfer(cancel);
+    const signed = { ...cancelConsentOf(cancel, hash), signature: ref.signature };
+    const fits = ref.seq === cancel.seq && ref.transfer.toLowerCase() === hash.toLowerCase();
+    if (!fits || cancelConsentSignedBy(domain, signed) !== firstHop) {
+      const why = fits
+        ? "the consent is not the first hop's signature"
+        : `the consent names another CANCEL than seq ${cancel.seq}`;
+      deps.onIgnored?.(message, why);
+      return;
+    }
+    await deps.packets.put(channel.channelId, cancel.seq, ref.signature);
+    try {
+      await send(locked, cancel, { consent: ref.signature });
+    } catch {
+      // Journaled with its consent: the next attempt on this channel sends it again.
     }
   };
 
@@ -232,7 +324,7 @@ export function paymentTransport(deps: PaymentTransportDeps): PayerTransport {
         state = await deps.state.get(); // failed back for good: this attempt locks anew
         continue;
       }
-      state = await send(state, t, stored);
+      state = await send(state, t, attachmentOf(t, stored));
     }
     if (deps.spendable) {
       const available = await deps.spendable();
@@ -260,7 +352,8 @@ export function paymentTransport(deps: PaymentTransportDeps): PayerTransport {
     for (;;) {
       const pending = await deps.journal.get(channel.channelId, channel.payer, state.seq + 1);
       if (!pending || pending.abandoned || pending.transfer.kind === TransferKind.Lock) return sent;
-      state = await send(state, pending.transfer);
+      const stored = await deps.packets?.get(channel.channelId, pending.transfer.seq);
+      state = await send(state, pending.transfer, attachmentOf(pending.transfer, stored));
       sent += 1;
     }
   };

@@ -19,8 +19,9 @@ import type {
   UnsignedPaymentMessage,
 } from "../../../sdk/isomorphic";
 
-/** The catalogue kind of a LOCK that carries an onion packet: the SDK's. */
-export { ROUTE_APP_KIND } from "../../../sdk/isomorphic";
+/** The catalogue kinds of a LOCK that carries an onion packet and of a CANCEL that carries a consent. */
+export { CANCEL_CONSENT_APP_KIND, ROUTE_APP_KIND } from "../../../sdk/isomorphic";
+import { CANCEL_CONSENT_APP_KIND, ROUTE_APP_KIND } from "../../../sdk/isomorphic";
 
 /** What a peer message says: the SDK's `PaymentMessageBody` (SECRET, FAIL, ACK, CONSENT). */
 export type PeerMessageBody = PaymentMessageBody;
@@ -45,6 +46,20 @@ export interface LoggedTransfer {
   readonly appData: Hex;
 }
 
+/**
+ * What travels with a transfer besides its signed fields: a LOCK's onion packet (`appKind` `ROUTE`), or an
+ * early CANCEL's consent, the payee's 65-byte `CancelConsent` signature (`appKind` `CANCEL_CONSENT`).
+ */
+export type TransferAttachment = { readonly packet: Hex } | { readonly consent: Hex };
+
+/** The `appKind` and `appData` a transfer's attachment travels as on the log. */
+export function attachmentFields(attachment?: TransferAttachment): { appKind: string; appData: Hex } {
+  if (!attachment) return { appKind: "", appData: "0x" };
+  return "packet" in attachment
+    ? { appKind: ROUTE_APP_KIND, appData: attachment.packet }
+    : { appKind: CANCEL_CONSENT_APP_KIND, appData: attachment.consent };
+}
+
 /** A running subscription; `stop` ends it (idempotent). */
 export interface Subscription {
   stop(): void;
@@ -55,8 +70,8 @@ export interface Subscription {
  * then follow it, in log order; a caller filters what it has seen.
  */
 export interface PaymentLog {
-  /** Writes a signed transfer (with a LOCK's packet under `ROUTE_APP_KIND`); resolves once it is durable. */
-  sendTransfer(transfer: SignedTransfer, route?: { readonly packet: Hex }): Promise<void>;
+  /** Writes a signed transfer with its attachment (`attachmentFields`); resolves once it is durable. */
+  sendTransfer(transfer: SignedTransfer, attachment?: TransferAttachment): Promise<void>;
   sendPeerMessage(message: PeerMessage): Promise<void>;
   peerMessages(channelId: Hash, onMessage: (m: PeerMessage) => void): Subscription;
   transfers(channelId: Hash, onTransfer: (m: LoggedTransfer) => void): Subscription;

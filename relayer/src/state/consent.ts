@@ -6,6 +6,7 @@
  * the node keeps, and with them in every restored state.
  */
 import {
+  CANCEL_CONSENT_APP_KIND,
   type ChannelParams,
   cancelConsentOf,
   codecs,
@@ -20,8 +21,7 @@ import {
   verifyCancelConsent,
 } from "../../../sdk";
 
-/** The `appKind` of a CANCEL that carries its payee's consent in `appData`. */
-export const CANCEL_CONSENT_APP_KIND = "CANCEL_CONSENT";
+export { CANCEL_CONSENT_APP_KIND };
 const SIGNATURE_BYTES = 65;
 
 /** An early CANCEL without a consent: named apart from the SDK's generic refusal, with what to do. */
