@@ -15,6 +15,7 @@ import {
   TransferKind,
   codecs,
   describePaymentError,
+  hashTransfer,
   type Hash,
   type PaymentEvent,
   type PaymentResult,
@@ -46,10 +47,8 @@ async function main(): Promise<void> {
   log(`ParsecChannels at ${chain.address} on chain ${chain.chainId}, served at ${chain.rpcUrl}`);
   const summary: string[] = [`Parsec demo: Kafka at ${brokers.join(",")}, contract ${chain.address}`, ""];
 
-  summary.push(...(await runLedgerAct(chain, brokers, checks)), "");
-
-  // ---- Act 2: the network ----
-  await chain.syncClock();
+  // The network's channels and nodes come first: the nodes start (separate processes, slow to come up)
+  // while act 1 runs on its own topics.
   const net = await openNetwork(chain);
   const { alice, bob, carol, dave, erin } = net.parties;
   const { ab, bc, bd, de, ce } = net.channels;
@@ -73,7 +72,13 @@ async function main(): Promise<void> {
   const payees: Payee[] = [];
 
   try {
-    await Promise.all(nodes.map((n) => n.start()));
+    const started = Promise.all(nodes.map((n) => n.start()));
+    started.catch(() => undefined); // awaited below, after act 1
+    summary.push(...(await runLedgerAct(chain, brokers, checks)), "");
+
+    // ---- Act 2: the network ----
+    await started;
+    await chain.syncClock();
     log(`network: Bob's node at ${bobNode.url}, Dave's at ${daveNode.url} (separate processes)`);
     const ctx: WalletContext = { chain, net, log: paymentLog, client, topics: shared };
     const carolPayee = new Payee(carol, [bc], ctx);
@@ -190,7 +195,7 @@ async function main(): Promise<void> {
           if (!r.value || !r.key?.equals(channelKey(de.id))) continue;
           const t = codecs().transfer.decode(r.value as Buffer).transfer;
           if (t.kind === TransferKind.Lock && t.hashlock.toLowerCase() === killed.hashlock.toLowerCase())
-            locksToErin.add(`${t.seq}`);
+            locksToErin.add(`${t.seq}/${hashTransfer(t)}`);
         }
       });
     }
@@ -215,6 +220,7 @@ async function main(): Promise<void> {
       return rows.length > 0 && rows[0].state !== "FORWARDED" && rows;
     });
     const expiryIn = BigInt(row.expiryIn);
+    const withheldIn = BigInt(row.amountIn);
     log(
       `network: Alice withholds her UNLOCK; moving the chain to e_in − m (${expiryIn} − ${MEDIATION_POLICY.minConfirmationMarginSeconds})`,
     );
@@ -254,6 +260,10 @@ async function main(): Promise<void> {
       net,
       { ab: "alice", bc: "carol", bd: "dave", de: "erin", ce: "erin" },
       bobNode,
+    );
+    checks.add(
+      `the only pot paid to a payee is Alice's withheld lock, to Bob (${formatEther(withheldIn)} ETH)`,
+      outcome.potsToPayee === withheldIn,
     );
     const rows: string[] = [];
     for (const name of PARTIES) {

@@ -9,6 +9,7 @@ import type { Network, PartyName } from "./network";
 import { MEDIATION_POLICY } from "./nodes";
 
 const LABEL_WIDTH = 38;
+const FEE_WIDTH = 21;
 
 export interface PaymentLine {
   readonly label: string;
@@ -67,12 +68,12 @@ export class Accounts {
   }
 
   table(): string[] {
-    const head = `    ${"payment".padEnd(LABEL_WIDTH)} ${"hops".padStart(4)} ${"amount ETH".padStart(10)} ${"fee ETH".padStart(18)} ${"ms".padStart(6)}  outcome`;
+    const head = `    ${"payment".padEnd(LABEL_WIDTH)} ${"hops".padStart(4)} ${"amount ETH".padStart(10)} ${"fee ETH".padStart(FEE_WIDTH)} ${"ms".padStart(6)}  outcome`;
     return [
       head,
       ...this.lines.map(
         (l) =>
-          `    ${l.label.padEnd(LABEL_WIDTH)} ${String(l.hops).padStart(4)} ${formatEther(l.amount).padStart(10)} ${formatEther(l.fee).padStart(18)} ${String(l.ms).padStart(6)}  ${l.outcome}`,
+          `    ${l.label.padEnd(LABEL_WIDTH)} ${String(l.hops).padStart(4)} ${formatEther(l.amount).padStart(10)} ${formatEther(l.fee).padStart(FEE_WIDTH)} ${String(l.ms).padStart(6)}  ${l.outcome}`,
       ),
     ];
   }

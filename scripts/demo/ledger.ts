@@ -93,7 +93,15 @@ export async function runLedgerAct(
     },
     overrides: {
       nodeId: `${prefix}node`,
-      kafka: { brokers: [...brokers], groupId: `${prefix}nodes`, topicPrefix: prefix, partitions: 4 },
+      kafka: {
+        brokers: [...brokers],
+        groupId: `${prefix}nodes`,
+        topicPrefix: prefix,
+        partitions: 4,
+        // One node alone in its group: a short session lets it join at once.
+        sessionTimeoutMs: 6000,
+        heartbeatIntervalMs: 500,
+      },
       chain: { rpcUrl: chain.rpcUrl, channels: address, pollIntervalMs: 200 },
       state: { dir: stateDir, flushIntervalMs: 200 },
       commit: { everyM: CHECKPOINT_EVERY, checkpointTimeoutMs: 2000, batchMaxWaitMs: 300 },
