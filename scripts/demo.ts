@@ -5,7 +5,8 @@
 // its own process): routed payments of 1, 2 and 3 hops; one failed back for lack of capacity; a mediator
 // killed (SIGKILL) mid-payment and restarted; an upstream that withholds its UNLOCK, so the mediator is
 // paid on-chain; then every channel closes and settles, and every party's payout is reconciled with what it
-// paid, received and earned. Prints a summary; exits 1 if any check fails.
+// paid, received and earned. Prints a summary; exits 1 if any check fails. DEMO_KEEP=1 keeps the network
+// nodes' logs and disks; DEMO_NODE_LOG=info shows act 1's node log on stderr.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -217,7 +218,7 @@ async function main(): Promise<void> {
     );
     const [row] = await waitFor("Bob to ask Alice for her UNLOCK", async () => {
       const rows = await paymentsOf(bobNode, withheld.hashlock);
-      return rows.length > 0 && rows[0].state !== "FORWARDED" && rows;
+      return rows.length > 0 && rows[0].state === "SETTLED_DOWNSTREAM" && rows;
     });
     const expiryIn = BigInt(row.expiryIn);
     const withheldIn = BigInt(row.amountIn);

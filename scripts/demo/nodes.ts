@@ -192,7 +192,6 @@ export interface PaymentRow {
   readonly expiryOut: string;
   readonly outgoingChannel: string | null;
   readonly outgoingSeq: string | null;
-  readonly via?: string;
 }
 
 /** The node's payments under `hashlock` (normally one). */
