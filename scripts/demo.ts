@@ -1,322 +1,327 @@
-// The main job end to end on the local defaults: a local Kafka broker (or KAFKA_BROKERS) and the in-process
-// chain. Deploys, opens channels, streams signed transfers (payments, an invoice, an HTLC, reordered and
-// repeated messages, bad input) into Kafka, runs a Parsec node that verifies, orders and commits them in
-// batched checkpoints, then a participant closes with an old state and the node's watchtower answers with
-// newer evidence and settles. Prints a summary; exits 1 if any check fails. Run with `npm run demo`.
+// `npm run demo`: Parsec end to end on a local Kafka broker (or KAFKA_BROKERS) and the in-process chain.
+// Act 1 (scripts/demo/ledger.ts): one node over six channels: signed transfers, an invoice, an HTLC,
+// reordered, repeated and malformed input, batched checkpoints, and a watchtower answering an old close.
+// Act 2 (this file, the story): a network of five parties and two mediating nodes (Bob's and Dave's, each
+// its own process): routed payments of 1, 2 and 3 hops; one failed back for lack of capacity; a mediator
+// killed (SIGKILL) mid-payment and restarted; an upstream that withholds its UNLOCK, so the mediator is
+// paid on-chain; then every channel closes and settles, and every party's payout is reconciled with what it
+// paid, received and earned. Prints a summary; exits 1 if any check fails. DEMO_KEEP=1 keeps the network
+// nodes' logs and disks; DEMO_NODE_LOG=info shows act 1's node log on stderr.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
-import hre from "hardhat";
-import { JsonRpcServer } from "hardhat/internal/hardhat-network/jsonrpc/server";
-import { Wallet, formatEther, hexlify, parseEther } from "ethers";
-import * as parsec from "../sdk";
-import { ParsecNode, createLogClient, channelKey, loadConfig, silentLogger } from "../relayer";
-import type { InRecord, LogClient } from "../relayer";
+import { formatEther, parseEther } from "ethers";
+import {
+  PaymentFailedError,
+  TransferKind,
+  codecs,
+  describePaymentError,
+  hashTransfer,
+  type Hash,
+  type PaymentEvent,
+  type PaymentResult,
+} from "../sdk";
+import { createLogClient, silentLogger } from "../relayer";
+import { resolveTopicNames } from "../relayer/src/config";
+import { channelKey } from "../relayer/src/kafka/topics";
+import { signerGroupId } from "../relayer/src/signer/signer";
+import { nativeSigner, type Hex } from "../sdk";
+import { kafkaPaymentLog } from "../tasks/lib/payment-kafka";
 import { ensureKafka } from "./kafka/launcher";
-import type { ParsecChannels } from "../typechain-types";
+import { Accounts } from "./demo/accounts";
+import { startChain } from "./demo/chain";
+import { runLedgerAct } from "./demo/ledger";
+import { PARTIES, openNetwork } from "./demo/network";
+import { MEDIATION_POLICY, MediatorNode, paymentsOf, type SharedTopics } from "./demo/nodes";
+import { closeAndSettle } from "./demo/reconcile";
+import { Checks, log, waitFor } from "./demo/report";
+import { Payee, Payer, loadGraph, type WalletContext } from "./demo/wallets";
 
-const { ethers } = hre;
-const CHANNELS = 6;
-const PAYMENTS_PER_CHANNEL = 60;
-const CHECKPOINT_EVERY = 20; // the paper's m: commit every m-th transfer of a payer
-const CHALLENGE_PERIOD = 3600;
-const STEP_TIMEOUT_MS = 60_000;
-
-const log = (line: string): void => void process.stderr.write(`[demo] ${line}\n`);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + STEP_TIMEOUT_MS;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
-
-/** A channel as its two participants see it: their keys and the ledger of both chains. */
-interface DemoChannel {
-  readonly wallets: readonly [Wallet, Wallet];
-  readonly signers: readonly [parsec.LocalSigner, parsec.LocalSigner];
-  readonly ledger: parsec.ChannelLedger;
-}
+/** Seconds past `e_in − m` at which the story looks again (the mediator must have registered by then). */
+const PAST_MARGIN_SECONDS = 5n;
 
 async function main(): Promise<void> {
-  const checks: [string, boolean][] = [];
+  const checks = new Checks();
   const brokers = await ensureKafka();
   log(`Kafka at ${brokers.join(",")}`);
-  const server = new JsonRpcServer({ hostname: "127.0.0.1", port: 0, provider: hre.network.provider });
-  const { port } = await server.listen();
-  const rpcUrl = `http://127.0.0.1:${port}`;
+  const chain = await startChain();
+  log(`ParsecChannels at ${chain.address} on chain ${chain.chainId}, served at ${chain.rpcUrl}`);
+  const summary: string[] = [`Parsec demo: Kafka at ${brokers.join(",")}, contract ${chain.address}`, ""];
 
-  const channels = (await (
-    await ethers.getContractFactory("ParsecChannels")
-  ).deploy()) as unknown as ParsecChannels;
-  const address = parsec.toAddress(await channels.getAddress());
-  const { chainId } = await ethers.provider.getNetwork();
-  const domain = parsec.parsecDomain(chainId, address);
-  log(`ParsecChannels at ${address} on chain ${chainId}, served at ${rpcUrl}`);
+  // The network's channels and nodes come first: the nodes start (separate processes, slow to come up)
+  // while act 1 runs on its own topics.
+  const net = await openNetwork(chain);
+  const { alice, bob, carol, dave, erin } = net.parties;
+  const { ab, bc, bd, de, ce } = net.channels;
+  log("network: five parties, channels Alice–Bob, Bob–Carol, Bob–Dave, Dave–Erin, Carol–Erin opened");
 
-  // The wallets' signing journal: a file, synced before each signature is released.
-  const journalPath = path.join(
-    fs.mkdtempSync(path.join(os.tmpdir(), "parsec-demo-wallets-")),
-    "journal.jsonl",
-  );
-  const journal = await parsec.fileJournal(journalPath);
-
-  // Open the channels: each opener deposits 2 ETH, the counterparty tops up 1 ETH.
-  const fund = (a: string) =>
-    hre.network.provider.send("hardhat_setBalance", [a, "0x" + parseEther("100").toString(16)]);
-  const opened: DemoChannel[] = [];
-  let openGas = 0n;
-  for (let i = 0; i < CHANNELS; i++) {
-    const wallets = [
-      new Wallet(hexlify(randomBytes(32)), ethers.provider),
-      new Wallet(hexlify(randomBytes(32)), ethers.provider),
-    ] as const;
-    for (const w of wallets) await fund(w.address);
-    const params: parsec.ChannelParams = {
-      participant0: parsec.toAddress(wallets[0].address),
-      participant1: parsec.toAddress(wallets[1].address),
-      asset: parsec.ZERO_ADDRESS,
-      challengePeriod: CHALLENGE_PERIOD,
-      nonce: BigInt(i + 1),
-    };
-    const tx = await channels
-      .connect(wallets[0])
-      .openEth(params.participant1, CHALLENGE_PERIOD, params.nonce, { value: parseEther("2") });
-    openGas += (await tx.wait())?.gasUsed ?? 0n;
-    const ledger = new parsec.ChannelLedger({
-      domain,
-      params,
-      deposit0: parseEther("2"),
-      deposit1: parseEther("1"),
-      verifySignature: "none",
-    });
-    await (
-      await channels.connect(wallets[1]).deposit(ledger.channelId, 1, { value: parseEther("1") })
-    ).wait();
-    // Each wallet persists every transfer before it releases the signature (protocol §10).
-    const signers = [
-      parsec.journaledTransferSigner(parsec.localSigner(wallets[0].privateKey as parsec.Hex), journal),
-      parsec.journaledTransferSigner(parsec.localSigner(wallets[1].privateKey as parsec.Hex), journal),
-    ] as const;
-    opened.push({ wallets, signers, ledger });
-  }
-  log(`opened ${CHANNELS} ETH channels`);
-
-  // The node: verifies and orders every transfer, co-signs checkpoints for the keys it holds (here all
-  // participants'), commits them in batches every m-th transfer, watches the contract, serves its state.
-  const prefix = `demo${Date.now().toString(36)}.`;
-  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "parsec-demo-"));
-  const submitter = Wallet.createRandom();
-  await fund(submitter.address);
-  const config = loadConfig({
-    env: {
-      PARSEC_SUBMITTER_KEY: submitter.privateKey,
-      PARSEC_SIGNER_KEYS: opened.flatMap((c) => c.wallets.map((w) => w.privateKey)).join(","),
-    },
-    overrides: {
-      nodeId: `${prefix}node`,
-      kafka: { brokers: [...brokers], groupId: `${prefix}nodes`, topicPrefix: prefix, partitions: 4 },
-      chain: { rpcUrl, channels: address, pollIntervalMs: 200 },
-      state: { dir: stateDir, flushIntervalMs: 200 },
-      commit: { everyM: CHECKPOINT_EVERY, checkpointTimeoutMs: 2000, batchMaxWaitMs: 300 },
-      http: { host: "127.0.0.1", port: 0 },
-    },
-  });
-  const node = await ParsecNode.start(config, { logger: silentLogger });
-  const client: LogClient = createLogClient({ brokers, clientId: `${prefix}demo`, logger: silentLogger });
-  const producer = await client.producer();
-  const topic = (name: keyof typeof parsec.DEFAULT_TOPICS) => prefix + parsec.DEFAULT_TOPICS[name];
-  log(`node started, HTTP API at ${node.url}`);
+  const prefix = `demonet${Date.now().toString(36)}.`;
+  const names = resolveTopicNames({ topicPrefix: prefix });
+  const shared: SharedTopics = {
+    transfers: names.transfers,
+    paymentMessages: names.paymentMessages,
+    channelGraph: names.channelGraph,
+  };
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "parsec-demo-net-"));
+  const setup = { chain, brokers, prefix, shared, workDir };
+  const bobNode = new MediatorNode("bob", bob.key, setup);
+  const daveNode = new MediatorNode("dave", dave.key, setup);
+  const nodes = [bobNode, daveNode];
+  for (const n of nodes) await chain.fund(n.submitter.address);
+  const client = createLogClient({ brokers, clientId: `${prefix}demo`, logger: silentLogger });
+  const paymentLog = kafkaPaymentLog({ client, topics: shared, domain: chain.domain });
+  const payees: Payee[] = [];
 
   try {
-    // Off-chain: payments both ways, an invoice paid by its buyer, an HTLC locked and unlocked.
-    const wires: { key: Buffer; value: Buffer }[] = [];
-    const send = async (c: DemoChannel, payer: 0 | 1, op: parsec.TransferOp) => {
-      const t = parsec.buildTransfer(c.ledger.state(payer), { channelId: c.ledger.channelId, payer }, op);
-      const signed = await parsec.signTransfer(c.signers[payer], domain, t);
-      c.ledger.apply(signed);
-      const wire = parsec
-        .codecs()
-        .transfer.encode(parsec.transferMessage(domain, signed, c.signers[payer].address));
-      wires.push({ key: channelKey(c.ledger.channelId), value: wire });
-    };
-    for (const c of opened) {
-      for (let i = 1; i <= PAYMENTS_PER_CHANNEL; i++) {
-        await send(c, 0, { kind: "PAY", amount: parseEther("0.001") + BigInt(i) });
-        if (i % 4 === 0) await send(c, 1, { kind: "PAY", amount: parseEther("0.002") });
-      }
-    }
-    const shop = opened[0];
-    const invoice = await parsec.signInvoice(
-      shop.signers[1],
-      domain,
-      parsec.createInvoice({
-        supplier: shop.ledger.params.participant1,
-        price: parseEther("0.05"),
-        currency: parsec.Currency.ETH,
-        invoiceType: 0,
-      }),
-    );
-    await send(shop, 0, { kind: "PAY", amount: invoice.invoice.price, invoiceId: invoice.invoiceId });
-    const preimage = hexlify(randomBytes(32)) as parsec.Hash;
-    const now = (await ethers.provider.getBlock("latest"))?.timestamp ?? 0;
-    const lock = {
-      amount: parseEther("0.03"),
-      expiry: BigInt(now + 86_400),
-      hashlock: parsec.hashlockOf(preimage),
-    };
-    await send(shop, 0, { kind: "LOCK", ...lock });
-    await send(shop, 0, { kind: "UNLOCK", lock });
-    const transfers = wires.length;
+    const started = Promise.all(nodes.map((n) => n.start()));
+    started.catch(() => undefined); // awaited below, after act 1
+    summary.push(...(await runLedgerAct(chain, brokers, checks)), "");
 
-    // The network is not perfect: swap 5% of neighbours, re-send 2%, and add input that must be refused.
-    for (let i = 0; i + 1 < wires.length; i += 20) [wires[i], wires[i + 1]] = [wires[i + 1], wires[i]];
-    const copies = wires.filter((_, i) => i % 50 === 7);
-    const bad = [
-      { key: channelKey(shop.ledger.channelId), value: randomBytes(64) },
-      { key: channelKey(shop.ledger.channelId), value: wires[3].value.subarray(0, 40) },
-    ];
-    await producer.send(topic("transfers"), [...wires, ...copies, ...bad]);
-    log(`produced ${transfers} transfers, ${copies.length} repeats and ${bad.length} malformed messages`);
-
-    const state = async (c: DemoChannel) => {
-      const res = await fetch(`${node.url}/channels/${c.ledger.channelId}`);
-      if (!res.ok) return undefined;
-      return (await res.json()) as {
-        payers: { seq: number }[];
-        onchain: { seq0: number; seq1: number; status: string };
-      };
-    };
-    await waitFor("the node to apply every transfer", async () => {
-      for (const c of opened) {
-        const s = await state(c);
-        if (!s || s.payers[0].seq !== c.ledger.state(0).seq || s.payers[1].seq !== c.ledger.state(1).seq)
-          return undefined;
-      }
-      return true;
-    });
-    // A payer's on-chain seq is its checkpoint's or its proven head's, whichever is higher (protocol §1).
-    const onchainSeqs = async (c: DemoChannel) =>
-      parsec.onchainSeqs(
-        parsec.onchainStateOf(
-          await channels.channelState(c.ledger.channelId),
-          await channels.provenHeadsOf(c.ledger.channelId),
-        ),
-      );
-    await waitFor("every channel's newest state on-chain", async () => {
-      for (const c of opened) {
-        const { seq0, seq1 } = await onchainSeqs(c);
-        if (seq0 !== c.ledger.state(0).seq || seq1 !== c.ledger.state(1).seq) return undefined;
-      }
-      return true;
-    });
-    checks.push(["the node applied every transfer exactly once, in chain order", true]);
-    log("every channel's newest state is on-chain");
-
-    // A dishonest close: P1 of the last channel pays 10 more times, then closes before the node commits.
-    const cheat = opened[opened.length - 1];
-    const before = wires.length;
-    for (let i = 0; i < 10; i++) await send(cheat, 1, { kind: "PAY", amount: parseEther("0.01") });
-    await producer.send(topic("transfers"), wires.slice(before));
-    await waitFor("the node to see the new payments", async () =>
-      (await state(cheat))?.payers[1].seq === cheat.ledger.state(1).seq ? true : undefined,
-    );
-    await (await channels.connect(cheat.wallets[1]).close(cheat.ledger.params)).wait();
-    log("P1 of one channel closed with an older on-chain state");
-    await waitFor("the watchtower's newer evidence", async () =>
-      (await onchainSeqs(cheat)).seq1 === cheat.ledger.state(1).seq ? true : undefined,
-    );
-    await ethers.provider.send("evm_increaseTime", [CHALLENGE_PERIOD + 1]);
-    await ethers.provider.send("evm_mine", []);
-    const payouts = await waitFor("the watchtower to settle", async () => {
-      const logs = await channels.queryFilter(channels.filters.ChannelSettled(cheat.ledger.channelId));
-      return logs.length ? logs[0].args : undefined;
-    });
-    const expected = cheat.ledger.settlement();
-    checks.push([
-      "the newer state won the dispute: payouts equal the settlement of the newest heads",
-      payouts.payout0 === expected.payout0 && payouts.payout1 === expected.payout1,
+    // ---- Act 2: the network ----
+    await started;
+    await chain.syncClock();
+    log(`network: Bob's node at ${bobNode.url}, Dave's at ${daveNode.url} (separate processes)`);
+    const ctx: WalletContext = { chain, net, log: paymentLog, client, topics: shared };
+    const carolPayee = new Payee(carol, [bc], ctx);
+    const erinPayee = new Payee(erin, [de, ce], ctx);
+    payees.push(carolPayee, erinPayee);
+    // Each node announces the directions it forwards in: Bob towards Alice, Carol and Dave; Dave
+    // towards Bob and Erin. Alice reads them once: her view of Bob–Carol goes stale, as views do.
+    const aliceGraph = await loadGraph(ctx, alice, ab, [
+      { channel: ab, direction: 1 },
+      { channel: bc, direction: 0 },
+      { channel: bd, direction: 0 },
+      { channel: bd, direction: 1 },
+      { channel: de, direction: 0 },
     ]);
+    const alicePays = new Payer(alice, ab, aliceGraph, ctx);
+    const carolPays = new Payer(carol, ce, await loadGraph(ctx, carol, ce, []), ctx);
+    const accounts = new Accounts(net);
 
-    // What the node did, from its own topics.
-    const readAll = async (name: keyof typeof parsec.DEFAULT_TOPICS): Promise<InRecord[]> => {
-      const out: InRecord[] = [];
-      for (const [p, end] of await client.endOffsets(topic(name)))
-        await client.readPartition(topic(name), p, 0, end, (rs) => out.push(...rs));
-      return out;
-    };
-    const deadLetters = (await readAll("deadLetter")).map((r) =>
-      parsec.codecs().deadLetter.decode(r.value as Buffer),
-    );
-    const events = (await readAll("settlements")).map((r) =>
-      parsec.codecs().settlement.decode(r.value as Buffer),
-    );
-    const confirmed = events.filter((e) => e.status === "CONFIRMED");
-    const txs = new Map<string, { action: string; gas: number }>();
-    for (const e of confirmed) if (e.txHash) txs.set(e.txHash, { action: e.action, gas: e.gasUsed ?? 0 });
-    const reasons = new Map<string, number>();
-    for (const d of deadLetters) reasons.set(d.reasonCode, (reasons.get(d.reasonCode) ?? 0) + 1);
-    checks.push([
-      "every repeat and malformed message went to the dead-letter topic",
-      deadLetters.length === copies.length + bad.length,
-    ]);
-
-    const byAction = new Map<string, { txs: number; gas: number; entries: number }>();
-    for (const e of confirmed) {
-      const a = byAction.get(e.action) ?? { txs: 0, gas: 0, entries: 0 };
-      a.entries++;
-      byAction.set(e.action, a);
-    }
-    for (const { action, gas } of txs.values()) {
-      const a = byAction.get(action);
-      if (a) {
-        a.txs++;
-        a.gas += gas;
+    /** One payment: books it if it settles, adds its line to the table; returns the result or error. */
+    const payment = async (
+      label: string,
+      payer: Payer,
+      payee: Payee,
+      amount: bigint,
+      invoice?: string,
+    ): Promise<PaymentResult | Error> => {
+      const text = invoice ?? (await payee.invoice(amount)).text;
+      const events: PaymentEvent[] = [];
+      const started = Date.now();
+      try {
+        const result = await payer.pay(text, events);
+        const ms = Date.now() - started;
+        checks.add(
+          `${label}: every hop's amount carries exactly the mediators' policy fees`,
+          accounts.settled(result.route, amount),
+        );
+        accounts.line({
+          label,
+          hops: result.route.hops.length,
+          amount,
+          fee: result.fee,
+          ms,
+          outcome: "settled",
+        });
+        log(`${label}: settled in ${ms} ms, ${result.route.hops.length} hop(s), fee ${result.fee} wei`);
+        return result;
+      } catch (e) {
+        const ms = Date.now() - started;
+        const attempt = events.find((x) => x.kind === "attempt");
+        const hops = attempt?.kind === "attempt" ? attempt.route.hops.length : 0;
+        const fee = attempt?.kind === "attempt" ? attempt.fee : 0n;
+        const name = e instanceof PaymentFailedError ? e.failureName : String(e);
+        accounts.line({ label, hops, amount, fee, ms, outcome: `failed: ${name}` });
+        log(`${label}: ${describePaymentError(e)}`);
+        return e instanceof Error ? e : new Error(String(e));
       }
-    }
+    };
 
-    console.log("Parsec demo: Kafka + Parsec node + in-process chain\n");
-    console.log(`  brokers ${brokers.join(",")}, contract ${address}, node ${node.url}`);
-    console.log(
-      `  channels opened: ${CHANNELS} (${openGas / BigInt(CHANNELS)} gas each to open with a deposit)`,
+    // 1, 2 and 3 hops.
+    const direct = await payment("Carol → Erin", carolPays, erinPayee, parseEther("0.002"));
+    const twoHops = await payment("Alice → Bob → Carol", alicePays, carolPayee, parseEther("0.004"));
+    const threeHops = await payment("Alice → Bob → Dave → Erin", alicePays, erinPayee, parseEther("0.003"));
+    checks.add(
+      "routed payments of 1, 2 and 3 hops settled over the network",
+      [direct, twoHops, threeHops].every((r, i) => !(r instanceof Error) && r.route.hops.length === i + 1),
     );
-    console.log(
-      `  transfers streamed: ${transfers + 10} signed, plus ${copies.length} repeats and ${bad.length} malformed messages`,
+
+    // Bob can forward only 0.006 to Carol now; Alice's graph still says 0.01.
+    const tooBig = await payment(
+      "Alice → Carol, beyond Bob's side",
+      alicePays,
+      carolPayee,
+      parseEther("0.008"),
     );
-    console.log(`  dead-lettered: ${[...reasons].map(([r, n]) => `${n} ${r}`).join(", ")}`);
-    console.log("  on-chain work by the node:");
-    for (const [action, a] of byAction) {
-      console.log(
-        `    ${action.padEnd(18)} ${String(a.entries).padStart(4)} channel commits in ${a.txs} tx(s), ${a.gas.toLocaleString("en")} gas`,
+    checks.add(
+      "a payment beyond Bob–Carol's capacity failed back from Bob (hop 2, InsufficientCapacity)",
+      tooBig instanceof PaymentFailedError &&
+        tooBig.hop === 1 &&
+        tooBig.channelId === bc.id &&
+        tooBig.failureName === "InsufficientCapacity",
+    );
+
+    // Dave is killed once he has journaled his forward, while Erin's answer is held; restarted on the same
+    // disk, he must carry on the one payment: one LOCK to Erin, settled once.
+    erinPayee.gate.hold();
+    const killed = await erinPayee.invoice(parseEther("0.002"));
+    const inFlight = payment(
+      "Alice → … → Erin, Dave killed",
+      alicePays,
+      erinPayee,
+      parseEther("0.002"),
+      killed.text,
+    );
+    await waitFor(
+      "Dave's node to journal the forward",
+      async () => (await paymentsOf(daveNode, killed.hashlock)).some((r) => r.state === "FORWARDED"),
+      60_000,
+      20,
+    );
+    await daveNode.kill();
+    log("network: Dave's node killed with SIGKILL mid-payment (forward journaled, Erin not answered yet)");
+    await daveNode.start();
+    log(`network: Dave's node restarted on the same disk at ${daveNode.url}`);
+    erinPayee.gate.release();
+    const afterKill = await inFlight;
+    const daveRows = await waitFor("Dave's node to record the payment settled", async () => {
+      const rows = await paymentsOf(daveNode, killed.hashlock);
+      return rows.every((r) => r.state === "SETTLED_UPSTREAM") && rows.length > 0 && rows;
+    });
+    const locksToErin = new Set<string>();
+    for (const [p, end] of await client.endOffsets(shared.transfers)) {
+      await client.readPartition(shared.transfers, p, 0, end, (records) => {
+        for (const r of records) {
+          if (!r.value || !r.key?.equals(channelKey(de.id))) continue;
+          const t = codecs().transfer.decode(r.value as Buffer).transfer;
+          if (t.kind === TransferKind.Lock && t.hashlock.toLowerCase() === killed.hashlock.toLowerCase())
+            locksToErin.add(`${t.seq}/${hashTransfer(t)}`);
+        }
+      });
+    }
+    checks.add(
+      "the mediator killed mid-payment and restarted completed it exactly once (one LOCK to Erin, one record)",
+      !(afterKill instanceof Error) && daveRows.length === 1 && locksToErin.size === 1,
+    );
+
+    // Alice takes the secret and keeps her UNLOCK: Bob has paid Carol, so he registers the secret on-chain
+    // before Alice's lock expires and is paid from the lock's pot at settlement.
+    alicePays.withholdUnlocks = true;
+    const withheld = await carolPayee.invoice(parseEther("0.001"));
+    const cheated = await payment(
+      "Alice → Bob → Carol, UNLOCK withheld",
+      alicePays,
+      carolPayee,
+      parseEther("0.001"),
+      withheld.text,
+    );
+    const [row] = await waitFor("Bob to ask Alice for her UNLOCK", async () => {
+      const rows = await paymentsOf(bobNode, withheld.hashlock);
+      return rows.length > 0 && rows[0].state === "SETTLED_DOWNSTREAM" && rows;
+    });
+    const expiryIn = BigInt(row.expiryIn);
+    const withheldIn = BigInt(row.amountIn);
+    log(
+      `network: Alice withholds her UNLOCK; moving the chain to e_in − m (${expiryIn} − ${MEDIATION_POLICY.minConfirmationMarginSeconds})`,
+    );
+    await chain.travelTo(
+      expiryIn - BigInt(MEDIATION_POLICY.minConfirmationMarginSeconds) + PAST_MARGIN_SECONDS,
+    );
+    const registeredAt = await waitFor("Bob's node to register the secret on-chain", async () => {
+      const at = await chain.channels.secretRevealedAt(withheld.hashlock as Hash);
+      return at > 0n && at;
+    });
+    await waitFor("Bob's node to count the payment settled upstream", async () =>
+      (await paymentsOf(bobNode, withheld.hashlock)).some((r) => r.state === "SETTLED_UPSTREAM"),
+    );
+    checks.add(
+      "Alice withheld her UNLOCK; Bob registered the secret on-chain before her lock expired",
+      !(cheated instanceof Error) && alicePays.withheld === 1 && registeredAt <= expiryIn,
+    );
+
+    // What the nodes say they earned, against the book (before the records age out).
+    for (const [node, name] of [
+      [bobNode, "bob"],
+      [daveNode, "dave"],
+    ] as const) {
+      const { payments } = await node.get<{ payments: { state: string; fee: string }[] }>("/payments");
+      const fees = payments
+        .filter((p) => p.state === "SETTLED_UPSTREAM")
+        .reduce((a, p) => a + BigInt(p.fee), 0n);
+      checks.add(
+        `${name}'s node reports the fees the book expects (${fees} wei)`,
+        fees === (accounts.earned.get(name) ?? 0n),
       );
     }
-    console.log(
-      `  dispute: P1 closed at an old state; the watchtower proved seq ${cheat.ledger.state(1).seq} and settled`,
+
+    // The end: everyone closes, the watchtowers settle, and the payouts are reconciled with the book.
+    const outcome = await closeAndSettle(
+      chain,
+      net,
+      { ab: "alice", bc: "carol", bd: "dave", de: "erin", ce: "erin" },
+      bobNode,
     );
-    console.log(`    payout P0 ${formatEther(payouts.payout0)} ETH, P1 ${formatEther(payouts.payout1)} ETH`);
-    console.log("  checks:");
-    for (const [what, ok] of checks) console.log(`    ${ok ? "ok  " : "FAIL"} ${what}`);
-    if (!process.env.KAFKA_BROKERS)
-      console.log("\n  The local broker keeps running for the next run; `npm run kafka:stop` stops it.");
-    if (checks.some(([, ok]) => !ok)) process.exitCode = 1;
+    checks.add(
+      `the only pot paid to a payee is Alice's withheld lock, to Bob (${formatEther(withheldIn)} ETH)`,
+      outcome.potsToPayee === withheldIn,
+    );
+    const rows: string[] = [];
+    for (const name of PARTIES) {
+      const change = (outcome.paid.get(name) ?? 0n) - (outcome.deposited.get(name) ?? 0n);
+      const expected = accounts.expected(name);
+      checks.add(
+        `${name}'s payout is deposits ${expected < 0n ? "−" : "+"} ${formatEther(expected < 0n ? -expected : expected)} ETH`,
+        change === expected,
+      );
+      rows.push(
+        `    ${name.padEnd(6)} ${formatEther(outcome.deposited.get(name) ?? 0n).padStart(8)} ${formatEther(outcome.paid.get(name) ?? 0n).padStart(22)} ${formatEther(change).padStart(22)} ${formatEther(expected).padStart(22)}`,
+      );
+    }
+    checks.add(
+      `nothing was lost: payouts and resolved pots (${formatEther(outcome.totalOut)} ETH) equal the deposits`,
+      outcome.totalOut === outcome.totalIn,
+    );
+
+    summary.push(
+      "Act 2: a network of five parties and two mediating nodes (separate processes)",
+      `  nodes: Bob ${bobNode.url}, Dave ${daveNode.url} (restarted ${daveNode.starts - 1}×); fee ${MEDIATION_POLICY.feeBase} wei + ${MEDIATION_POLICY.feePpm} ppm`,
+      "  payments:",
+      ...accounts.table(),
+      `  settlement: ${formatEther(outcome.pots)} ETH in lock pots (${formatEther(outcome.potsToPayee)} to payees, ${formatEther(outcome.potsToPayer)} back to payers)`,
+      "  reconciliation (ETH):",
+      `    ${"party".padEnd(6)} ${"deposit".padStart(8)} ${"paid out".padStart(22)} ${"change".padStart(22)} ${"expected".padStart(22)}`,
+      ...rows,
+    );
   } finally {
-    await node.stop();
-    await producer.close().catch(() => undefined);
+    for (const p of payees) p.stop();
+    await Promise.all(nodes.map((n) => n.stop()));
+    await paymentLog.close();
+    const own = nodes.flatMap((n) => Object.values(resolveTopicNames({ topicPrefix: n.topicPrefix })));
+    await client.deleteTopics([...new Set([...Object.values(shared), ...own])]).catch(() => undefined);
     await client
-      .deleteTopics(
-        Object.keys(parsec.DEFAULT_TOPICS).map((k) => topic(k as keyof typeof parsec.DEFAULT_TOPICS)),
+      .deleteGroups(
+        nodes.flatMap((n) => [
+          n.groupId,
+          signerGroupId(
+            n.groupId,
+            new Map([[nativeSigner(n.key as Hex).address.toLowerCase(), nativeSigner(n.key as Hex)]]),
+          ),
+        ]),
       )
       .catch(() => undefined);
-    await client.deleteGroups([`${prefix}nodes`]).catch(() => undefined);
     await client.close().catch(() => undefined);
-    await server.close().catch(() => undefined);
-    fs.rmSync(stateDir, { recursive: true, force: true });
+    await chain.close();
+    if (!process.env.DEMO_KEEP) fs.rmSync(workDir, { recursive: true, force: true });
+    else log(`node logs kept in ${workDir}`);
   }
+
+  console.log(summary.join("\n"));
+  console.log("\n  checks:");
+  for (const line of checks.lines()) console.log(line);
+  if (!process.env.KAFKA_BROKERS)
+    console.log("\n  The local broker keeps running for the next run; `npm run kafka:stop` stops it.");
+  if (checks.failed) process.exitCode = 1;
 }
 
 // kafkajs can keep an idle broker socket open after every client has disconnected; the demo is done, so
