@@ -227,6 +227,7 @@ describe("relayer: chain reorganisations", function () {
     await mine(k);
     await r.sync();
     expect(r.secretRevealedAt(hashlock)).to.equal(BigInt(at.timestamp));
+    expect(r.revealedSecret(hashlock)).to.deep.equal({ secret, at: BigInt(at.timestamp) });
     expect(r.secretRevealedAt(hashlock.toUpperCase().replace("0X", "0x") as Hash)).to.equal(
       BigInt(at.timestamp),
     );

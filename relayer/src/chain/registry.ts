@@ -60,6 +60,13 @@ export interface OnchainChannel extends OnchainChannelView {
 
 export type CommitHow = "checkpoint" | "head" | "chain";
 
+/** A secret registered on-chain (`SecretRevealed`), as the confirmed index holds it. */
+export interface OnchainReveal {
+  readonly secret: Hash;
+  /** Its block's timestamp: the contract's `secretRevealedAt(hashlock)`. */
+  readonly at: bigint;
+}
+
 export type ChainEvent =
   | { readonly type: "opened"; readonly channel: OnchainChannel }
   | { readonly type: "deposit"; readonly channel: OnchainChannel }
@@ -173,12 +180,12 @@ class IndexState {
   readonly channels = new Map<Hash, OnchainChannel>();
   readonly participants = new Map<string, Set<Hash>>();
   /**
-   * `SecretRevealed`: when each hashlock's secret was first registered (its block's timestamp, as the
-   * contract's `secretRevealedAt`). One entry per registered secret, never pruned: a reveal decides the
-   * CANCEL of any lock under its hashlock expiring at or after it, whenever that lock was made. About 150
-   * bytes an entry, and each costs its registrant a transaction's gas (a million, ~45 G gas, ~150 MB).
+   * `SecretRevealed`: each hashlock's secret and when it was first registered (its block's timestamp, as
+   * the contract's `secretRevealedAt`). One entry per registered secret, never pruned: a reveal decides
+   * the CANCEL of any lock under its hashlock expiring at or after it, whenever that lock was made. About
+   * 250 bytes an entry, and each costs its registrant gas (a million entries: ~25 G gas, ~250 MB).
    */
-  readonly reveals = new Map<Hash, bigint>();
+  readonly reveals = new Map<Hash, OnchainReveal>();
   /** Timestamp of block `cursor` (0 before the first block is read). */
   cursorTimestamp = 0;
   readonly history: BlockHistory<Undo>;
@@ -320,6 +327,11 @@ export class ChainRegistry {
    * holds it; undefined when no confirmed block registered it.
    */
   secretRevealedAt(hashlock: Hash): bigint | undefined {
+    return this.state.reveals.get(hashlock.toLowerCase() as Hash)?.at;
+  }
+
+  /** The secret of `hashlock` and when it was registered, as the confirmed index holds it. */
+  revealedSecret(hashlock: Hash): OnchainReveal | undefined {
     return this.state.reveals.get(hashlock.toLowerCase() as Hash);
   }
 
@@ -564,7 +576,10 @@ export class ChainRegistry {
       const hashlock = String(a.hashlock).toLowerCase() as Hash;
       // The contract records only the first registration; so does the index.
       if (!state.reveals.has(hashlock)) {
-        state.reveals.set(hashlock, BigInt(timestamp));
+        state.reveals.set(hashlock, {
+          secret: String(a.secret).toLowerCase() as Hash,
+          at: BigInt(timestamp),
+        });
         state.history.note(log.blockNumber, { hashlock });
       }
       return null;
