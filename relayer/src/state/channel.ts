@@ -342,10 +342,43 @@ export class ChannelState {
   }
 
   /**
+   * The first of payer's held transfers after `fromSeq` that the contract would refuse: a CANCEL whose
+   * message carries no payee consent and that `plainCounts` (the chain's view: expiry passed, secret not
+   * revealed by it) rejects. Null when every one counts (or its bytes are gone).
+   */
+  firstRefusedCancel(
+    payer: PayerIndex,
+    fromSeq: number,
+    plainCounts: (cancel: Transfer) => boolean,
+  ): number | null {
+    for (const e of this.payers[payer].history) {
+      if (e.seq <= fromSeq) continue;
+      const wire = this.wireOf(e);
+      if (!wire) return null;
+      const t = decodeVerifiedTransfer(wire).transfer;
+      if (t.kind !== TransferKind.Cancel) continue;
+      let consented = false;
+      try {
+        consented = carriedConsent(wire, t, e.hash ?? hashTransfer(t)) !== null;
+      } catch {
+        consented = false;
+      }
+      if (!consented && !plainCounts(t)) return e.seq;
+    }
+    return null;
+  }
+
+  /**
    * The SDK ledger of what the node holds (for proofs and evidence); decodes the held transfers. The
    * payee consents carried by held CANCELs go into the ledger, so a dispute carries them on-chain.
+   * `upTo` leaves out each payer's transfers after that seq (evidence the contract would refuse).
    */
-  toLedger(domain: Domain, params: ChannelParams, deposits: readonly [bigint, bigint]): ChannelLedger {
+  toLedger(
+    domain: Domain,
+    params: ChannelParams,
+    deposits: readonly [bigint, bigint],
+    upTo?: readonly [number, number],
+  ): ChannelLedger {
     const ledger = new ChannelLedger({
       domain,
       params,
@@ -364,6 +397,7 @@ export class ChannelState {
       }
       for (; i < entries.length; i++) {
         const e = entries[i];
+        if (upTo && e.seq > upTo[payer]) break;
         const wire = this.wireOf(e);
         if (!wire) throw new MalformedError(`the node holds no bytes of payer ${payer}'s transfer ${e.seq}`);
         const transfer = decodeVerifiedTransfer(wire).transfer;
