@@ -423,11 +423,11 @@ describe("relayer: the mediator's safety rule against adversarial neighbours", f
 
   /**
    * Carol never shows the secret to Bob. At e − 5 s she front-runs in one block (automine off, her
-   * transactions in this order): `close` of Bob–Carol, a head proof of Bob's LOCK (the state before his
-   * CANCEL) and `registerSecrets`. Bob learns nothing off-chain, so after e he signs a plain CANCEL,
-   * which cannot count on-chain (the secret was registered by e): Carol is paid `a` from the lock pot. The
-   * shared registry makes Alice's lock claimable too (revealed by e ≤ e_in), and Bob must never consent
-   * to release it.
+   * transactions in this order): `close` of Bob–Carol, a head proof of Bob's LOCK and `registerSecrets`.
+   * Bob learns nothing off-chain, but his node indexes the registry's `SecretRevealed`: it logs the secret
+   * as revealed at e − 5 s, never signs a CANCEL of the lock (it could not count on-chain), UNLOCKs it (owed:
+   * Carol is paid `a` either way) and shows the secret to Alice asking for her UNLOCK. The shared registry
+   * makes Alice's lock claimable (revealed by e ≤ e_in), and Bob must never consent to release it.
    */
   const carolFrontRuns = async (route: Route, p: Payment, failFirst = false): Promise<void> => {
     const lock = await route.bobsLock(p.hashlock);
@@ -467,16 +467,18 @@ describe("relayer: the mediator's safety rule against adversarial neighbours", f
     }
     expect(await revealedAt(route, p.hashlock)).to.equal(p.expiryOut - 5n);
     expect((await route.h.onchain(route.bc.id)).seq0).to.equal(1);
-    // After e Bob, who never saw the secret, cancels his lock and fails the payment upstream.
+    // After e Bob, who never saw the secret off-chain, has it from the chain: he UNLOCKs and asks Alice.
     await travelTo(p.expiryOut + 10n);
     await route.nodeSees(p.expiryOut + 10n);
-    await waitFor(
-      "Bob's plain CANCEL to Carol after e",
-      () => route.bobOnBc()?.locks.some((l) => l.hashlock === p.hashlock) === false,
-      60_000,
+    await waitFor("Bob's UNLOCK to Carol", () => route.bobOnBc()?.paidTotal === p.amount, 60_000);
+    await waitFor("Bob shows Alice the secret", async () =>
+      (await route.bobToAlice(p.hashlock)).some((m) => m.kind === "SECRET" && m.secret === p.secret),
     );
-    await waitFor("Bob fails Alice's lock back", async () =>
-      (await route.bobToAlice(p.hashlock)).some((m) => m.kind === "FAIL"),
+    expect(await route.bobsTransfers(p.hashlock, TransferKind.Cancel)).to.deep.equal([]);
+    await waitFor(
+      "the incoming lock settled through the registry",
+      () => route.record(p.hashlock)?.state === "SETTLED_UPSTREAM",
+      60_000,
     );
   };
 
@@ -497,9 +499,44 @@ describe("relayer: the mediator's safety rule against adversarial neighbours", f
     await r.lockToCarol(p);
     await carolFrontRuns(r, p, true);
     await sleep(2_000); // a consent would be on the topic by now
-    expect((await r.bobToAlice(p.hashlock)).map((m) => m.kind)).to.deep.equal(["FAIL"]);
+    expect((await r.bobToAlice(p.hashlock)).map((m) => m.kind)).to.deep.equal(["FAIL", "SECRET"]);
     await r.closeBy(r.ab, r.alice);
     await r.evidenceOnChain(r.ab);
+    const gained = await r.settleAll((await chainNow()) + 3_700n);
+    expect(gained).to.equal(2n * DEPOSIT + fee(p.amount));
+  });
+
+  it("Carol front-runs at e − 5 s; after e_in Alice sends a plain CANCEL of her lock and closes Alice–Bob at seq 0: the node dead-letters the CANCEL, its evidence lands and Bob nets exactly his fee", async () => {
+    r = await Route.create();
+    const p = await r.aliceLocks(parseEther("0.009"));
+    await r.lockToCarol(p);
+    await carolFrontRuns(r, p);
+    // After e_in Alice takes her lock back on her own (signed with her key, no consent), as if Bob had failed.
+    await travelTo(p.expiryIn + 10n);
+    await r.nodeSees(p.expiryIn + 10n);
+    const { transfer: cancel } = r.ab.next(0, {
+      kind: "CANCEL",
+      lock: { amount: p.amountIn, expiry: p.expiryIn, hashlock: p.hashlock },
+    });
+    await r.h.produce([r.ab.record(r.ab.encode(cancel))]);
+    const dl = await waitFor(
+      "Alice's CANCEL dead-lettered",
+      async () =>
+        (await r!.h.deadLetters()).find(
+          (l) => l.channelId === r!.ab.id && l.reasonCode === "CancelNotAllowed",
+        ),
+      60_000,
+    );
+    expect(dl.reasonText).to.include("CancelNotAllowed");
+    expect(dl.reasonText).to.include(`registered on-chain at ${p.expiryOut - 5n}`);
+    expect(dl.reasonText).to.include(`expiry ${p.expiryIn}`);
+    expect(r.aliceOnAb()?.seq).to.equal(1);
+    expect(r.aliceOnAb()?.locks.map((l) => l.hashlock)).to.deep.equal([p.hashlock]);
+    expect((await r.bobToAlice(p.hashlock)).map((m) => m.kind)).to.not.include("CONSENT");
+    // Alice closes at seq 0 (the contract holds nothing of her chain): Bob's watchtower brings her LOCK.
+    await r.closeBy(r.ab, r.alice);
+    await r.evidenceOnChain(r.ab);
+    expect((await r.h.onchain(r.ab.id)).seq0).to.equal(1);
     const gained = await r.settleAll((await chainNow()) + 3_700n);
     expect(gained).to.equal(2n * DEPOSIT + fee(p.amount));
   });

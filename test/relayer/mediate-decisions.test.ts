@@ -221,7 +221,12 @@ describe("relayer unit: mediation decisions", () => {
   });
 
   describe("decideNext per state", () => {
-    const view: MediationView = { policy: POLICY, outgoingChannel: CHANNEL, chainSeenThrough: T0 };
+    const view: MediationView = {
+      policy: POLICY,
+      outgoingChannel: CHANNEL,
+      chainSeenThrough: T0,
+      secretRevealedAt: null,
+    };
     const received = startPayment({
       type: "RECEIVED",
       incoming: INCOMING,
@@ -363,7 +368,12 @@ describe("relayer unit: mediation decisions", () => {
     });
 
     it("a consent upstream after a plain outgoing CANCEL waits for the registry check; after a consented one it does not", () => {
-      const v: MediationView = { policy: POLICY, outgoingChannel: null, chainSeenThrough: T0 + 5n };
+      const v: MediationView = {
+        policy: POLICY,
+        outgoingChannel: null,
+        chainSeenThrough: T0 + 5n,
+        secretRevealedAt: null,
+      };
       const early = applyEvent(failed, { type: "FAILURE_SENT", at: T0 + 5n });
       const plain = applyEvent(early, { type: "OUTGOING_CANCELLED", at: T0 + 6n });
       const consented = applyEvent(early, { type: "OUTGOING_CANCELLED", at: T0 + 6n, consented: true });
@@ -371,6 +381,93 @@ describe("relayer unit: mediation decisions", () => {
       expect(decideNext(consented, v, T0 + 6n)).to.deep.equal({
         kind: "consentUpstream",
         checkRegistry: false,
+      });
+    });
+
+    describe("a secret registered on-chain (the confirmed index) by the outgoing expiry", () => {
+      const after = OUT_EXPIRY + 10n;
+      const seen = (at: bigint | null, through = after): MediationView => ({
+        ...view,
+        chainSeenThrough: through,
+        secretRevealedAt: at,
+      });
+      const cases: [string, ForwardedPayment, MediationView, bigint, string][] = [
+        ["FORWARDED, revealed at e − 5", delivered, seen(OUT_EXPIRY - 5n), after, "wait"],
+        ["FORWARDED, revealed at e", delivered, seen(OUT_EXPIRY), after, "wait"],
+        [
+          "FORWARDED, revealed at e + 1 (too late)",
+          delivered,
+          seen(OUT_EXPIRY + 1n),
+          after,
+          "cancelOutgoing",
+        ],
+        ["FORWARDED, not revealed", delivered, seen(null), after, "cancelOutgoing"],
+        ["FORWARDED, head past e but the index not", delivered, seen(null, OUT_EXPIRY), after, "wait"],
+        [
+          "FAILED_DOWNSTREAM (lock pending, failure sent), revealed at e − 5",
+          applyEvent(failed, { type: "FAILURE_SENT", at: T0 + 31n }),
+          seen(OUT_EXPIRY - 5n),
+          after,
+          "wait",
+        ],
+        [
+          "FAILED_DOWNSTREAM (lock pending, failure sent), head past e but the index not",
+          applyEvent(failed, { type: "FAILURE_SENT", at: T0 + 31n }),
+          seen(null, OUT_EXPIRY),
+          after,
+          "wait",
+        ],
+        [
+          "FAILED_DOWNSTREAM (lock pending, failure sent), the index past e, not revealed",
+          applyEvent(failed, { type: "FAILURE_SENT", at: T0 + 31n }),
+          seen(null),
+          after,
+          "cancelOutgoing",
+        ],
+        [
+          "FAILED_DOWNSTREAM (lock pending), revealed at e − 5",
+          failed,
+          seen(OUT_EXPIRY - 5n),
+          after,
+          "failUpstream",
+        ],
+      ];
+      for (const [name, p, v, now, kind] of cases) {
+        it(`${name} → ${kind}`, () => {
+          expect(decideNext(p, v, now).kind).to.equal(kind);
+        });
+      }
+
+      it("the node logs the reveal before acting: from FORWARDED it owes the UNLOCK and asks upstream", () => {
+        const learnt = applyEvent(delivered, {
+          type: "SECRET_REVEALED",
+          secret: SECRET,
+          at: OUT_EXPIRY - 5n,
+        });
+        expect(learnt).to.deep.include({ state: "SETTLED_DOWNSTREAM", downstream: "unlockDue" });
+        const v = seen(OUT_EXPIRY - 5n);
+        expect(decideNext(learnt, v, after)).to.deep.include({ kind: "unlockOutgoing", secret: SECRET });
+        const paid = applyEvent(learnt, { type: "OUTGOING_UNLOCKED", at: after });
+        expect(decideNext(paid, v, after)).to.deep.equal({ kind: "requestUpstreamUnlock", secret: SECRET });
+        // At the register time it does not register again: the registry has it by the incoming expiry.
+        const asked = applyEvent(paid, { type: "UNLOCK_REQUESTED", at: after });
+        expect(decideNext(asked, v, registerAt).kind).to.equal("wait");
+        expect(decideNext(asked, seen(null), registerAt).kind).to.equal("registerSecret");
+        const settled = applyEvent(asked, {
+          type: "SECRET_REGISTERED",
+          revealedAt: OUT_EXPIRY - 5n,
+          at: after,
+        });
+        expect(settled).to.deep.include({ state: "SETTLED_UPSTREAM", via: "onchain" });
+      });
+
+      it("no consent upstream after a plain outgoing CANCEL that the reveal voids", () => {
+        const sent = applyEvent(failed, { type: "FAILURE_SENT", at: T0 + 31n });
+        const plain = applyEvent(sent, { type: "OUTGOING_CANCELLED", at: after });
+        expect(decideNext(plain, seen(OUT_EXPIRY - 5n), after).kind).to.equal("wait");
+        expect(decideNext(plain, seen(null), after).kind).to.equal("consentUpstream");
+        const consented = applyEvent(sent, { type: "OUTGOING_CANCELLED", at: T0 + 32n, consented: true });
+        expect(decideNext(consented, seen(OUT_EXPIRY - 5n), after).kind).to.equal("consentUpstream");
       });
     });
 
@@ -439,7 +536,12 @@ describe("relayer unit: mediation decisions", () => {
       for (let n = 2; n <= log.length; n++) {
         const q = replay(log.slice(0, n)) as ForwardedPayment;
         for (const now of [T0, OUT_EXPIRY, INCOMING.expiry]) {
-          const view = { policy: POLICY, outgoingChannel: CHANNEL, chainSeenThrough: now };
+          const view = {
+            policy: POLICY,
+            outgoingChannel: CHANNEL,
+            chainSeenThrough: now,
+            secretRevealedAt: null,
+          };
           expect(decideNext(q, view, now).kind).to.not.equal("forward");
         }
       }
@@ -461,6 +563,10 @@ describe("relayer unit: mediation decisions", () => {
       readonly crashMidAction?: boolean;
       /** Seconds a registration takes to land (default: the whole margin, the worst case allowed). */
       readonly confirmationSeconds?: bigint;
+      /** Seconds the node's confirmed chain index lags the head (reveals are seen only through it). */
+      readonly indexLag?: bigint;
+      /** The downstream fails without consenting to the CANCEL: it counts only after the expiry. */
+      readonly failWithoutConsent?: boolean;
     }
 
     interface Outcome {
@@ -469,6 +575,8 @@ describe("relayer unit: mediation decisions", () => {
       readonly lockSeqsSigned: Set<bigint>;
       readonly forwards: number;
       readonly resumedSame: boolean;
+      /** The mediator signed a plain CANCEL the contract refuses (the secret was registered in time). */
+      readonly plainCancelVoid: boolean;
     }
 
     const START = T0;
@@ -496,6 +604,8 @@ describe("relayer unit: mediation decisions", () => {
         p = applyEvent(p, e);
       };
       const crashes = new Set(s.crashes ?? []);
+      let revealLogged = false;
+      let plainCancelVoid = false;
       for (let now = START; now <= END; now++) {
         // The world moves.
         if (landing !== null && now >= landing) {
@@ -503,9 +613,13 @@ describe("relayer unit: mediation decisions", () => {
           landing = null;
         }
         if (s.downstreamRegistersAt === now) registeredAt ??= now;
-        if (registeredAt !== null && registeredAt === now) {
-          log1({ type: "SECRET_REVEALED", secret: SECRET, at: now });
-          log1({ type: "SECRET_REGISTERED", revealedAt: now, at: now });
+        // The node sees the chain through its confirmed index, `indexLag` behind.
+        const seenThrough = now - (s.indexLag ?? 0n);
+        const indexed = registeredAt !== null && registeredAt <= seenThrough ? registeredAt : null;
+        if (indexed !== null && !revealLogged) {
+          revealLogged = true;
+          log1({ type: "SECRET_REVEALED", secret: SECRET, at: indexed });
+          log1({ type: "SECRET_REGISTERED", revealedAt: indexed, at: now });
         }
         if (s.revealAt === now && p.state === "FORWARDED") {
           revealedToUs = now;
@@ -526,7 +640,12 @@ describe("relayer unit: mediation decisions", () => {
           log1({ type: "UPSTREAM_CANCELLED", at: now });
         }
         // The mediator acts until it waits.
-        const view: MediationView = { policy: POLICY, outgoingChannel: CHANNEL, chainSeenThrough: now };
+        const view: MediationView = {
+          policy: POLICY,
+          outgoingChannel: CHANNEL,
+          chainSeenThrough: seenThrough,
+          secretRevealedAt: indexed,
+        };
         for (let step = 0; step < 10; step++) {
           const a = decideNext(p, view, now);
           if (crashes.has(now)) {
@@ -574,6 +693,19 @@ describe("relayer unit: mediation decisions", () => {
               landing = now + confirm;
               break;
             case "cancelOutgoing":
+              if (s.failWithoutConsent && now <= a.outgoing.expiry) {
+                // As the service: no consent, so the CANCEL waits for the expiry; the failure goes upstream.
+                if (p.state === "FAILED_DOWNSTREAM" && p.failureSentAt === null) {
+                  log1({ type: "FAILURE_SENT", at: now });
+                  upstreamCancelAt = now + 1n;
+                  continue;
+                }
+                step = 10;
+                break;
+              }
+              // Counts on-chain only if it carried consent or no reveal by the expiry exists.
+              if (now > a.outgoing.expiry && registeredAt !== null && registeredAt <= a.outgoing.expiry)
+                plainCancelVoid = true;
               log1({ type: "OUTGOING_CANCELLED", at: now });
               break;
             case "failUpstream":
@@ -591,7 +723,7 @@ describe("relayer unit: mediation decisions", () => {
       );
       const outgoingPaid = downstreamPaidOffchain || downstreamRevealed;
       const balanceChange = (incomingPaid ? INCOMING.amount : 0n) - (outgoingPaid ? OUT_AMOUNT : 0n);
-      return { final: p, balanceChange, lockSeqsSigned, forwards, resumedSame };
+      return { final: p, balanceChange, lockSeqsSigned, forwards, resumedSame, plainCancelVoid };
     }
 
     const big = (_: string, v: unknown) => (typeof v === "bigint" ? v.toString() : v);
@@ -633,6 +765,18 @@ describe("relayer unit: mediation decisions", () => {
         "CANCELLED_UPSTREAM",
         "zero",
       ],
+      [
+        "downstream front-runs: registers at e − 5 s without showing it, the index 12 s behind: never cancelled",
+        { downstreamRegistersAt: OUT_EXPIRY - 5n, indexLag: 12n },
+        "SETTLED_UPSTREAM",
+        "fee",
+      ],
+      [
+        "downstream fails first, then registers at e − 5 s, the index 12 s behind: the reveal wins",
+        { failAt: T0 + 30n, failWithoutConsent: true, downstreamRegistersAt: OUT_EXPIRY - 5n, indexLag: 12n },
+        "SETTLED_UPSTREAM",
+        "fee",
+      ],
       ["downstream holds the lock silently: cancelled after its expiry", {}, "CANCELLED_UPSTREAM", "zero"],
       [
         "downstream shows the secret only after its expiry: not owed, upstream still pays",
@@ -666,6 +810,7 @@ describe("relayer unit: mediation decisions", () => {
         expect(o.forwards).to.be.at.most(1);
         expect([...o.lockSeqsSigned]).to.deep.equal([1n]);
         expect(o.resumedSame).to.equal(true);
+        expect(o.plainCancelVoid).to.equal(false);
         if (gain === "fee") expect(o.balanceChange).to.equal(FEE);
         if (gain === "zero") expect(o.balanceChange).to.equal(0n);
         if (gain === "whole") expect(o.balanceChange).to.equal(INCOMING.amount);

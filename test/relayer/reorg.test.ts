@@ -7,7 +7,7 @@
 import { expect } from "chai";
 import hre from "hardhat";
 import { JsonRpcServer } from "hardhat/internal/hardhat-network/jsonrpc/server";
-import { parseEther, type Contract, type Signer } from "ethers";
+import { hexlify, parseEther, randomBytes, sha256, type Contract, type Signer } from "ethers";
 import { ChainRegistry, type ChainEvent } from "../../relayer/src/chain/registry";
 import { channelsInterface } from "../../relayer/src/chain/abi";
 import { BlockHistory, defaultConfirmations, type IndexedBlock } from "../../relayer/src/chain/reorg";
@@ -206,6 +206,76 @@ describe("relayer: chain reorganisations", function () {
     expect(r.get(id)?.deposit0).to.equal(parseEther("1"));
     expect(r.confirmedBlock).to.equal(opened);
     expect(events.filter((e) => e.type === "opened" && e.channel.channelId === id)).to.have.length(1);
+  });
+
+  /** Registers `secret` in the registry (the channels contract) in one block; returns that block. */
+  async function register(secret: string): Promise<{ number: number; timestamp: number }> {
+    const receipt = await (await (channels.connect(p1) as Contract).registerSecrets([secret])).wait();
+    const block = await hre.ethers.provider.getBlock(receipt.blockNumber);
+    return { number: receipt.blockNumber as number, timestamp: block!.timestamp };
+  }
+
+  it("indexes SecretRevealed at the confirmation depth, with its block's time, and the confirmed block's time", async () => {
+    const k = 2;
+    const { r } = registry(k);
+    const secret = hexlify(randomBytes(32));
+    const hashlock = sha256(secret) as Hash;
+    const at = await register(secret);
+    await r.sync();
+    expect(r.secretRevealedAt(hashlock)).to.equal(undefined); // not confirmed yet
+    expect(r.confirmedBlock).to.equal(at.number - k);
+    await mine(k);
+    await r.sync();
+    expect(r.secretRevealedAt(hashlock)).to.equal(BigInt(at.timestamp));
+    expect(r.revealedSecret(hashlock)).to.deep.equal({ secret, at: BigInt(at.timestamp) });
+    expect(r.secretRevealedAt(hashlock.toUpperCase().replace("0X", "0x") as Hash)).to.equal(
+      BigInt(at.timestamp),
+    );
+    const confirmed = await hre.ethers.provider.getBlock(r.confirmedBlock);
+    expect(r.confirmedTimestamp).to.equal(confirmed!.timestamp);
+    expect(r.confirmedTimestamp).to.be.below(r.latestTimestamp + 1);
+    // A second registration of the same secret changes nothing (the contract keeps the first time).
+    await send("evm_increaseTime", [100]);
+    await register(secret);
+    await mine(k);
+    await r.sync();
+    expect(r.secretRevealedAt(hashlock)).to.equal(BigInt(at.timestamp));
+    // An index built from the start block (another node, a rebuild) reads the same reveal.
+    const fresh = registry(0).r;
+    await fresh.sync();
+    expect(fresh.secretRevealedAt(hashlock)).to.equal(BigInt(at.timestamp));
+  });
+
+  it("forgets a reveal whose block a reorganisation replaced, and rewinds the confirmed time", async () => {
+    const { r, reorgs } = registry(0);
+    await r.sync();
+    const snap = await snapshot();
+    const before = r.confirmedTimestamp;
+    const secret = hexlify(randomBytes(32));
+    const hashlock = sha256(secret) as Hash;
+    await send("evm_increaseTime", [1_000]);
+    const at = await register(secret);
+    await r.sync();
+    expect(r.secretRevealedAt(hashlock)).to.equal(BigInt(at.timestamp));
+    expect(r.confirmedTimestamp).to.equal(at.timestamp);
+
+    // Another history without the reveal, as long as the first: the index rewinds the reveal away.
+    await revert(snap);
+    await mine(1);
+    await r.sync();
+    expect(r.secretRevealedAt(hashlock)).to.equal(undefined);
+    expect(reorgs()).to.equal(1);
+    const head = await hre.ethers.provider.getBlock("latest");
+    expect(r.confirmedTimestamp).to.equal(head!.timestamp);
+    expect(r.confirmedTimestamp).to.be.at.least(before);
+    expect(r.confirmedTimestamp).to.be.below(at.timestamp);
+
+    // The reveal lands again, later, in the new history: the index takes the new time.
+    await send("evm_increaseTime", [2_000]);
+    const again = await register(secret);
+    await r.sync();
+    expect(r.secretRevealedAt(hashlock)).to.equal(BigInt(again.timestamp));
+    expect(again.timestamp).to.be.above(at.timestamp);
   });
 
   it("never sees a reorganisation shallower than the confirmation depth", async () => {

@@ -34,6 +34,8 @@ export const CHANNELS_ABI = [
   `event ChannelClosedCooperatively(bytes32 indexed channelId, uint256 payout0, uint256 payout1)`,
   `event EquivocationProved(bytes32 indexed channelId, uint8 equivocator, uint32 seq, uint256 forfeited)`,
   `event LocksResolved(bytes32 indexed channelId, uint8 payer, uint64 resolved, uint256 toPayee, uint256 toPayer)`,
+  // The channels contract is also the secret registry (`SecretRegistry`): its reveals are in the same logs.
+  `event SecretRevealed(bytes32 indexed hashlock, bytes32 secret)`,
 ] as const;
 
 export const channelsInterface = new Interface(CHANNELS_ABI);

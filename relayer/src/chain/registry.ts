@@ -60,6 +60,13 @@ export interface OnchainChannel extends OnchainChannelView {
 
 export type CommitHow = "checkpoint" | "head" | "chain";
 
+/** A secret registered on-chain (`SecretRevealed`), as the confirmed index holds it. */
+export interface OnchainReveal {
+  readonly secret: Hash;
+  /** Its block's timestamp: the contract's `secretRevealedAt(hashlock)`. */
+  readonly at: bigint;
+}
+
 export type ChainEvent =
   | { readonly type: "opened"; readonly channel: OnchainChannel }
   | { readonly type: "deposit"; readonly channel: OnchainChannel }
@@ -133,11 +140,11 @@ type ChannelFields = Pick<
   | "locksResolved"
 >;
 
-/** How to undo one change: the record before it, or null when the change created the channel. */
-interface Undo {
-  readonly channelId: Hash;
-  readonly before: ChannelFields | null;
-}
+/**
+ * How to undo one change: a channel's record before it (null when the change created the channel), or
+ * a secret's reveal (forgotten on undo).
+ */
+type Undo = { readonly channelId: Hash; readonly before: ChannelFields | null } | { readonly hashlock: Hash };
 
 function fieldsOf(ch: ChannelFields): ChannelFields {
   return {
@@ -165,10 +172,22 @@ function sameFields(a: ChannelFields, b: ChannelFields): boolean {
   return key(a) === key(b);
 }
 
-/** The index proper: the channels, who is in them, how far it has read and the recent blocks read. */
+/**
+ * The index proper: the channels, who is in them, the secrets revealed, how far it has read and the
+ * recent blocks read.
+ */
 class IndexState {
   readonly channels = new Map<Hash, OnchainChannel>();
   readonly participants = new Map<string, Set<Hash>>();
+  /**
+   * `SecretRevealed`: each hashlock's secret and when it was first registered (its block's timestamp, as
+   * the contract's `secretRevealedAt`). One entry per registered secret, never pruned: a reveal decides
+   * the CANCEL of any lock under its hashlock expiring at or after it, whenever that lock was made. About
+   * 250 bytes an entry, and each costs its registrant gas (a million entries: ~25 G gas, ~250 MB).
+   */
+  readonly reveals = new Map<Hash, OnchainReveal>();
+  /** Timestamp of block `cursor` (0 before the first block is read). */
+  cursorTimestamp = 0;
   readonly history: BlockHistory<Undo>;
 
   constructor(
@@ -208,6 +227,8 @@ const EVENTS = (() => {
 })();
 
 const REORGS_HELP = "Chain reorganisations that undid indexed blocks";
+
+const SECRET_REVEALED_TOPIC = channelsInterface.getEvent("SecretRevealed")?.topicHash;
 
 /**
  * Whether freshly read headers and logs describe one chain that continues the kept tip: each header the
@@ -293,6 +314,27 @@ export class ChainRegistry {
     return this.state.cursor;
   }
 
+  /**
+   * Timestamp (Unix seconds) of `confirmedBlock`: the chain time the index is complete through. A reveal
+   * at or before it is indexed; one after it may still come (0 before the first sync).
+   */
+  get confirmedTimestamp(): number {
+    return this.state.cursorTimestamp;
+  }
+
+  /**
+   * When `hashlock`'s secret was registered on-chain (its block's timestamp), as the confirmed index
+   * holds it; undefined when no confirmed block registered it.
+   */
+  secretRevealedAt(hashlock: Hash): bigint | undefined {
+    return this.state.reveals.get(hashlock.toLowerCase() as Hash)?.at;
+  }
+
+  /** The secret of `hashlock` and when it was registered, as the confirmed index holds it. */
+  revealedSecret(hashlock: Hash): OnchainReveal | undefined {
+    return this.state.reveals.get(hashlock.toLowerCase() as Hash);
+  }
+
   /** Starts polling every `pollMs`. */
   start(pollMs: number): void {
     const tick = (): void => {
@@ -362,16 +404,44 @@ export class ChainRegistry {
       const headers = keepFrom <= to ? await this.rpc.blocks(keepFrom, to) : [];
       const logs = await this.rpc.logs(this.address, from, to);
       if (!consistent(state.history.tip, headers, logs, keepFrom)) return false;
+      const times = await this.timestamps(headers, logs, to);
+      if (!times) return false;
       // Blocks read without headers are not journaled: no rewind may pass them, so the history restarts.
       if (headers.length === 0) state.history.clear();
       for (const h of headers) state.history.push(h as BlockHeader);
       for (const log of logs) {
-        const e = this.apply(state, log);
+        const e = this.apply(state, log, times.get(log.blockNumber) ?? 0);
         if (e && live) this.emit(e);
       }
       state.cursor = to;
+      state.cursorTimestamp = times.get(to) ?? state.cursorTimestamp;
     }
     return true;
+  }
+
+  /**
+   * Timestamps of the blocks a range needs: its last block (the confirmed time) and those holding a
+   * `SecretRevealed` (the reveal's time). Headers read for the range are used; a block older than the kept
+   * history is fetched (rare: reveals only). Null when a fetched header is not the block a log names.
+   */
+  private async timestamps(
+    headers: readonly (BlockHeader | null)[],
+    logs: readonly RawLog[],
+    to: number,
+  ): Promise<Map<number, number> | null> {
+    const times = new Map<number, number>();
+    for (const h of headers) if (h) times.set(h.number, h.timestamp);
+    const need = new Map<number, Hash | null>();
+    if (!times.has(to)) need.set(to, null);
+    for (const log of logs)
+      if (log.topics[0] === SECRET_REVEALED_TOPIC && !times.has(log.blockNumber))
+        need.set(log.blockNumber, log.blockHash);
+    for (const [n, hash] of need) {
+      const h = await this.rpc.blockOrNull(n);
+      if (!h || (hash !== null && h.hash !== hash)) return null;
+      times.set(n, h.timestamp);
+    }
+    return times;
   }
 
   /** Checks that the newest block read is still on the chain; if not, rewinds (or rebuilds) the index. */
@@ -395,6 +465,10 @@ export class ChainRegistry {
     const state = this.state;
     const touched = new Set<Hash>();
     for (const u of state.history.rewindTo(ancestor)) {
+      if ("hashlock" in u) {
+        state.reveals.delete(u.hashlock);
+        continue;
+      }
       touched.add(u.channelId);
       const ch = state.channels.get(u.channelId);
       if (!ch) continue;
@@ -407,6 +481,8 @@ export class ChainRegistry {
     }
     const depth = state.cursor - ancestor;
     state.cursor = ancestor;
+    // The ancestor is the history's tip now (kept blocks carry their header's timestamp).
+    state.cursorTimestamp = state.history.tip?.timestamp ?? state.cursorTimestamp;
     const channels: OnchainChannel[] = [];
     const removed: Hash[] = [];
     for (const id of touched) {
@@ -486,9 +562,9 @@ export class ChainRegistry {
   }
 
   /** Applies one log to `state` (journaled when its block is kept) and returns what to tell listeners. */
-  private apply(state: IndexState, log: RawLog): ChainEvent | null {
+  private apply(state: IndexState, log: RawLog, timestamp: number): ChainEvent | null {
     const fragment = EVENTS.get(log.topics[0]);
-    if (!fragment) return null; // an event of the vault or registry the node does not track
+    if (!fragment) return null; // an event of the vault the node does not track
     let a: Result;
     try {
       a = channelsInterface.decodeEventLog(fragment, log.data, log.topics);
@@ -496,6 +572,18 @@ export class ChainRegistry {
       return null;
     }
     const name = fragment.name;
+    if (name === "SecretRevealed") {
+      const hashlock = String(a.hashlock).toLowerCase() as Hash;
+      // The contract records only the first registration; so does the index.
+      if (!state.reveals.has(hashlock)) {
+        state.reveals.set(hashlock, {
+          secret: String(a.secret).toLowerCase() as Hash,
+          at: BigInt(timestamp),
+        });
+        state.history.note(log.blockNumber, { hashlock });
+      }
+      return null;
+    }
     const id = String(a.channelId).toLowerCase() as Hash;
     const ch = state.channels.get(id);
     switch (name) {

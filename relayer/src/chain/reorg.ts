@@ -31,6 +31,8 @@ export interface IndexedBlock {
   readonly number: number;
   readonly hash: Hash;
   readonly parentHash: Hash;
+  /** Unix seconds (absent in records that do not need it). */
+  readonly timestamp?: number;
 }
 
 /**

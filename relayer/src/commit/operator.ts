@@ -95,6 +95,7 @@ export class Operator {
       domain: deps.domain,
       submitter,
       maxTransfersPerCall: config.commit.maxTransfersPerCall,
+      logger,
     });
     this.actions = actions;
     this.batches = new CommitBatches({

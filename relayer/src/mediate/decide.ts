@@ -17,10 +17,21 @@ export interface MediationView {
   /** The mediator's view of the RECEIVED payment's next channel (null: not its channel); unused otherwise. */
   readonly outgoingChannel: OutgoingChannelView | null;
   /**
-   * Chain time up to which the node has scanned confirmed `SecretRevealed` events: a lock with `expiry <
-   * chainSeenThrough` and no SECRET_REVEALED event in the log was not revealed in time.
+   * Chain time up to which the node has scanned confirmed `SecretRevealed` events (the confirmed block's
+   * timestamp): a lock with `expiry < chainSeenThrough` and no reveal by its expiry was not revealed in time.
    */
   readonly chainSeenThrough: bigint;
+  /**
+   * When the payment's secret was registered on-chain, as the confirmed index holds it (null: not, as far
+   * as `chainSeenThrough`). The node logs it as SECRET_REVEALED before deciding; this view keeps the
+   * decision safe on its own: no CANCEL of a lock, and no consent upstream, that the reveal forbids.
+   */
+  readonly secretRevealedAt: bigint | null;
+}
+
+/** Whether the secret was registered on-chain at or before `expiry` (a payer's own CANCEL cannot count). */
+function revealedBy(view: MediationView, expiry: bigint): boolean {
+  return view.secretRevealedAt !== null && view.secretRevealedAt <= expiry;
 }
 
 export type MediationAction =
@@ -63,15 +74,17 @@ function wait(until: bigint | null, reason: string): MediationAction {
  * In order of precedence:
  *
  * - RECEIVED → `forward` or `failUpstream` (`decideForward`);
- * - FORWARDED → `cancelOutgoing` once the outgoing lock expired unrevealed (`chainSeenThrough > expiry`),
- *   else `resendLock` until acknowledged, else wait for the secret or a failure;
+ * - FORWARDED → wait when the secret is on-chain by the outgoing expiry (the node logs SECRET_REVEALED
+ *   first), else `cancelOutgoing` once the outgoing lock expired unrevealed (`chainSeenThrough >
+ *   expiry`), else `resendLock` until acknowledged, else wait for the secret or a failure;
  * - secret known, incoming not settled → `registerSecret` once `incoming.expiry − now ≤
- *   minConfirmationMarginSeconds` (while `now ≤ incoming.expiry`), then the downstream's due
+ *   minConfirmationMarginSeconds` (while `now ≤ incoming.expiry`, unless it is registered already), then the downstream's due
  *   `unlockOutgoing`/`cancelOutgoing`, then `requestUpstreamUnlock` once, else wait until the register time;
  * - REGISTERING_SECRET, SETTLED_UPSTREAM → the downstream's due action, else wait / none;
  * - FAILED_DOWNSTREAM → `cancelOutgoing` (outgoing lock still pending: at once with the downstream's consent,
- *   else after its expiry; the failure goes upstream meanwhile), then `failUpstream` once, then
- *   `consentUpstream` once (never before the outgoing lock is released), else wait;
+ *   else after its expiry; the failure goes upstream meanwhile; never when the secret is on-chain by the
+ *   outgoing expiry), then `failUpstream` once, then `consentUpstream` once (never before the outgoing
+ *   lock is released, nor after a plain CANCEL that an in-time reveal voids), else wait;
  * - CANCELLED_UPSTREAM → none.
  */
 export function decideNext(p: ForwardedPayment, view: MediationView, now: bigint): MediationAction {
@@ -89,6 +102,8 @@ export function decideNext(p: ForwardedPayment, view: MediationView, now: bigint
       return { kind: "failUpstream", failure: { code: d.code, reason: d.reason }, refused: true };
     }
     case "FORWARDED":
+      if (revealedBy(view, p.outgoing.expiry))
+        return wait(null, "the secret is on-chain in time: the downstream is owed the lock");
       if (view.chainSeenThrough > p.outgoing.expiry) {
         return { kind: "cancelOutgoing", outgoing: p.outgoing, reason: "expired without the secret" };
       }
@@ -96,7 +111,8 @@ export function decideNext(p: ForwardedPayment, view: MediationView, now: bigint
       return wait(p.outgoing.expiry + 1n, "waiting for the downstream's secret or failure");
     case "SETTLED_DOWNSTREAM": {
       const registerAt = p.incoming.expiry - margin;
-      if (now >= registerAt && now <= p.incoming.expiry) {
+      // Registered already (by anyone) by the incoming expiry: the incoming lock is claimable as is.
+      if (now >= registerAt && now <= p.incoming.expiry && !revealedBy(view, p.incoming.expiry)) {
         return { kind: "registerSecret", secret: p.secret, deadline: p.incoming.expiry };
       }
       const down = downstreamAction(p.outgoing, p.secret, p.downstream, view);
@@ -115,9 +131,27 @@ export function decideNext(p: ForwardedPayment, view: MediationView, now: bigint
       return downstreamAction(p.outgoing, p.secret, p.downstream, view) ?? { kind: "none" };
     case "FAILED_DOWNSTREAM":
       if (p.outgoing && !p.outgoing.cancelled) {
+        const expiry = p.outgoing.lock.expiry;
+        // After the expiry a CANCEL is plain: signed only once the confirmed index is past the expiry
+        // with no reveal by then (a signed CANCEL the contract refuses would block the chain's seq).
+        const unsure = now > expiry && view.chainSeenThrough <= expiry;
+        if (revealedBy(view, expiry) || unsure) {
+          if (p.failureSentAt === null) return { kind: "failUpstream", failure: p.failure, refused: false };
+          return revealedBy(view, expiry)
+            ? wait(null, "the secret is on-chain in time: the downstream is owed the lock")
+            : wait(null, "the outgoing lock expired by the head; waiting for the confirmed index");
+        }
         return { kind: "cancelOutgoing", outgoing: p.outgoing.lock, reason: p.failure.reason };
       }
       if (p.failureSentAt === null) return { kind: "failUpstream", failure: p.failure, refused: false };
+      // A plain outgoing CANCEL does not count when the secret was registered by the outgoing expiry.
+      if (
+        p.consentSentAt === undefined &&
+        p.outgoing !== null &&
+        p.outgoing.consented !== true &&
+        revealedBy(view, p.outgoing.lock.expiry)
+      )
+        return wait(null, "the secret is on-chain in time: no consent to the upstream's CANCEL");
       if (p.consentSentAt === undefined)
         return {
           kind: "consentUpstream",
@@ -136,7 +170,11 @@ function downstreamAction(
   view: MediationView,
 ): MediationAction | null {
   if (downstream === "unlockDue") return { kind: "unlockOutgoing", outgoing, secret };
-  if (downstream === "cancelDue" && view.chainSeenThrough > outgoing.expiry) {
+  if (
+    downstream === "cancelDue" &&
+    view.chainSeenThrough > outgoing.expiry &&
+    !revealedBy(view, outgoing.expiry)
+  ) {
     return { kind: "cancelOutgoing", outgoing, reason: "the secret came only after the outgoing expiry" };
   }
   return null;

@@ -97,8 +97,13 @@ export interface MediationPorts {
   chainNow(): bigint;
   /** Wall clock, ms (re-sends). */
   nowMs(): number;
-  /** Chain time up to which confirmed `SecretRevealed` events are known. */
+  /** Chain time up to which confirmed `SecretRevealed` events are known (the confirmed block's time). */
   chainSeenThrough(): bigint;
+  /**
+   * The secret of `hashlock` and when it was registered on-chain, from the confirmed chain index (null:
+   * not registered as far as `chainSeenThrough`). Absent: the node learns secrets off-chain only.
+   */
+  onchainReveal?(hashlock: Hash): { readonly secret: Hash; readonly at: bigint } | null;
   /** The node's view of a channel it can pay from; null when it cannot. */
   channel(channelId: Hash): PayerChannel | null;
   /**
@@ -291,6 +296,21 @@ export class MediationService {
     if (e.upstreamResolved === "UNLOCK") events.push({ type: "UPSTREAM_UNLOCKED", at: now });
     if (e.upstreamResolved === "CANCEL") events.push({ type: "UPSTREAM_CANCELLED", at: now });
     const out = outgoingOf(e.record);
+    const p = e.record;
+    // The secret on-chain (anyone's `registerSecrets`, e.g. a downstream that never showed it to us):
+    // learnt as if shown at its registration time; with an earlier off-chain reveal, the earlier counts.
+    const reveal = out ? (this.ports.onchainReveal?.(p.incoming.hashlock) ?? null) : null;
+    const secrets: MediationEvent[] = [];
+    if (reveal) {
+      secrets.push({ type: "SECRET_REVEALED", secret: reveal.secret, at: reveal.at });
+      // Registered by the incoming expiry: the incoming lock is the node's (after asking the upstream).
+      if (
+        reveal.at <= p.incoming.expiry &&
+        (p.state === "REGISTERING_SECRET" ||
+          (p.state === "SETTLED_DOWNSTREAM" && p.unlockRequestedAt !== null))
+      )
+        events.push({ type: "SECRET_REGISTERED", revealedAt: reveal.at, at: now });
+    }
     const ch = out ? this.ports.channel(out.channelId) : null;
     if (out && ch) {
       if (e.op && ch.durableSeq >= e.op.seq) {
@@ -301,7 +321,7 @@ export class MediationService {
       }
       for (const m of ch.messages(Number(out.payerSeq))) {
         if (m.kind === "CONSENT") continue; // read when the CANCEL is due (`consentFor`)
-        if (m.kind === "SECRET") events.push({ type: "SECRET_REVEALED", secret: m.secret, at: m.at });
+        if (m.kind === "SECRET") secrets.push({ type: "SECRET_REVEALED", secret: m.secret, at: m.at });
         else
           events.push({
             type: "DOWNSTREAM_FAILED",
@@ -314,7 +334,8 @@ export class MediationService {
           });
       }
     }
-    return events;
+    // The first reveal decides whether the outgoing lock is owed (`applyEvent` keeps the first).
+    return [...events, ...secrets.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0))];
   }
 
   /** Applies observed events; returns the new entry (the same object when nothing changed). */
@@ -390,6 +411,7 @@ export class MediationService {
         policy: this.deps.policy,
         outgoingChannel: next?.view ?? null,
         chainSeenThrough: this.ports.chainSeenThrough(),
+        secretRevealedAt: this.ports.onchainReveal?.(p.incoming.hashlock)?.at ?? null,
       },
       now,
     );

@@ -137,7 +137,9 @@ export class NodeMediation {
       ports: {
         chainNow: () => this.chainNow(),
         nowMs: () => Date.now(),
-        chainSeenThrough: () => BigInt(deps.registry.latestTimestamp),
+        // The confirmed index: reveals are known through its block, not through the head.
+        chainSeenThrough: () => BigInt(deps.registry.confirmedTimestamp),
+        onchainReveal: (hashlock) => deps.registry.revealedSecret(hashlock) ?? null,
         channel: (id) => this.payerChannel(id),
         pending: (id) => {
           const onchain = deps.registry.get(id);

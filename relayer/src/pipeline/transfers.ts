@@ -24,6 +24,7 @@ import {
   type VerifiedTransfer,
   decodeVerifiedItem,
   type Domain,
+  TransferKind,
 } from "../../../sdk";
 import type { ChainRegistry, OnchainChannel } from "../chain/registry";
 import type { InRecord } from "../kafka/client";
@@ -84,6 +85,27 @@ class Rejection {
 }
 
 type Reason = ParsecError | Rejection;
+
+/**
+ * A plain CANCEL the confirmed index cannot judge yet: its lock expired by the chain head (or the wall
+ * clock) but not by the newest confirmed block, so a reveal of its secret at or before the expiry may
+ * still be confirmed. It waits like a transfer short of funds (`blocked`), never dead-lettered for this.
+ */
+class AwaitingConfirmations {
+  constructor(readonly seq: number) {}
+}
+
+/**
+ * How long a CANCEL waits for the confirmed chain to pass its lock's expiry before it is dead-lettered
+ * (the payer may send it again): far beyond the confirmation delay of any supported chain (12 blocks of
+ * 12 s: 2.4 min), so it bounds the held transfers only when the chain stalls.
+ */
+export const MAX_CONFIRMATION_WAIT_MS = 15 * 60_000;
+
+/** Whether a rejection means "wait" (for funds or confirmations) rather than "refused". */
+function waits(e: unknown): boolean {
+  return e instanceof AwaitingConfirmations || (isParsecError(e) && e.code === "InsufficientBalance");
+}
 
 const EMPTY = Buffer.alloc(0);
 
@@ -328,14 +350,18 @@ export class TransferPipeline {
             this.applyOne(ps, ch, onchain, ev.item);
             applied = true;
           } catch (e) {
-            if (isParsecError(e) && e.code === "InsufficientBalance") {
+            if (waits(e)) {
               track.blocked.push(ev.item);
               track.blockedSinceMs = Date.now();
               ps.blocked.add(ch.channelId);
               ps.holdWire(ev.item.offset, ev.item.wire);
             } else {
               failed = ev.item;
-              this.rejectItem(ps, ev.item, isParsecError(e) ? e : new Rejection("Malformed", messageOf(e)));
+              this.rejectItem(
+                ps,
+                ev.item,
+                isParsecError(e) || e instanceof Rejection ? e : new Rejection("Malformed", messageOf(e)),
+              );
             }
           }
           break;
@@ -381,13 +407,13 @@ export class TransferPipeline {
             t.blockedSinceMs = Date.now();
             progressed = true;
           } catch (e) {
-            if (isParsecError(e) && e.code === "InsufficientBalance") break;
+            if (waits(e)) break;
             this.dropBlocked(
               ps,
               ch,
               onchain,
               payer,
-              isParsecError(e) ? e : new Rejection("Malformed", messageOf(e)),
+              isParsecError(e) || e instanceof Rejection ? e : new Rejection("Malformed", messageOf(e)),
             );
           }
         }
@@ -421,7 +447,10 @@ export class TransferPipeline {
     this.resync(ps, ch, onchain, payer);
   }
 
-  /** Gives up on transfers blocked for funds longer than `fundsWaitMs`. Call under the partition lock. */
+  /**
+   * Gives up on transfers blocked for funds longer than `fundsWaitMs`, and on a CANCEL waiting for the
+   * confirmed chain longer than `MAX_CONFIRMATION_WAIT_MS`. Call under the partition lock.
+   */
   expireBlocked(ps: PartitionState, now: number, fundsWaitMs: number): void {
     for (const id of [...ps.blocked]) {
       const ch = ps.channels.get(id);
@@ -433,19 +462,28 @@ export class TransferPipeline {
       this.unblock(ps, ch, onchain);
       for (const payer of [0, 1] as const) {
         const t = ch.payers[payer];
-        if (t.blocked.length > 0 && now - t.blockedSinceMs >= fundsWaitMs) {
-          const need = t.blocked[0];
-          this.dropBlocked(
-            ps,
-            ch,
-            onchain,
-            payer,
-            new Rejection(
-              "InsufficientBalance",
-              `seq ${need.seq} of payer ${payer} overdraws channel ${id} (waited ${fundsWaitMs} ms for funds)`,
-            ),
-          );
-        }
+        const need = t.blocked[0];
+        if (!need) continue;
+        // A blocked CANCEL never overdraws: it waits for the confirmed chain to pass its lock's expiry.
+        const confirming = need.kind === TransferKind.Cancel;
+        if (now - t.blockedSinceMs < (confirming ? MAX_CONFIRMATION_WAIT_MS : fundsWaitMs)) continue;
+        this.dropBlocked(
+          ps,
+          ch,
+          onchain,
+          payer,
+          confirming
+            ? new Rejection(
+                "CancelNotAllowed",
+                `CANCEL at seq ${need.seq} of payer ${payer} in ${id}: the confirmed chain (time ` +
+                  `${this.deps.registry.confirmedTimestamp}) did not pass its lock's expiry ${need.expiry} ` +
+                  `within ${MAX_CONFIRMATION_WAIT_MS} ms; send it again once it has`,
+              )
+            : new Rejection(
+                "InsufficientBalance",
+                `seq ${need.seq} of payer ${payer} overdraws channel ${id} (waited ${fundsWaitMs} ms for funds)`,
+              ),
+        );
       }
       if (ch.payers[0].blocked.length === 0 && ch.payers[1].blocked.length === 0) ps.blocked.delete(id);
       ps.markDirty(ch);
@@ -498,12 +536,24 @@ export class TransferPipeline {
 
   private applyOne(ps: PartitionState, ch: ChannelState, onchain: OnchainChannel, item: WindowItem): void {
     const before = ch.payers[item.payer].state.seq;
-    // Lock expiry is judged in chain time (the contract's clock), never earlier than the wall clock.
-    const chainNow = Math.max(this.deps.registry.latestTimestamp, Math.floor(Date.now() / 1000));
-    ch.apply(item, [onchain.deposit0, onchain.deposit1], true, BigInt(chainNow), {
-      domain: this.deps.domain,
-      params: onchain.params,
-    });
+    const { registry } = this.deps;
+    // A plain CANCEL is judged as the contract would in any later block: by the confirmed index's time
+    // and the reveals it holds (once that time is past the expiry, no reveal can count any more).
+    const confirmedNow = BigInt(registry.confirmedTimestamp);
+    try {
+      ch.apply(
+        item,
+        [onchain.deposit0, onchain.deposit1],
+        true,
+        confirmedNow,
+        { domain: this.deps.domain, params: onchain.params },
+        (hashlock) => registry.secretRevealedAt(hashlock),
+      );
+    } catch (e) {
+      if (item.kind === TransferKind.Cancel && isParsecError(e) && e.code === "CancelNotAllowed")
+        throw this.refusedCancel(item, e);
+      throw e;
+    }
     const { metrics } = this.deps;
     const track = ch.payers[item.payer];
     if (track.state.seq !== before + 1)
@@ -523,6 +573,31 @@ export class TransferPipeline {
       ps.attention.add(ch.channelId);
     }
     ps.uncommitted.add(ch.channelId);
+  }
+
+  /**
+   * Why a CANCEL without (valid) consent does not count now: its secret was revealed on-chain in time
+   * (final: dead-lettered), or its expiry passed by the head or the wall clock but not yet by the
+   * confirmed index (it waits), or the lock has not expired (the SDK's refusal).
+   */
+  private refusedCancel(
+    item: WindowItem,
+    refusal: ParsecError,
+  ): ParsecError | Rejection | AwaitingConfirmations {
+    const { registry } = this.deps;
+    const revealedAt = registry.secretRevealedAt(item.hashlock);
+    if (revealedAt !== undefined && revealedAt <= item.expiry)
+      return new Rejection(
+        "CancelNotAllowed",
+        `CancelNotAllowed: the CANCEL at seq ${item.seq} of payer ${item.payer} in ${item.channelId} takes ` +
+          `back a lock whose secret was registered on-chain at ${revealedAt}, at or before its expiry ` +
+          `${item.expiry}: the contract refuses it (the payee may claim the lock); only the payee's consent ` +
+          `could release it`,
+      );
+    const headNow = BigInt(Math.max(registry.latestTimestamp, Math.floor(Date.now() / 1000)));
+    if (headNow > item.expiry && BigInt(registry.confirmedTimestamp) <= item.expiry)
+      return new AwaitingConfirmations(item.seq);
+    return refusal;
   }
 
   private equivocation(

@@ -206,9 +206,10 @@ export class ChannelState {
 
   /**
    * Applies the next transfer of a payer (in order, verified): the SDK's chain rule (CANCEL only after
-   * expiry when `nowSec` is given, or before it with the payee's consent carried in its message when
-   * `consent` names the channel), then the funds rule. Throws the SDK's error (`CancelNotAllowed`,
-   * `InvalidCancelConsent`, …) and changes nothing when the transfer is rejected.
+   * expiry when `nowSec` is given and only if `revealedAt` knows no reveal of its secret at or before the
+   * expiry, or else with the payee's consent carried in its message when `consent` names the channel),
+   * then the funds rule. Throws the SDK's error (`CancelNotAllowed`, `InvalidCancelConsent`, …) and
+   * changes nothing when the transfer is rejected.
    */
   apply(
     item: WindowItem,
@@ -216,6 +217,7 @@ export class ChannelState {
     enforceFunds: boolean,
     nowSec?: bigint,
     consent?: { readonly domain: Domain; readonly params: ChannelParams },
+    revealedAt?: (hashlock: Hash) => bigint | undefined,
   ): PayerState {
     const track = this.payers[item.payer];
     // With `now`, a CANCEL before its lock's expiry is refused, as a payee (and the contract) would,
@@ -224,7 +226,19 @@ export class ChannelState {
       consent && nowSec !== undefined && item.kind === TransferKind.Cancel && item.wire.length > 0
         ? consentRuleOf(consent.domain, consent.params, item.wire, nowSec)
         : undefined;
-    const next = applyTransfer(track.state, item, { hash: item.hash, now: nowSec, consentedCancel });
+    // As `ChainVerifier`: a secret registered at or before the lock's expiry forbids the payer's own CANCEL.
+    const revealedInTime = revealedAt
+      ? (lock: Lock): boolean => {
+          const at = revealedAt(lock.hashlock);
+          return at !== undefined && at <= lock.expiry;
+        }
+      : undefined;
+    const next = applyTransfer(track.state, item, {
+      hash: item.hash,
+      now: nowSec,
+      consentedCancel,
+      revealedInTime,
+    });
     if (enforceFunds) checkFunds(deposits, [this.payers[0].state, this.payers[1].state], item.payer, next);
     track.state = next;
     // Only the head's hash stays in memory; older ones are recomputed when needed.
@@ -328,10 +342,43 @@ export class ChannelState {
   }
 
   /**
+   * The first of payer's held transfers after `fromSeq` that the contract would refuse: a CANCEL whose
+   * message carries no payee consent and that `plainCounts` (the chain's view: expiry passed, secret not
+   * revealed by it) rejects. Null when every one counts (or its bytes are gone).
+   */
+  firstRefusedCancel(
+    payer: PayerIndex,
+    fromSeq: number,
+    plainCounts: (cancel: Transfer) => boolean,
+  ): number | null {
+    for (const e of this.payers[payer].history) {
+      if (e.seq <= fromSeq) continue;
+      const wire = this.wireOf(e);
+      if (!wire) return null;
+      const t = decodeVerifiedTransfer(wire).transfer;
+      if (t.kind !== TransferKind.Cancel) continue;
+      let consented = false;
+      try {
+        consented = carriedConsent(wire, t, e.hash ?? hashTransfer(t)) !== null;
+      } catch {
+        consented = false;
+      }
+      if (!consented && !plainCounts(t)) return e.seq;
+    }
+    return null;
+  }
+
+  /**
    * The SDK ledger of what the node holds (for proofs and evidence); decodes the held transfers. The
    * payee consents carried by held CANCELs go into the ledger, so a dispute carries them on-chain.
+   * `upTo` leaves out each payer's transfers after that seq (evidence the contract would refuse).
    */
-  toLedger(domain: Domain, params: ChannelParams, deposits: readonly [bigint, bigint]): ChannelLedger {
+  toLedger(
+    domain: Domain,
+    params: ChannelParams,
+    deposits: readonly [bigint, bigint],
+    upTo?: readonly [number, number],
+  ): ChannelLedger {
     const ledger = new ChannelLedger({
       domain,
       params,
@@ -350,6 +397,7 @@ export class ChannelState {
       }
       for (; i < entries.length; i++) {
         const e = entries[i];
+        if (upTo && e.seq > upTo[payer]) break;
         const wire = this.wireOf(e);
         if (!wire) throw new MalformedError(`the node holds no bytes of payer ${payer}'s transfer ${e.seq}`);
         const transfer = decodeVerifiedTransfer(wire).transfer;
