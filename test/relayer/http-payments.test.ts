@@ -22,6 +22,8 @@ import {
   type SignedTransferJson,
 } from "../../sdk";
 import { loadConfig } from "../../relayer/src/config";
+import type { LogClient } from "../../relayer/src/kafka/client";
+import { PartitionEnds } from "../../relayer/src/kafka/reader";
 import { ParsecNode } from "../../relayer/src/node";
 import { Harness, getJson, testLogger, waitFor, type TestChannel } from "./harness";
 
@@ -233,9 +235,16 @@ describe("relayer: HTTP payments API", function () {
         expect(r.body.error).to.equal("BadRequest");
       }
       expect((await call(`${url}/channels/0x12/transfers`)).status).to.equal(400);
+      const past = await call(`${url}/channels/${ch.id}/transfers?from=1000000`);
+      expect(past.status).to.equal(400);
+      expect(past.body.message).to.match(/past the end of the log/);
+
       const quiet = randomHash();
-      const waiting = Array.from({ length: MAX_LONG_POLLS }, () =>
-        call(`${url}/channels/${quiet}/transfers?from=0&waitMs=1500`),
+      const aborts = Array.from({ length: MAX_LONG_POLLS }, () => new AbortController());
+      const waiting = aborts.map((a) =>
+        fetch(`${url}/channels/${quiet}/transfers?from=0&waitMs=20000`, { signal: a.signal }).catch(
+          (e: unknown) => e,
+        ),
       );
       await new Promise((r) => setTimeout(r, 300));
       const refused = await call(`${url}/channels/${quiet}/transfers?from=0&waitMs=1500`);
@@ -243,8 +252,14 @@ describe("relayer: HTTP payments API", function () {
       expect(refused.body.error).to.equal("Busy");
       // A poll that does not wait is still served.
       expect((await call(`${url}/channels/${quiet}/transfers?from=0`)).status).to.equal(200);
-      for (const r of await Promise.all(waiting)) expect(r.status).to.equal(200);
-      expect((await call(`${url}/channels/${quiet}/transfers?from=0&waitMs=10`)).status).to.equal(200);
+      // Clients that go away free their places at once (not after their 20 s).
+      for (const a of aborts) a.abort();
+      await Promise.all(waiting);
+      await new Promise((r) => setTimeout(r, 100));
+      const t0 = Date.now();
+      const again = await call(`${url}/channels/${quiet}/transfers?from=0&waitMs=300`);
+      expect(again.status).to.equal(200);
+      expect(Date.now() - t0).to.be.at.least(290);
     });
   });
 
@@ -353,6 +368,46 @@ describe("relayer: HTTP payments API", function () {
           overrides: h.overrides({ http: { corsOrigins: ["a.example/path"] } }) as never,
         }),
       ).to.throw(/http\.corsOrigins/);
+    });
+  });
+
+  describe("PartitionEnds (what long polls wait on)", () => {
+    it("serves any number of waiters with one end-offsets request per topic and poll, and wakes each when its partition passes its offset", async () => {
+      let calls = 0;
+      let end = 10;
+      const client = {
+        endOffsets: async () => {
+          calls += 1;
+          return new Map([
+            [0, end],
+            [1, 5],
+          ]);
+        },
+      } as unknown as LogClient;
+      const ends = new PartitionEnds(client, 50);
+      const woken: number[] = [];
+      const t0 = Date.now();
+      const waits = Array.from({ length: 100 }, (_, i) =>
+        ends
+          .wait("t", i % 2, i % 2 === 0 ? 10 : 5, 2_000, new AbortController().signal)
+          .then(() => woken.push(i)),
+      );
+      await new Promise((r) => setTimeout(r, 400));
+      expect(woken).to.deep.equal([]);
+      expect(calls).to.be.within(4, 10); // ~400 ms / 50 ms, whatever the number of waiters
+      end = 11; // partition 0 grows: its 50 waiters wake, partition 1's keep waiting
+      await new Promise((r) => setTimeout(r, 150));
+      expect(woken.sort((a, b) => a - b)).to.deep.equal(Array.from({ length: 50 }, (_, i) => 2 * i));
+      const aborted = new AbortController();
+      const gone = ends.wait("t", 1, 5, 10_000, aborted.signal);
+      aborted.abort();
+      await gone;
+      await Promise.all(waits);
+      expect(Date.now() - t0).to.be.within(1_900, 2_600); // the rest at their timeout
+      const idle = calls;
+      await new Promise((r) => setTimeout(r, 200));
+      expect(calls).to.equal(idle); // no waiter, no polling
+      expect(ends.size).to.equal(0);
     });
   });
 });

@@ -31,7 +31,7 @@ import {
 import type { ChainRegistry, OnchainChannel } from "../chain/registry";
 import type { TopicNames } from "../config";
 import type { InRecord, LogClient, LogProducer } from "../kafka/client";
-import { readKeyed } from "../kafka/reader";
+import { PartitionEnds, readKeyed } from "../kafka/reader";
 import { channelKey, channelPartition } from "../kafka/topics";
 import { HttpError } from "./errors";
 
@@ -53,7 +53,7 @@ export interface PaymentsLimits {
   readonly maxRecords?: number;
   /** Offsets (of any channel) one read of the partition scans at most. */
   readonly maxScan?: number;
-  /** Milliseconds between reads of the partition while a long poll waits. */
+  /** Milliseconds between end-offset polls while long polls wait. */
   readonly pollMs?: number;
 }
 
@@ -145,6 +145,8 @@ export function paymentsApi(
   const maxScan = limits.maxScan ?? DEFAULT_MAX_SCAN;
   const pollMs = limits.pollMs ?? DEFAULT_POLL_MS;
   let waiting = 0;
+  // One end-offsets poll per topic serves every waiting long poll.
+  const ends = new PartitionEnds(log.client, pollMs);
 
   const write = async (topic: string, channelId: Hash, value: Buffer): Promise<Written> => {
     const [r] = await log.producer.send(topic, [{ key: channelKey(channelId), value }]);
@@ -167,8 +169,17 @@ export function paymentsApi(
     const deadline = Date.now() + waitMs;
     const key = channelKey(channelId);
     const partition = channelPartition(channelId, log.partitions);
-    let next = from;
+    // Records below the first kept offset were deleted by retention; an offset past the end is a wrong cursor.
+    const range = (await log.client.offsetRanges(topic)).get(partition) ?? { start: 0, end: 0 };
+    if (from > range.end)
+      throw new HttpError(
+        400,
+        "BadRequest",
+        `from ${from} is past the end of the log (${range.end}); ask from a "next" this node answered, or 0`,
+      );
+    let next = Math.max(from, range.start);
     let holding = false;
+    let woke = false;
     try {
       for (;;) {
         const batch = await readKeyed(log.client, { topic, partition, key, from: next, maxRecords, maxScan });
@@ -193,8 +204,15 @@ export function paymentsApi(
           waiting += 1;
           holding = true;
         }
-        // Offsets of other channels were skipped: read on at once; at the end, wait for new records.
-        if (!advanced) await sleep(Math.min(pollMs, Math.max(0, deadline - Date.now())), signal);
+        if (advanced) {
+          // Offsets of other channels were skipped: read on at once.
+          woke = false;
+          continue;
+        }
+        // The end moved but nothing was readable (an open transaction's records): do not spin.
+        if (woke) await sleep(pollMs, signal);
+        await ends.wait(topic, partition, next, deadline - Date.now(), signal);
+        woke = true;
       }
     } finally {
       if (holding) waiting -= 1;

@@ -66,13 +66,86 @@ export interface KeyedBatch {
  */
 export async function readKeyed(client: LogClient, q: KeyedRead): Promise<KeyedBatch> {
   const records: InRecord[] = [];
+  let full = false;
   let next = q.from;
-  await client.readPartition(q.topic, q.partition, q.from, q.from + q.maxScan, (rs) => {
+  const reached = await client.readPartition(q.topic, q.partition, q.from, q.from + q.maxScan, (rs) => {
     for (const r of rs) {
-      if (records.length >= q.maxRecords) return;
+      if (full) return;
       next = r.offset + 1;
-      if (r.value !== null && r.key !== null && r.key.equals(q.key)) records.push(r);
+      if (r.value !== null && r.key !== null && r.key.equals(q.key)) {
+        records.push(r);
+        full = records.length >= q.maxRecords;
+      }
     }
   });
-  return { records, next };
+  return { records, next: full ? next : Math.max(next, reached) };
+}
+
+interface EndWaiter {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly wake: () => void;
+}
+
+/**
+ * Waits for partitions to grow, for any number of waiters at the cost of one end-offsets request per topic
+ * and poll (not one fetch per waiter): long polls wait here, then read. Polls only while someone waits.
+ */
+export class PartitionEnds {
+  private readonly waiters = new Set<EndWaiter>();
+  private running = false;
+
+  constructor(
+    private readonly client: LogClient,
+    private readonly pollMs: number,
+    /** Told about a failed end-offsets request (the waiters keep waiting; the next poll retries). */
+    private readonly onError: (error: unknown) => void = () => undefined,
+  ) {}
+
+  /** Resolves once the partition's end offset is past `offset`, or after `ms`, or when `signal` aborts. */
+  wait(topic: string, partition: number, offset: number, ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => wake(), ms);
+      const waiter: EndWaiter = { topic, partition, offset, wake: () => wake() };
+      const wake = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", wake);
+        this.waiters.delete(waiter);
+        resolve();
+      };
+      if (signal.aborted) return wake();
+      signal.addEventListener("abort", wake, { once: true });
+      this.waiters.add(waiter);
+      if (!this.running) void this.run();
+    });
+  }
+
+  /** Waiters now. */
+  get size(): number {
+    return this.waiters.size;
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.waiters.size > 0) {
+        for (const topic of new Set([...this.waiters].map((w) => w.topic))) {
+          let ends: Map<number, number>;
+          try {
+            ends = await this.client.endOffsets(topic);
+          } catch (e) {
+            this.onError(e);
+            continue;
+          }
+          for (const w of [...this.waiters]) {
+            if (w.topic === topic && (ends.get(w.partition) ?? 0) > w.offset) w.wake();
+          }
+        }
+        if (this.waiters.size > 0) await sleep(this.pollMs);
+      }
+    } finally {
+      this.running = false;
+    }
+  }
 }
