@@ -228,6 +228,15 @@ describe("relayer: HTTP payments API", function () {
       console.log(`      (long poll answered ${took - 600} ms after the record's write began)`);
     });
 
+    it("a long poll may outlast the node's 10 s request timeout (it bounds receiving the request, not the answer)", async () => {
+      const { body: head } = await call<TransferPage>(`${url}/channels/${ch.id}/transfers?from=0`);
+      const t0 = Date.now();
+      const r = await call<TransferPage>(`${url}/channels/${ch.id}/transfers?from=${head.next}&waitMs=11000`);
+      expect(r.status).to.equal(200);
+      expect(r.body).to.deep.equal({ records: [], next: head.next });
+      expect(Date.now() - t0).to.be.within(10_990, 13_000);
+    });
+
     it("400 for a bad from or waitMs (over 25 s) or channel id; 503 beyond the concurrent long polls", async () => {
       for (const q of ["from=-1", "from=x", "waitMs=25001", "waitMs=1.5"]) {
         const r = await call(`${url}/channels/${ch.id}/transfers?${q}`);
