@@ -380,6 +380,29 @@ describe("relayer: HTTP payments API", function () {
     });
   });
 
+  describe("metrics (after the tests above)", () => {
+    it("counts writes by endpoint and outcome; shows the long polls waiting", async () => {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      const count = (endpoint: string, outcome: string): number => {
+        const line = text
+          .split("\n")
+          .find(
+            (l) =>
+              l.startsWith("parsec_http_payment_writes_total{") &&
+              l.includes(`endpoint="${endpoint}"`) &&
+              l.includes(`outcome="${outcome}"`),
+          );
+        return line ? Number(line.split(" ").pop()) : 0;
+      };
+      expect(count("transfers", "accepted")).to.equal(5); // 3 PAYs, the one with appData, the long-polled one
+      expect(count("transfers", "BadSignature")).to.equal(1);
+      expect(count("transfers", "UnknownChannel")).to.equal(1);
+      expect(count("payment-messages", "accepted")).to.equal(2);
+      expect(count("payment-messages", "BadSignature")).to.equal(2);
+      expect(text).to.match(/^parsec_http_long_polls_waiting 0$/m);
+    });
+  });
+
   describe("PartitionEnds (what long polls wait on)", () => {
     it("serves any number of waiters with one end-offsets request per topic and poll, and wakes each when its partition passes its offset", async () => {
       let calls = 0;

@@ -34,6 +34,7 @@ import type { InRecord, LogClient, LogProducer } from "../kafka/client";
 import { PartitionEnds, readKeyed } from "../kafka/reader";
 import { channelKey, channelPartition } from "../kafka/topics";
 import { HttpError } from "./errors";
+import { M, type Metrics } from "./metrics";
 
 /** The log the payments endpoints read and write. */
 export interface PaymentsLog {
@@ -137,14 +138,37 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   });
 
 export function paymentsApi(
-  access: { readonly domain: Domain; readonly registry: ChainRegistry; readonly log: PaymentsLog },
+  access: {
+    readonly domain: Domain;
+    readonly registry: ChainRegistry;
+    readonly log: PaymentsLog;
+    readonly metrics?: Metrics;
+  },
   limits: PaymentsLimits,
 ): PaymentsApi {
-  const { domain, registry, log } = access;
+  const { domain, registry, log, metrics } = access;
   const maxRecords = limits.maxRecords ?? DEFAULT_MAX_RECORDS;
   const maxScan = limits.maxScan ?? DEFAULT_MAX_SCAN;
   const pollMs = limits.pollMs ?? DEFAULT_POLL_MS;
   let waiting = 0;
+  const setWaiting = (n: number): void => {
+    waiting = n;
+    metrics?.set(M.httpLongPolls, "long polls of the payments API waiting now", n);
+  };
+  setWaiting(0);
+  /** Counts a write by its outcome: `accepted` or the error code it was refused with. */
+  const counted = async (endpoint: string, f: () => Promise<Written>): Promise<Written> => {
+    const help = "records offered to the payments API, by endpoint and outcome";
+    try {
+      const w = await f();
+      metrics?.inc(M.httpPaymentWrites, help, { endpoint, outcome: "accepted" });
+      return w;
+    } catch (e) {
+      const outcome = e instanceof HttpError ? e.code : "error";
+      metrics?.inc(M.httpPaymentWrites, help, { endpoint, outcome });
+      throw e;
+    }
+  };
   // One end-offsets poll per topic serves every waiting long poll.
   const ends = new PartitionEnds(log.client, pollMs);
 
@@ -201,7 +225,7 @@ export function paymentsApi(
               "Busy",
               `${limits.maxLongPolls} long polls are waiting already; retry shortly or ask with waitMs=0`,
             );
-          waiting += 1;
+          setWaiting(waiting + 1);
           holding = true;
         }
         if (advanced) {
@@ -215,71 +239,74 @@ export function paymentsApi(
         woke = true;
       }
     } finally {
-      if (holding) waiting -= 1;
+      if (holding) setWaiting(waiting - 1);
     }
   };
 
-  return {
-    async postTransfer(body) {
-      if (typeof body !== "object" || body === null || Array.isArray(body))
-        throw new HttpError(400, "BadRequest", 'send {"transfer": {…}, "appKind"?: "…", "appData"?: "0x…"}');
-      const b = body as Record<string, unknown>;
-      const transfer = checked(() => signedTransferFromJson(b.transfer, "transfer"));
-      const appKind = b.appKind ?? "";
-      if (typeof appKind !== "string" || appKind.length > MAX_APP_KIND_CHARS)
-        throw new HttpError(
-          400,
-          "BadRequest",
-          `appKind must be a catalogue kind name (at most ${MAX_APP_KIND_CHARS} characters)`,
-        );
-      const appData = b.appData ?? "0x";
-      if (typeof appData !== "string" || !/^0x([0-9a-fA-F]{2})*$/.test(appData))
-        throw new HttpError(400, "BadRequest", "appData must be 0x hex (whole bytes)");
-      if ((appData.length - 2) / 2 > log.maxAppDataBytes)
-        throw new HttpError(
-          400,
-          "BadRequest",
-          `appData is limited to ${log.maxAppDataBytes} bytes by this node`,
-        );
-      const onchain = registry.get(transfer.channelId);
-      if (!onchain)
-        throw new HttpError(
-          404,
-          "UnknownChannel",
-          `channel ${transfer.channelId} is not open on ${domain.verifyingContract}`,
-        );
-      const signer = checked(() => transferSigner(domain, transfer));
-      const payer = participant(onchain, transfer.payer);
-      if (signer !== payer)
-        throw new HttpError(
-          400,
-          "BadSignature",
-          `transfer.signature recovers to ${signer}, not to payer ${transfer.payer} (${payer}): sign the transfer with the payer's key on chain ${domain.chainId}, contract ${domain.verifyingContract}`,
-        );
-      const m = transferMessage(domain, transfer, signer, {
-        appKind,
-        appData: appData.toLowerCase() as Hex,
-        sentAtMs: Date.now(),
-      });
-      return write(log.topics.transfers, transfer.channelId, codecs().transfer.encode(m));
-    },
+  const postTransfer = async (body: unknown): Promise<Written> => {
+    if (typeof body !== "object" || body === null || Array.isArray(body))
+      throw new HttpError(400, "BadRequest", 'send {"transfer": {…}, "appKind"?: "…", "appData"?: "0x…"}');
+    const b = body as Record<string, unknown>;
+    const transfer = checked(() => signedTransferFromJson(b.transfer, "transfer"));
+    const appKind = b.appKind ?? "";
+    if (typeof appKind !== "string" || appKind.length > MAX_APP_KIND_CHARS)
+      throw new HttpError(
+        400,
+        "BadRequest",
+        `appKind must be a catalogue kind name (at most ${MAX_APP_KIND_CHARS} characters)`,
+      );
+    const appData = b.appData ?? "0x";
+    if (typeof appData !== "string" || !/^0x([0-9a-fA-F]{2})*$/.test(appData))
+      throw new HttpError(400, "BadRequest", "appData must be 0x hex (whole bytes)");
+    if ((appData.length - 2) / 2 > log.maxAppDataBytes)
+      throw new HttpError(
+        400,
+        "BadRequest",
+        `appData is limited to ${log.maxAppDataBytes} bytes by this node`,
+      );
+    const onchain = registry.get(transfer.channelId);
+    if (!onchain)
+      throw new HttpError(
+        404,
+        "UnknownChannel",
+        `channel ${transfer.channelId} is not open on ${domain.verifyingContract}`,
+      );
+    const signer = checked(() => transferSigner(domain, transfer));
+    const payer = participant(onchain, transfer.payer);
+    if (signer !== payer)
+      throw new HttpError(
+        400,
+        "BadSignature",
+        `transfer.signature recovers to ${signer}, not to payer ${transfer.payer} (${payer}): sign the transfer with the payer's key on chain ${domain.chainId}, contract ${domain.verifyingContract}`,
+      );
+    const m = transferMessage(domain, transfer, signer, {
+      appKind,
+      appData: appData.toLowerCase() as Hex,
+      sentAtMs: Date.now(),
+    });
+    return write(log.topics.transfers, transfer.channelId, codecs().transfer.encode(m));
+  };
 
-    async postPaymentMessage(body) {
-      const m = checked(() => checkPaymentMessage(paymentMessageFromJson(body, "message")));
-      const onchain = registry.get(m.channelId);
-      if (!onchain)
-        throw new HttpError(
-          400,
-          "UnknownChannel",
-          `message.channelId: channel ${m.channelId} is not open on ${domain.verifyingContract}`,
-        );
-      // A peer message is the LOCK's payee's: participant 1 − payer.
-      checked(() => verifyPaymentMessage(m, domain, participant(onchain, m.payer === 0 ? 1 : 0)));
-      const wire = codecs().paymentMessage.encode(m);
-      const tooLong = screenPaymentMessage(wire);
-      if (tooLong) throw new HttpError(400, tooLong.code, tooLong.message);
-      return write(log.topics.paymentMessages, m.channelId, wire);
-    },
+  const postPaymentMessage = async (body: unknown): Promise<Written> => {
+    const m = checked(() => checkPaymentMessage(paymentMessageFromJson(body, "message")));
+    const onchain = registry.get(m.channelId);
+    if (!onchain)
+      throw new HttpError(
+        400,
+        "UnknownChannel",
+        `message.channelId: channel ${m.channelId} is not open on ${domain.verifyingContract}`,
+      );
+    // A peer message is the LOCK's payee's: participant 1 − payer.
+    checked(() => verifyPaymentMessage(m, domain, participant(onchain, m.payer === 0 ? 1 : 0)));
+    const wire = codecs().paymentMessage.encode(m);
+    const tooLong = screenPaymentMessage(wire);
+    if (tooLong) throw new HttpError(400, tooLong.code, tooLong.message);
+    return write(log.topics.paymentMessages, m.channelId, wire);
+  };
+
+  return {
+    postTransfer: (body) => counted("transfers", () => postTransfer(body)),
+    postPaymentMessage: (body) => counted("payment-messages", () => postPaymentMessage(body)),
 
     transfers(channelId, query, signal) {
       return read(log.topics.transfers, channelId, query, signal, (r) => {

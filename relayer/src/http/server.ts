@@ -489,7 +489,7 @@ export async function startHttpApi(
   const origins = limits.corsOrigins ?? [];
   const payments = api.paymentsLog
     ? paymentsApi(
-        { domain: api.domain, registry: api.registry, log: api.paymentsLog },
+        { domain: api.domain, registry: api.registry, log: api.paymentsLog, metrics: api.metrics },
         { maxLongPolls: limits.maxLongPolls ?? DEFAULT_MAX_LONG_POLLS },
       )
     : null;
