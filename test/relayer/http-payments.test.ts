@@ -24,6 +24,7 @@ import {
 import { loadConfig } from "../../relayer/src/config";
 import type { LogClient } from "../../relayer/src/kafka/client";
 import { PartitionEnds } from "../../relayer/src/kafka/reader";
+import { startHttpApi, type NodeAccess } from "../../relayer/src/http/server";
 import { ParsecNode } from "../../relayer/src/node";
 import { Harness, getJson, testLogger, waitFor, type TestChannel } from "./harness";
 
@@ -400,6 +401,44 @@ describe("relayer: HTTP payments API", function () {
       expect(count("payment-messages", "accepted")).to.equal(2);
       expect(count("payment-messages", "BadSignature")).to.equal(2);
       expect(text).to.match(/^parsec_http_long_polls_waiting 0$/m);
+    });
+  });
+
+  describe("when Kafka fails", () => {
+    it("a write or read the log refuses is 503 LogUnavailable (a client retries), not a 500", async () => {
+      const down = async (): Promise<never> => {
+        throw new Error("KafkaJSConnectionError: Connection error");
+      };
+      const api: NodeAccess = {
+        nodeId: "down",
+        domain: h.domain,
+        registry: { get: (id: Hash) => (id === ch.id ? { params: ch.params } : undefined) },
+        metrics: { render: () => "", set: () => undefined, inc: () => undefined },
+        logger: testLogger(),
+        locate: () => null,
+        health: () => ({ ok: true }),
+        signerFor: () => null,
+        paymentsLog: {
+          client: { offsetRanges: down, endOffsets: down, readPartition: down },
+          producer: { send: down },
+          topics: { transfers: "t", paymentMessages: "m" },
+          partitions: 4,
+          maxAppDataBytes: 4096,
+        },
+      } as unknown as NodeAccess;
+      const server = await startHttpApi(api, "127.0.0.1", 0);
+      try {
+        const { transfer } = ch.sign(0, { kind: "PAY", amount: 1n });
+        const w = await postJson(`${server.url}/transfers`, { transfer: signedTransferToJson(transfer) });
+        expect(w.status).to.equal(503);
+        expect(w.body.error).to.equal("LogUnavailable");
+        expect(w.body.message).to.match(/Connection error.*retry shortly/);
+        const r = await call(`${server.url}/channels/${ch.id}/transfers?from=0&waitMs=1000`);
+        expect(r.status).to.equal(503);
+        expect(r.body.error).to.equal("LogUnavailable");
+      } finally {
+        await server.close();
+      }
     });
   });
 

@@ -180,6 +180,8 @@ export function httpPaymentLog(opts: HttpPaymentLogOptions): PaymentLog & { clos
           }
           from = next;
           backoff = RETRY_FIRST_MS;
+          // Without a long poll the node answers at once: do not ask again at once.
+          if (records.length === 0 && waitMs === 0) await new Promise((r) => setTimeout(r, RETRY_FIRST_MS));
         } catch (e) {
           if (stopped()) return;
           opts.onError?.(

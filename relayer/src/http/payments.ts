@@ -33,6 +33,7 @@ import type { TopicNames } from "../config";
 import type { InRecord, LogClient, LogProducer } from "../kafka/client";
 import { PartitionEnds, readKeyed } from "../kafka/reader";
 import { channelKey, channelPartition } from "../kafka/topics";
+import { messageOf } from "../errors";
 import { HttpError } from "./errors";
 import { M, type Metrics } from "./metrics";
 
@@ -126,6 +127,15 @@ function queryInt(query: URLSearchParams, name: string, def: number, max: number
   return Number(raw);
 }
 
+/** Runs a Kafka call; its failure is the log's, not the request's: 503, which a client retries. */
+async function unavailable<T>(what: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    throw new HttpError(503, "LogUnavailable", `the node failed ${what} (${messageOf(e)}); retry shortly`);
+  }
+}
+
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
     const t = setTimeout(done, ms);
@@ -173,7 +183,9 @@ export function paymentsApi(
   const ends = new PartitionEnds(log.client, pollMs);
 
   const write = async (topic: string, channelId: Hash, value: Buffer): Promise<Written> => {
-    const [r] = await log.producer.send(topic, [{ key: channelKey(channelId), value }]);
+    const [r] = await unavailable(`writing to ${topic}`, () =>
+      log.producer.send(topic, [{ key: channelKey(channelId), value }]),
+    );
     return { partition: r.partition, offset: r.lastOffset };
   };
 
@@ -194,7 +206,8 @@ export function paymentsApi(
     const key = channelKey(channelId);
     const partition = channelPartition(channelId, log.partitions);
     // Records below the first kept offset were deleted by retention; an offset past the end is a wrong cursor.
-    const range = (await log.client.offsetRanges(topic)).get(partition) ?? { start: 0, end: 0 };
+    const ranges = await unavailable(`reading ${topic}`, () => log.client.offsetRanges(topic));
+    const range = ranges.get(partition) ?? { start: 0, end: 0 };
     if (from > range.end)
       throw new HttpError(
         400,
@@ -206,7 +219,9 @@ export function paymentsApi(
     let woke = false;
     try {
       for (;;) {
-        const batch = await readKeyed(log.client, { topic, partition, key, from: next, maxRecords, maxScan });
+        const batch = await unavailable(`reading ${topic}`, () =>
+          readKeyed(log.client, { topic, partition, key, from: next, maxRecords, maxScan }),
+        );
         const advanced = batch.next > next;
         next = batch.next;
         const records: R[] = [];
