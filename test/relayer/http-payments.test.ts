@@ -23,7 +23,7 @@ import {
 } from "../../sdk";
 import { loadConfig } from "../../relayer/src/config";
 import type { LogClient } from "../../relayer/src/kafka/client";
-import { PartitionEnds } from "../../relayer/src/kafka/reader";
+import { PartitionEnds, readKeyed } from "../../relayer/src/kafka/reader";
 import { startHttpApi, type NodeAccess } from "../../relayer/src/http/server";
 import { ParsecNode } from "../../relayer/src/node";
 import { Harness, getJson, testLogger, waitFor, type TestChannel } from "./harness";
@@ -438,6 +438,40 @@ describe("relayer: HTTP payments API", function () {
         expect(r.body.error).to.equal("LogUnavailable");
       } finally {
         await server.close();
+      }
+    });
+  });
+
+  describe("readKeyed (one bounded read of a channel's records)", () => {
+    it("returns at most maxRecords of the key, scans at most maxScan offsets, and next resumes exactly", async () => {
+      const topic = `${h.prefix}reader-test`;
+      await h.client.ensureTopics([{ name: topic, partitions: 1, replicationFactor: -1 }]);
+      try {
+        const a = Buffer.alloc(32, 0xaa);
+        const b = Buffer.alloc(32, 0xbb);
+        // a b a b … (20 records): a at even offsets 0, 2, …, 18.
+        await h.producer.send(
+          topic,
+          Array.from({ length: 20 }, (_, i) => ({
+            key: i % 2 === 0 ? a : b,
+            value: Buffer.from([i]),
+            partition: 0,
+          })),
+        );
+        const q = { topic, partition: 0, key: a, maxRecords: 3, maxScan: 1000 };
+        const first = await readKeyed(h.client, { ...q, from: 0 });
+        expect(first.records.map((r) => r.offset)).to.deep.equal([0, 2, 4]);
+        expect(first.next).to.equal(5);
+        const rest = await readKeyed(h.client, { ...q, from: first.next, maxRecords: 500 });
+        expect(rest.records.map((r) => r.offset)).to.deep.equal([6, 8, 10, 12, 14, 16, 18]);
+        expect(rest.next).to.equal(20);
+        const scan = await readKeyed(h.client, { ...q, key: b, from: 0, maxScan: 4 });
+        expect(scan.records.map((r) => r.offset)).to.deep.equal([1, 3]);
+        expect(scan.next).to.equal(4);
+        const end = await readKeyed(h.client, { ...q, from: 20 });
+        expect(end).to.deep.equal({ records: [], next: 20 });
+      } finally {
+        await h.client.deleteTopics([topic]).catch(() => undefined);
       }
     });
   });
