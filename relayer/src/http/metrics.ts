@@ -228,4 +228,6 @@ export const M = {
   paymentsFailed: "parsec_payments_failed_total",
   feesEarned: "parsec_payments_fees_earned",
   liquidity: "parsec_channel_liquidity",
+  httpPaymentWrites: "parsec_http_payment_writes_total",
+  httpLongPolls: "parsec_http_long_polls_waiting",
 } as const;

@@ -159,11 +159,14 @@ export interface LogClient {
   topicSetting(topic: string, name: string): Promise<string | null>;
   /** The end offset (next offset to be written) of each partition. */
   endOffsets(topic: string): Promise<Map<number, number>>;
+  /** The first offset still kept (older records were deleted by retention) and the end offset of each partition. */
+  offsetRanges(topic: string): Promise<Map<number, { readonly start: number; readonly end: number }>>;
   /** A group's committed offsets for a topic (partitions without a commit are absent). */
   committedOffsets(groupId: string, topic: string): Promise<Map<number, number>>;
   /**
    * Reads `[from, until)` of one partition without a consumer group, calling `onRecords` in order.
-   * Stops early at the partition end.
+   * Stops early at the partition end. Resolves with the offset it reached: past every record, transaction
+   * marker and aborted record it saw (records of an open transaction are not seen yet).
    */
   readPartition(
     topic: string,
@@ -171,7 +174,7 @@ export interface LogClient {
     from: number,
     until: number,
     onRecords: (records: readonly InRecord[]) => void,
-  ): Promise<void>;
+  ): Promise<number>;
   /** An idempotent producer: a retried request never duplicates a record. */
   producer(): Promise<LogProducer>;
   /**
@@ -614,6 +617,12 @@ class KafkajsClient implements LogClient {
     return new Map(offsets.map((o) => [o.partition, Number(o.high)]));
   }
 
+  async offsetRanges(topic: string): Promise<Map<number, { readonly start: number; readonly end: number }>> {
+    const admin = await this.admin();
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return new Map(offsets.map((o) => [o.partition, { start: Number(o.low), end: Number(o.high) }]));
+  }
+
   async committedOffsets(groupId: string, topic: string): Promise<Map<number, number>> {
     const admin = await this.admin();
     const res = await admin.fetchOffsets({ groupId, topics: [topic] });
@@ -638,7 +647,7 @@ class KafkajsClient implements LogClient {
     from: number,
     until: number,
     onRecords: (records: readonly InRecord[]) => void,
-  ): Promise<void> {
+  ): Promise<number> {
     let offset = from;
     let failures = 0;
     while (offset < until) {
@@ -677,13 +686,13 @@ class KafkajsClient implements LogClient {
           onRecords(records);
           offset = records[records.length - 1].offset + 1;
         } else if (offset >= end) {
-          return;
+          return offset;
         } else if (part.messages.length > 0) {
           // Only records below `offset`, transaction markers or aborted records came back: skip past them.
           offset = Math.max(offset, Number(part.messages[part.messages.length - 1].offset) + 1);
         } else {
-          // Offsets in [offset, end) were compacted away entirely.
-          return;
+          // Offsets in [offset, end) were compacted away entirely (or are an open transaction's).
+          return offset;
         }
         failures = 0;
       } catch (e) {
@@ -693,6 +702,7 @@ class KafkajsClient implements LogClient {
         await sleep(Math.min(2000, 100 * failures));
       }
     }
+    return offset;
   }
 
   /** Sends `records` through `send` in chunks, returning the last offset written per partition. */
