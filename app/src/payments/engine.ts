@@ -6,7 +6,7 @@
  * the engine sends what the journal holds beyond the log and pays again each invoice payment left in
  * flight (the transport then re-sends the journaled LOCK with its kept packet, never a second one).
  */
-import { computeAddress } from "ethers";
+import { SigningKey, computeAddress } from "ethers";
 import type { Address } from "viem";
 import {
   ChannelGraph,
@@ -19,6 +19,7 @@ import {
   findRoutes,
   journaledTransferSigner,
   parseRoutedInvoice,
+  routedInvoiceDigest,
   pay,
   signChannelUpdate,
   signTransfer,
@@ -109,6 +110,8 @@ export interface EngineDeps {
   readonly routing: NodeRouting | null;
   /** Chain time, milliseconds (the node judges expiries in chain time). */
   readonly now: () => number;
+  /** The node's channel JSON (`GET /channels/:id`): a direct PAY is done once the node applied it. */
+  readonly readNode: (channelId: Hash) => Promise<unknown>;
   /** Told whenever a payment or invoice record changes. */
   readonly onChange: () => void;
 }
@@ -322,11 +325,21 @@ export function paymentEngine(deps: EngineDeps): PaymentEngine {
     return graph;
   }
 
-  const routingKeyOf = (node: Address): Uint8Array | undefined => {
-    const r = deps.routing;
-    if (!r || r.address.toLowerCase() !== node.toLowerCase()) return undefined;
-    return fromHex(r.routingKey, "routing key", 33);
-  };
+  /** Routing keys: the configured node's, and the payee's (recovered from its signature on the invoice). */
+  const routingKeysFor =
+    (invoice: SignedRoutedInvoice) =>
+    (node: Address): Uint8Array | undefined => {
+      const r = deps.routing;
+      if (r && r.address.toLowerCase() === node.toLowerCase())
+        return fromHex(r.routingKey, "routing key", 33);
+      if (invoice.invoice.payeeNode.toLowerCase() === node.toLowerCase()) {
+        const digest = routedInvoiceDigest(invoice.invoice);
+        return fromHex(
+          SigningKey.computePublicKey(SigningKey.recoverPublicKey(digest, invoice.signature), true),
+        );
+      }
+      return undefined;
+    };
 
   function parse(text: string): SignedRoutedInvoice {
     try {
@@ -360,7 +373,7 @@ export function paymentEngine(deps: EngineDeps): PaymentEngine {
           missionControl,
           source: session.address,
           domain,
-          routingKeyOf,
+          routingKeyOf: routingKeysFor(parse(text)),
           transport: {
             sendAttempt: (a) => {
               const o = channels.get(a.firstHopLock.channelId.toLowerCase());
@@ -395,7 +408,8 @@ export function paymentEngine(deps: EngineDeps): PaymentEngine {
     const deadline = Date.now() + DEFAULT_TIMEOUT_MS;
     for (;;) {
       const o = channels.get(p.channelId.toLowerCase());
-      const seq = o ? (nodeViewOf(o, o.payer)?.seq ?? 0) : 0;
+      const raw = o ? await deps.readNode(o.view.channelId).catch(() => null) : null;
+      const seq = o ? (nodePayerViews(raw)?.[o.payer]?.seq ?? 0) : 0;
       if (p.seq !== undefined && seq >= p.seq) {
         const done: PaymentRecord = { ...p, status: "done", updatedAtMs: Date.now() };
         record(done);
@@ -490,7 +504,8 @@ export function paymentEngine(deps: EngineDeps): PaymentEngine {
       } catch (e) {
         throw new PaymentError(failureWords(e), { cause: e });
       }
-      const route = routes.find((r) => r.hops.every((h) => routingKeyOf(h.to) !== undefined));
+      const keyOf = routingKeysFor(invoice);
+      const route = routes.find((r) => r.hops.every((h) => keyOf(h.to) !== undefined));
       if (!route)
         throw new PaymentError(
           "No route to the payee: every route passes a node whose routing key this dapp does not know.",

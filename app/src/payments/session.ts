@@ -5,7 +5,13 @@
  * into its channels. Trade-offs in docs/dapp.md ("Signing payments").
  */
 import { keccak256, type Address, type Hex } from "viem";
-import { localSigner, type Domain, type Eip1193Provider, type LocalSigner } from "../../../sdk/isomorphic";
+import {
+  localSigner,
+  type Domain,
+  type Eip1193Provider,
+  type JournalStorage,
+  type LocalSigner,
+} from "../../../sdk/isomorphic";
 
 /** The typed data the wallet signs to derive the key: fixed per (wallet, deployment), so re-derivable. */
 export function sessionKeyRequest(domain: Domain, owner: Address) {
@@ -56,7 +62,7 @@ function fromPrivateKey(owner: Address, privateKey: Hex): SessionKey {
 }
 
 /** The key kept in `storage` for `owner`, without asking the wallet; null when there is none. */
-export function storedSessionKey(storage: Storage, domain: Domain, owner: Address): SessionKey | null {
+export function storedSessionKey(storage: JournalStorage, domain: Domain, owner: Address): SessionKey | null {
   const kept = storage.getItem(sessionStorageKey(domain, owner));
   return kept && /^0x[0-9a-f]{64}$/i.test(kept) ? fromPrivateKey(owner, kept as Hex) : null;
 }
@@ -68,7 +74,7 @@ export function storedSessionKey(storage: Storage, domain: Domain, owner: Addres
  */
 export async function deriveSessionKey(
   provider: Eip1193Provider,
-  storage: Storage,
+  storage: JournalStorage,
   domain: Domain,
   owner: Address,
 ): Promise<SessionKey> {

@@ -13,6 +13,7 @@ import {
   storageJournal,
   type Hash,
   type Hex,
+  type JournalStorage,
   type PayerIndex,
   type PayerState,
   type SigningJournal,
@@ -82,7 +83,7 @@ export interface PaymentStore {
 }
 
 /** The store of session key `session` on one deployment (`scope`: chain id and contract). */
-export function paymentStore(storage: Storage, scope: string, session: Address): PaymentStore {
+export function paymentStore(storage: JournalStorage, scope: string, session: Address): PaymentStore {
   const prefix = `parsec:${scope}:${session.toLowerCase()}:`;
   const journal = storageJournal(storage, `${prefix}journal:`);
   const list = <T>(name: string): T[] => {
