@@ -69,6 +69,8 @@ export { paymentTransport } from "./src/payment/payer";
 export type { PacketStore, PayerChannel, PayerTransport, PaymentTransportDeps } from "./src/payment/payer";
 export { judgeFinalLock, receivePayments } from "./src/payment/payee";
 export type { PayeeChannel, PayeeEvent, ReceivePaymentsDeps, Refusal } from "./src/payment/payee";
+export { PaymentLogHttpError, httpPaymentLog } from "./src/payment/http-log";
+export type { HttpPaymentLogOptions, NodeErrorBody } from "./src/payment/http-log";
 export { ROUTE_APP_KIND } from "./src/payment/ports";
 export type {
   ChannelSide,

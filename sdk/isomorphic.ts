@@ -215,3 +215,10 @@ export type {
   PaymentMessageLock,
   UnsignedPaymentMessage,
 } from "./src/routing/payment-message-types";
+export {
+  paymentMessageFromJson,
+  paymentMessageToJson,
+  signedTransferFromJson,
+  signedTransferToJson,
+} from "./src/json";
+export type { PaymentMessageBodyJson, PaymentMessageJson, SignedTransferJson } from "./src/json";

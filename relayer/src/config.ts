@@ -141,6 +141,22 @@ export interface MediationConfig {
   readonly minConfirmationMarginSeconds: number;
 }
 
+/** The HTTP API (docs/relayer.md "HTTP API"). */
+export interface HttpConfig {
+  readonly enabled: boolean;
+  readonly host: string;
+  readonly port: number;
+  /**
+   * Origins (`scheme://host[:port]`) whose pages may call the API from a browser; `"*"` admits any.
+   * Empty (the default): no CORS headers, so only same-origin pages and non-browser clients can.
+   */
+  readonly corsOrigins: readonly string[];
+  /** Serve the payments endpoints (`POST /transfers`, `/payment-messages`, and reading them back). */
+  readonly paymentsApi: boolean;
+  /** Long polls waiting at once; more are answered 503. */
+  readonly maxLongPolls: number;
+}
+
 export interface RelayerConfig {
   readonly nodeId: string;
   readonly kafka: KafkaConfig;
@@ -156,7 +172,7 @@ export interface RelayerConfig {
   readonly state: { readonly dir: string; readonly flushIntervalMs: number; readonly flushMaxDirty: number };
   readonly watchtower: { readonly enabled: boolean; readonly settle: boolean };
   readonly mediation: MediationConfig;
-  readonly http: { readonly enabled: boolean; readonly host: string; readonly port: number };
+  readonly http: HttpConfig;
   /** Bounds on input checked before verification: a transfer's `appData` bytes. */
   readonly input: { readonly maxAppDataBytes: number };
   /**
@@ -192,6 +208,7 @@ export const ENV = {
   signerKeys: "PARSEC_SIGNER_KEYS",
   httpHost: "PARSEC_HTTP_HOST",
   httpPort: "PARSEC_HTTP_PORT",
+  httpCorsOrigins: "PARSEC_HTTP_CORS_ORIGINS",
   stateDir: "PARSEC_STATE_DIR",
   flushIntervalMs: "PARSEC_FLUSH_INTERVAL_MS",
   commitEvery: "PARSEC_COMMIT_EVERY",
@@ -388,6 +405,7 @@ function fromEnv(env: NodeJS.ProcessEnv): JsonObject {
   set("chain", "confirmations", env[ENV.confirmations]);
   set("http", "host", env[ENV.httpHost]);
   set("http", "port", env[ENV.httpPort]);
+  set("http", "corsOrigins", env[ENV.httpCorsOrigins]);
   set("state", "dir", env[ENV.stateDir]);
   set("state", "flushIntervalMs", env[ENV.flushIntervalMs]);
   set("commit", "everyM", env[ENV.commitEvery]);
@@ -677,6 +695,9 @@ export function loadConfig(opts: LoadOptions = {}): RelayerConfig {
       enabled: r.bool(h, "enabled", "http.enabled", true),
       host: r.str(h, "host", "http.host", "127.0.0.1"),
       port: r.int(h, "port", "http.port", 8787, 0, 65_535),
+      corsOrigins: corsOrigins(r, h.corsOrigins),
+      paymentsApi: r.bool(h, "paymentsApi", "http.paymentsApi", true),
+      maxLongPolls: r.int(h, "maxLongPolls", "http.maxLongPolls", 64, 1, 10_000),
     },
     input: {
       maxAppDataBytes: r.int(
@@ -712,6 +733,25 @@ export function loadConfig(opts: LoadOptions = {}): RelayerConfig {
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
+}
+
+/** `http.corsOrigins`: a list (or comma-separated string) of `scheme://host[:port]` origins or `"*"`. */
+function corsOrigins(r: Reader, raw: unknown): string[] {
+  if (raw === undefined || raw === null) return [];
+  const list = typeof raw === "string" ? raw.split(",") : raw;
+  const fix = 'set http.corsOrigins to e.g. ["http://127.0.0.1:4173"] (the dapp\'s origin) or ["*"]';
+  if (!Array.isArray(list)) {
+    r.problem("http.corsOrigins", `must be a list of origins, got ${JSON.stringify(raw)}`, fix);
+    return [];
+  }
+  const out: string[] = [];
+  for (const v of list) {
+    const o = typeof v === "string" ? v.trim().replace(/\/$/, "") : v;
+    if (o === "") continue;
+    if (o === "*" || (typeof o === "string" && /^https?:\/\/[^/\s?#]+$/.test(o))) out.push(o);
+    else r.problem("http.corsOrigins", `${JSON.stringify(v)} is not an origin (scheme://host[:port])`, fix);
+  }
+  return out;
 }
 
 /** The address of a private key. */

@@ -629,9 +629,19 @@ export class ParsecNode {
           health: () => this.health(),
           signerFor: (onchain, prefer) => this.operator.signerFor(onchain, prefer),
           payments: () => this.mediation?.report() ?? null,
+          paymentsLog: config.http.paymentsApi
+            ? {
+                client: this.client,
+                producer: this.producer,
+                topics: config.kafka.topics,
+                partitions: this.partitionCount,
+                maxAppDataBytes: config.input.maxAppDataBytes,
+              }
+            : null,
         },
         config.http.host,
         config.http.port,
+        { corsOrigins: config.http.corsOrigins, maxLongPolls: config.http.maxLongPolls },
       );
       logger.info("http api listening", { url: this.http.url });
     }

@@ -8,7 +8,7 @@ import fs from "node:fs";
 import net from "node:net";
 import { resolveTopicNames, type ConfigOverrides, type TopicNames } from "../../relayer/src/config";
 import { messageOf } from "../../relayer/src/errors";
-import { createLogClient, type InRecord, type LogClient } from "../../relayer/src/kafka/client";
+import { createLogClient, type LogClient } from "../../relayer/src/kafka/client";
 import { silentLogger } from "../../relayer/src/log";
 import { TaskError } from "./errors";
 
@@ -124,40 +124,5 @@ export async function openLog(target: KafkaTarget, topics: readonly string[]): P
   return client;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** A partition to follow and the offset to start at. */
-export interface TailSource {
-  readonly topic: string;
-  readonly partition: number;
-  readonly from: number;
-}
-
-/**
- * Follows some partitions from the given offsets without a consumer group (nothing is left on the
- * cluster): polls `readPartition` every `pollMs` and hands each record over in offset order (per
- * partition), until `onRecord` returns true or `stop()` does.
- */
-export async function tailPartitions(
-  client: LogClient,
-  sources: readonly TailSource[],
-  onRecord: (record: InRecord) => boolean | void,
-  stop: () => boolean,
-  pollMs = 200,
-): Promise<void> {
-  const next: { topic: string; partition: number; from: number }[] = sources.map((s) => ({ ...s }));
-  for (;;) {
-    for (const s of next) {
-      const batch: InRecord[] = [];
-      await client.readPartition(s.topic, s.partition, s.from, Number.MAX_SAFE_INTEGER, (rs) =>
-        batch.push(...rs),
-      );
-      for (const r of batch) {
-        s.from = r.offset + 1;
-        if (onRecord(r)) return;
-      }
-    }
-    if (stop()) return;
-    await sleep(pollMs);
-  }
-}
+// The reader lives with the node's Kafka code (its HTTP payments API reads the same way).
+export { tailPartitions, type TailSource } from "../../relayer/src/kafka/reader";

@@ -48,7 +48,8 @@ export async function startRelayerNode(options: {
       state: { dir: stateDir, flushIntervalMs: 200 },
       commit: { everyM: 1_000_000, checkpointTimeoutMs: NEVER_MS },
       watchtower: { enabled: false, settle: false },
-      http: { host: "127.0.0.1", port: 0 },
+      // The dapp page (vite preview, another origin) calls the node from the browser.
+      http: { host: "127.0.0.1", port: 0, corsOrigins: ["*"] },
     },
   });
   const node = await ParsecNode.start(config, { logger: silentLogger });

@@ -9,6 +9,10 @@
  *   GET  /channels/:id                   full state of a channel this node holds
  *   GET  /channels/:id/evidence          the SDK evidence file a wallet disputes with
  *   POST /channels/:id/cooperative-close { balance0, balance1 [, signer] } -> { signer, signature }
+ *   POST /transfers, POST /payment-messages, GET /channels/:id/transfers, GET /channels/:id/payment-messages
+ *                                        the payments log of browser wallets (./payments.ts)
+ *
+ * Cross-origin pages are admitted per `http.corsOrigins` (./cors.ts).
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -29,7 +33,10 @@ import type { ChainRegistry, OnchainChannel } from "../chain/registry";
 import type { OwnedChannel } from "../commit/operator";
 import { messageOf } from "../errors";
 import type { Logger } from "../log";
+import { corsAdmits, corsHeaders, preflightHeaders } from "./cors";
+import { ClientAborted, HttpError } from "./errors";
 import type { Metrics } from "./metrics";
+import { paymentsApi, type PaymentsApi, type PaymentsLog } from "./payments";
 
 export interface NodeAccess {
   readonly nodeId: string;
@@ -42,20 +49,9 @@ export interface NodeAccess {
   signerFor(onchain: OnchainChannel, prefer?: string): LocalSigner | null;
   /** The mediator's payments (protocol §11.5); null when mediation is off. */
   payments?(): readonly unknown[] | null;
+  /** The log behind the payments endpoints; absent or null when `http.paymentsApi` is off. */
+  readonly paymentsLog?: PaymentsLog | null;
 }
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** The client went away (reset or closed) before its request was read: nothing to answer, not a node fault. */
-class ClientAborted extends Error {}
 
 const MAX_UINT128 = (1n << 128n) - 1n;
 const MAX_BODY_BYTES = 64 * 1024;
@@ -358,10 +354,22 @@ function requestUrl(target: string): URL {
   }
 }
 
+function paymentsOn(payments: PaymentsApi | null): PaymentsApi {
+  if (!payments)
+    throw new HttpError(
+      404,
+      "PaymentsApiOff",
+      "this node does not serve the payments API; set http.paymentsApi to true",
+    );
+  return payments;
+}
+
 async function route(
   api: NodeAccess,
+  payments: PaymentsApi | null,
   req: http.IncomingMessage,
   bodyTimeoutMs: number,
+  signal: AbortSignal,
 ): Promise<{ status: number; body: string; type: string }> {
   const url = requestUrl(req.url ?? "/");
   const parts = url.pathname.split("/").filter(Boolean);
@@ -383,6 +391,14 @@ async function route(
     if (payments === null)
       throw new HttpError(404, "MediationOff", "this node does not mediate; set mediation.enabled to true");
     return json(200, { payments });
+  }
+  if (method === "POST" && url.pathname === "/transfers") {
+    const p = paymentsOn(payments);
+    return json(202, await p.postTransfer(await readBody(req, bodyTimeoutMs)));
+  }
+  if (method === "POST" && url.pathname === "/payment-messages") {
+    const p = paymentsOn(payments);
+    return json(202, await p.postPaymentMessage(await readBody(req, bodyTimeoutMs)));
   }
   if (parts[0] === "channels") {
     if (parts.length === 1 && method === "GET") {
@@ -418,6 +434,12 @@ async function route(
       });
       return { status: 200, body: serializeEvidence(evidence), type: "application/json" };
     }
+    if (parts.length === 3 && parts[2] === "transfers" && method === "GET") {
+      return json(200, await paymentsOn(payments).transfers(id, url.searchParams, signal));
+    }
+    if (parts.length === 3 && parts[2] === "payment-messages" && method === "GET") {
+      return json(200, await paymentsOn(payments).paymentMessages(id, url.searchParams, signal));
+    }
     if (parts.length === 3 && parts[2] === "cooperative-close" && method === "POST") {
       return json(200, await cooperativeClose(api, id, await readBody(req, bodyTimeoutMs)));
     }
@@ -435,6 +457,10 @@ export interface HttpLimits {
   readonly headersTimeoutMs?: number;
   /** The whole request (headers and body) must arrive within this many ms; the body is answered 408 after it. */
   readonly requestTimeoutMs?: number;
+  /** `http.corsOrigins`: origins whose pages may call the API (`"*"`: any); default none. */
+  readonly corsOrigins?: readonly string[];
+  /** `http.maxLongPolls`: long polls waiting at once; default 64. */
+  readonly maxLongPolls?: number;
 }
 
 /** Default bound on headers and on the whole request: a stalled client is answered 408 or closed after it. */
@@ -449,6 +475,8 @@ function responseStarted(socket: Duplex): boolean {
   return current?.headersSent === true;
 }
 
+const DEFAULT_MAX_LONG_POLLS = 64;
+
 /** Serves the API on `host:port` (port 0: any free port). */
 export async function startHttpApi(
   api: NodeAccess,
@@ -458,6 +486,13 @@ export async function startHttpApi(
 ): Promise<HttpApi> {
   const requestTimeoutMs = limits.requestTimeoutMs ?? HTTP_TIMEOUT_MS;
   const headersTimeoutMs = Math.min(limits.headersTimeoutMs ?? HTTP_TIMEOUT_MS, requestTimeoutMs);
+  const origins = limits.corsOrigins ?? [];
+  const payments = api.paymentsLog
+    ? paymentsApi(
+        { domain: api.domain, registry: api.registry, log: api.paymentsLog },
+        { maxLongPolls: limits.maxLongPolls ?? DEFAULT_MAX_LONG_POLLS },
+      )
+    : null;
   const server = http.createServer(
     {
       headersTimeout: headersTimeoutMs,
@@ -466,24 +501,34 @@ export async function startHttpApi(
       connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeoutMs / 4))),
     },
     (req, res) => {
+      const origin = req.headers.origin;
       if (req.method === "OPTIONS") {
         // CORS preflight of the wallet dapp (POST with a JSON body).
-        res.writeHead(204, {
-          "access-control-allow-origin": "*",
-          "access-control-allow-methods": "GET, POST, OPTIONS",
-          "access-control-allow-headers": "content-type",
-          "access-control-max-age": "600",
-        });
-        res.end();
+        if (corsAdmits(origin, origins)) {
+          res.writeHead(204, preflightHeaders(origin, origins));
+          res.end();
+        } else {
+          res.writeHead(403, { "content-type": "application/json" });
+          res.end(
+            JSON.stringify({
+              error: "OriginNotAllowed",
+              message: `pages from ${origin} may not call this node; add the origin to http.corsOrigins`,
+            }),
+          );
+        }
         return;
       }
-      route(api, req, requestTimeoutMs)
+      const cors = corsHeaders(origin, origins);
+      // A long poll ends when its client goes away (or the server closes the connection).
+      const gone = new AbortController();
+      res.on("close", () => gone.abort());
+      route(api, payments, req, requestTimeoutMs, gone.signal)
         .then((r) => {
           if (res.headersSent || res.destroyed) return;
           res.writeHead(r.status, {
             "content-type": r.type,
             "cache-control": "no-store",
-            "access-control-allow-origin": "*",
+            ...cors,
           });
           res.end(r.body);
         })
@@ -502,10 +547,7 @@ export async function startHttpApi(
           if (status === 500) api.logger.error("http handler failed", { url: req.url, error: messageOf(e) });
           else if (status === 408)
             api.logger.debug("http request timed out", { method: req.method, url: req.url });
-          const headers: Record<string, string> = {
-            "content-type": "application/json",
-            "access-control-allow-origin": "*",
-          };
+          const headers: Record<string, string> = { "content-type": "application/json", ...cors };
           // The rest of the body was not read: the connection cannot carry another request.
           if (status === 408 || status === 413) headers.connection = "close";
           res.writeHead(status, headers);
@@ -531,10 +573,12 @@ export async function startHttpApi(
           : [400, "BadRequest", `malformed HTTP request: ${err.message}${code ? ` (${code})` : ""}`];
     api.logger.debug("http client error", { code, status, error: err.message });
     const body = JSON.stringify({ error, message });
+    // The request (and its Origin) was not parsed: a browser sees a CORS failure only if origins are limited.
+    const allowAny = origins.includes("*") ? "access-control-allow-origin: *\r\n" : "";
     socket.end(
       `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ""}\r\n` +
         "content-type: application/json\r\n" +
-        "access-control-allow-origin: *\r\n" +
+        allowAny +
         `content-length: ${Buffer.byteLength(body)}\r\n` +
         "connection: close\r\n\r\n" +
         body,
