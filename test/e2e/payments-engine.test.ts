@@ -1,6 +1,6 @@
 // The dapp's payment engine (app/src/payments/) in Node, against a real mediating Parsec node on Kafka
-// and the in-process chain: the same engine the page runs, over the Kafka payment log instead of the
-// node's HTTP API, with Web Storage replaced by an in-memory `Storage`. A routed invoice paid across two
+// and the in-process chain: the same engine the page runs, over the node's HTTP payments API
+// (`httpPaymentLog`), with Web Storage replaced by an in-memory `Storage`. A routed invoice paid across two
 // hops, a direct PAY, the capacity failure in words, and a "reload" (a second engine on the same storage)
 // that resumes a payment whose LOCK was journaled but never written, sending that same LOCK.
 import { expect } from "chai";
@@ -17,10 +17,8 @@ import {
   type Hex,
   type JournalStorage,
 } from "../../sdk";
-import { nodePayerViews, type PaymentLog } from "../../client";
+import { httpPaymentLog, nodePayerViews, type PaymentLog } from "../../client";
 import { ParsecNode } from "../../relayer/src/node";
-import { resolveTopicNames } from "../../relayer/src/config";
-import { kafkaPaymentLog } from "../../tasks/lib/payment-kafka";
 import { paymentEngine, nodeRouting, type PaymentEngine } from "../../app/src/payments/engine";
 import { paymentStore, type PaymentStore } from "../../app/src/payments/store";
 import type { SessionKey } from "../../app/src/payments/session";
@@ -64,7 +62,7 @@ const sessionOf = (w: Wallet): SessionKey => ({
   signer: localSigner(w.privateKey as Hex),
 });
 
-describe("dapp payment engine against a mediating node (Kafka, in-process chain)", function () {
+describe("dapp payment engine against a mediating node (its HTTP payments API on Kafka, in-process chain)", function () {
   this.timeout(240_000);
   let h: Harness;
   let node: ParsecNode | null = null;
@@ -75,7 +73,7 @@ describe("dapp payment engine against a mediating node (Kafka, in-process chain)
   const carol = new Wallet(Wallet.createRandom().privateKey);
   const ALICE_DEPOSIT = parseEther("0.05");
   const BOB_TO_CAROL = parseEther("0.02");
-  let log: ReturnType<typeof kafkaPaymentLog>;
+  let log: ReturnType<typeof httpPaymentLog>;
   let skewMs = 0;
   const now = () => Date.now() + skewMs;
   const aliceStorage = new MemoryStorage();
@@ -128,11 +126,8 @@ describe("dapp payment engine against a mediating node (Kafka, in-process chain)
     ab = await h.openChannel(ALICE_DEPOSIT, parseEther("1"), [alice, bob]);
     bc = await h.openChannel(BOB_TO_CAROL, parseEther("1"), [bob, carol]);
     node = await ParsecNode.start(h.mediatorConfig(bob.privateKey), { logger: testLogger() });
-    log = kafkaPaymentLog({
-      client: h.client,
-      topics: resolveTopicNames({ topicPrefix: h.prefix }),
-      domain: h.domain,
-    });
+    // The browser's path: the node's HTTP payments API.
+    log = httpPaymentLog({ baseUrl: node.url as string });
     const latest = await (await import("hardhat")).default.ethers.provider.getBlock("latest");
     skewMs = (latest?.timestamp ?? 0) * 1000 - Date.now();
     await waitFor(
@@ -147,7 +142,7 @@ describe("dapp payment engine against a mediating node (Kafka, in-process chain)
   after(async () => {
     aliceEngine?.stop();
     carolEngine?.stop();
-    await log?.close();
+    log?.close();
     await node?.stop();
     await h?.client
       .deleteTopics([`${h.prefix}parsec.payment-messages`, `${h.prefix}parsec.channel-graph`])
