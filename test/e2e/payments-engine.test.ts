@@ -210,43 +210,62 @@ describe("dapp payment engine against a mediating node (its HTTP payments API on
     expect((await nodeState(ab, 0))?.seq).to.equal(seqBefore);
   });
 
-  it("a reload mid-payment (LOCK journaled, never written) resumes the same LOCK on the next start", async () => {
-    const amount = parseEther("0.002");
-    const inv = await carolEngine.request({
-      amount,
-      asset: ZeroAddress as Address,
-      description: "resume",
-      validitySeconds: 3600,
+  const crashes: { what: string; seq: number; tab: (log: PaymentLog) => PaymentLog }[] = [
+    {
+      what: "LOCK journaled, its write never completes",
+      seq: 4,
+      tab: (l) => ({ ...l, sendTransfer: () => new Promise<void>(() => undefined) }),
+    },
+    {
+      what: "LOCK written, the tab closes before the answer is read",
+      seq: 6,
+      tab: (l) => ({ ...l, peerMessages: () => ({ stop: () => undefined }) }),
+    },
+  ];
+  for (const crash of crashes) {
+    it(`a reload mid-payment (${crash.what}) resumes that LOCK on the next start, never a second one`, async () => {
+      const amount = parseEther("0.002");
+      const inv = await carolEngine.request({
+        amount,
+        asset: ZeroAddress as Address,
+        description: crash.what,
+        validitySeconds: 3600,
+      });
+      const seq = crash.seq;
+      const tab1 = engineFor(alice, aliceStorage, crash.tab(log));
+      await refreshAlice(tab1);
+      void tab1.payInvoice(inv.text);
+      const store: PaymentStore = paymentStore(aliceStorage, scope(), alice.address as Address);
+      const journaled = await waitFor("the LOCK journaled", async () => {
+        const e = await store.journal.get(ab.id, 0, seq);
+        return e?.signature !== undefined && e;
+      });
+      expect(journaled.transfer.kind).to.equal(TransferKind.Lock);
+      await new Promise((r) => setTimeout(r, 500)); // the write (when it goes through) lands
+      tab1.stop();
+      aliceEngine.stop();
+      expect(store.payments().find((p) => p.invoice === inv.text)?.status).to.equal("pending");
+      // The reopened tab: a fresh engine on the same storage resumes it.
+      aliceEngine = engineFor(alice, aliceStorage);
+      await refreshAlice();
+      const done = await waitFor("the resumed payment settles", () =>
+        aliceEngine.history().find((p) => p.invoice === inv.text && p.status !== "pending"),
+      );
+      expect(done.status, done.reason).to.equal("done");
+      expect(done.preimage).to.equal(
+        carolEngine
+          .invoices()
+          .find((i) => i.text === inv.text)
+          ?.secret.toLowerCase(),
+      );
+      // The journaled LOCK (same hash) was the one applied, then its UNLOCK; nothing else is held.
+      expect((await store.journal.get(ab.id, 0, seq))?.transferHash).to.equal(journaled.transferHash);
+      const after = await waitFor("the node applied the UNLOCK", async () => {
+        const p0 = await nodeState(ab, 0);
+        return p0?.seq === seq + 1 && p0;
+      });
+      expect(after.lockedTotal).to.equal(0n);
+      expect(await store.journal.get(ab.id, 0, seq + 2)).to.equal(undefined);
     });
-    // The tab dies while writing the LOCK: the write never completes.
-    const dead: PaymentLog = { ...log, sendTransfer: () => new Promise<void>(() => undefined) };
-    const tab1 = engineFor(alice, aliceStorage, dead);
-    await refreshAlice(tab1);
-    void tab1.payInvoice(inv.text);
-    const seq = 4;
-    const store: PaymentStore = paymentStore(aliceStorage, scope(), alice.address as Address);
-    const journaled = await waitFor("the LOCK journaled", () => store.journal.get(ab.id, 0, seq));
-    expect(journaled.transfer.kind).to.equal(TransferKind.Lock);
-    expect(journaled.signature).to.be.a("string");
-    tab1.stop();
-    aliceEngine.stop();
-    expect(store.payments().find((p) => p.invoice === inv.text)?.status).to.equal("pending");
-    // The reopened tab: a fresh engine on the same storage resumes it.
-    aliceEngine = engineFor(alice, aliceStorage);
-    await refreshAlice();
-    const done = await waitFor("the resumed payment settles", () =>
-      aliceEngine.history().find((p) => p.invoice === inv.text && p.status !== "pending"),
-    );
-    expect(done.status, done.reason).to.equal("done");
-    expect(done.preimage).to.equal(
-      carolEngine
-        .invoices()
-        .find((i) => i.text === inv.text)
-        ?.secret.toLowerCase(),
-    );
-    // One LOCK at that seq: the node applied the journaled one (same hash), then its UNLOCK.
-    const after = await store.journal.get(ab.id, 0, seq);
-    expect(after?.transferHash).to.equal(journaled.transferHash);
-    await waitFor("the node applied the UNLOCK", async () => (await nodeState(ab, 0))?.seq === seq + 1);
-  });
+  }
 });

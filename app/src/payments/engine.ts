@@ -217,8 +217,12 @@ export function paymentEngine(deps: EngineDeps): PaymentEngine {
       state: {
         get: async () => o.state,
         set: async (next) => {
-          store.markSent(view.channelId, payer, next.seq);
+          // A LOCK counts as sent (for a reload) only once its outcome is in (see `sendAttempt` below):
+          // a tab closed while waiting then finds it beyond the sent state and the transport sends it
+          // again and awaits ITS answer, instead of locking the same invoice a second time.
+          const locked = next.lockedTotal > o.state.lockedTotal;
           o.state = next;
+          if (!locked) store.markSent(view.channelId, payer, next.seq);
         },
       },
       log,
@@ -353,6 +357,8 @@ export function paymentEngine(deps: EngineDeps): PaymentEngine {
     const graph = await graphFor(rec.asset);
     let latest = rec;
     const onStatus = (e: PaymentEvent) => {
+      // Shown in the browser's console: why an attempt failed before another route was tried.
+      if (e.kind === "failed-attempt") console.warn(`payment ${rec.id}: attempt ${e.attempt} ${e.message}`);
       if (e.kind === "attempt") {
         latest = {
           ...latest,
@@ -381,7 +387,12 @@ export function paymentEngine(deps: EngineDeps): PaymentEngine {
                 throw new PaymentError(
                   `the route starts on channel ${a.firstHopLock.channelId}, not one of yours`,
                 );
-              return inTurn(o.view.channelId, () => o.transport.sendAttempt(a));
+              return inTurn(o.view.channelId, async () => {
+                const outcome = await o.transport.sendAttempt(a);
+                // Settled (UNLOCK sent) or failed back: the LOCK's outcome is known, it counts as sent.
+                store.markSent(o.view.channelId, o.payer, o.state.seq);
+                return outcome;
+              });
             },
           },
           now: deps.now,
