@@ -35,6 +35,7 @@ import { createWallet, type Wallet } from "./wallet";
 import { paymentEngine, nodeRouting, type PaymentEngine } from "./payments/engine";
 import { fundAndOpen } from "./payments/fund";
 import { paymentLogFor } from "./payments/log";
+import { holdTabLock } from "./payments/tab-lock";
 import { deriveSessionKey, storedSessionKey, type SessionKey } from "./payments/session";
 import { paymentStore } from "./payments/store";
 import { createPaymentsPanel } from "./ui/payments";
@@ -163,6 +164,10 @@ function start(root: HTMLElement, app: AppConfig): void {
   const assetOf = (a: Address) => assets.get(a.toLowerCase()) ?? { symbol: short(a), decimals: 18 };
   let session: SessionKey | null = null;
   let engine: PaymentEngine | null = null;
+  // Another tab of this browser signs for the payment key: this one does not start payments.
+  let otherTab = false;
+  // This tab holds the payment key's lock (held until the tab goes).
+  let tabLock = false;
   const paymentsPanel = createPaymentsPanel(
     app.deployment.TestToken,
     (amount, asset) => formatAmount(amount, assetOf(asset).decimals, assetOf(asset).symbol),
@@ -282,10 +287,16 @@ function start(root: HTMLElement, app: AppConfig): void {
       engine?.stop();
       engine = null;
       session = null;
+      tabLock = false;
+      otherTab = false;
     }
     session ??= storedSessionKey(localStorage, domain, owner);
-    if (session && !engine) {
-      const log = paymentLogFor(relayer?.url ?? null);
+    if (session && !engine && !otherTab) {
+      if (!tabLock) {
+        tabLock = await holdTabLock(`parsec-payments:${session.address.toLowerCase()}`);
+        otherTab = !tabLock;
+      }
+      const log = tabLock ? paymentLogFor(relayer?.url ?? null) : null;
       if (log) {
         const scope = `${app.deployment.chainId}:${app.deployment.ParsecChannels.toLowerCase()}`;
         engine = paymentEngine({
@@ -301,6 +312,9 @@ function start(root: HTMLElement, app: AppConfig): void {
         });
       }
     }
+    if (otherTab)
+      notice.textContent =
+        "Payments are open in another tab of this browser: use that tab (or close it and reload this one).";
     if (session && engine) {
       const views = await loadChannels(wallet.config, app.deployment, session.address, relayer);
       await engine.update(views);

@@ -338,4 +338,20 @@ const BOB_TO_CAROL = parseEther("0.02");
     await screenshot(a, "history-alice");
     await screenshot(carol.page, "history-carol");
   });
+
+  it("a second tab of the same browser does not start payments for the key (one signer per chain)", async () => {
+    const second = await alice.context.newPage();
+    try {
+      await second.goto(url);
+      await second.getByTestId("connect").click();
+      await expectText(
+        "the second tab says why",
+        second.getByTestId("notice"),
+        "Payments are open in another tab",
+      );
+      expect(await second.getByTestId("balances").isVisible()).to.equal(false);
+    } finally {
+      await second.close();
+    }
+  });
 });
