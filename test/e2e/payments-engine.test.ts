@@ -7,6 +7,8 @@ import { expect } from "chai";
 import { Wallet, parseEther, ZeroAddress } from "ethers";
 import {
   TransferKind,
+  buildTransfer,
+  signTransferUnjournaled,
   forwardingFee,
   hashlockOf,
   localSigner,
@@ -208,6 +210,19 @@ describe("dapp payment engine against a mediating node (its HTTP payments API on
     expect(rec.status).to.equal("failed");
     expect(rec.reason).to.match(/carry this amount|capacity/i);
     expect((await nodeState(ab, 0))?.seq).to.equal(seqBefore);
+  });
+
+  it("a direct PAY from the counterparty shows in the payee's history as received", async () => {
+    const bobState = await nodeState(bc, 0);
+    if (!bobState) throw new Error("the node holds no state of Bob's chain");
+    const amount = parseEther("0.0005");
+    const t = buildTransfer(bobState, { channelId: bc.id, payer: 0 }, { kind: "PAY", amount });
+    await log.sendTransfer(signTransferUnjournaled(localSigner(bob.privateKey as Hex), h.domain, t));
+    const row = await waitFor("Carol's history shows the PAY", () =>
+      carolEngine.history().find((p) => p.kind === "direct" && p.direction === "received"),
+    );
+    expect(row).to.include({ amount, status: "done", seq: t.seq, counterparty: bob.address });
+    await waitFor("the node applied it", async () => (await nodeState(bc, 0))?.seq === t.seq);
   });
 
   const crashes: { what: string; seq: number; tab: (log: PaymentLog) => PaymentLog }[] = [

@@ -23,6 +23,7 @@ import {
   pay,
   signChannelUpdate,
   signTransfer,
+  transferSigner,
   DEFAULT_FINAL_EXPIRY_MARGIN_SECONDS,
   type Domain,
   type Hash,
@@ -82,6 +83,7 @@ export class PaymentError extends Error {
 export interface ChannelBalance {
   readonly channelId: Hash;
   readonly counterparty: Address;
+  readonly asset: Address;
   /** What the session can pay or lock now. */
   readonly canSend: bigint;
   /** What the counterparty can pay the session now. */
@@ -153,6 +155,7 @@ export function paymentEngine(deps: EngineDeps): PaymentEngine {
   const channels = new Map<string, Open>();
   const missionControl = new MissionControl();
   let receiving: Subscription | null = null;
+  let directPays: Subscription[] = [];
   let receivingKey = "";
   let resumed = false;
   // One chain of transfers per channel: direct PAYs and routed attempts take turns (the transport's own
@@ -191,6 +194,7 @@ export function paymentEngine(deps: EngineDeps): PaymentEngine {
     return {
       channelId: o.view.channelId,
       counterparty: o.counterparty,
+      asset: o.view.params.asset as Address,
       canSend: o.payer === 0 ? b.available0 : b.available1,
       canReceive: o.payer === 0 ? b.available1 : b.available0,
       heldOut: mine.lockedTotal,
@@ -234,11 +238,48 @@ export function paymentEngine(deps: EngineDeps): PaymentEngine {
     return o;
   }
 
+  /**
+   * Records the counterparty's direct PAYs to the session (History, received): its transfers on the log,
+   * signed by it, that add to its paid total without a lock (a PAY, not an UNLOCK of a routed payment).
+   */
+  function followDirectPays(o: Open): Subscription {
+    const them = (1 - o.payer) as PayerIndex;
+    return log.transfers(o.view.channelId, (m) => {
+      const t = m.transfer;
+      if (t.payer !== them || t.kind !== TransferKind.Pay) return;
+      const id = `in:pay:${o.view.channelId}:${t.seq}`;
+      if (store.payments().some((p) => p.id === id)) return;
+      try {
+        if (transferSigner(domain, t).toLowerCase() !== o.counterparty.toLowerCase()) return;
+      } catch {
+        return; // not signed by the counterparty: the node refuses it too
+      }
+      const at = Date.now();
+      record({
+        id,
+        direction: "received",
+        kind: "direct",
+        status: "done",
+        channelId: o.view.channelId,
+        counterparty: o.counterparty,
+        amount: t.amount,
+        fee: 0n,
+        asset: o.view.params.asset as Address,
+        description: "direct payment",
+        seq: t.seq,
+        createdAtMs: at,
+        updatedAtMs: at,
+      });
+    });
+  }
+
   function restartReceiving(): void {
     const list = [...channels.values()].filter((o) => o.view.status === "OPEN");
     const key = list.map((o) => `${o.view.channelId}:${o.view.deposit0}:${o.view.deposit1}`).join(",");
     if (key === receivingKey) return;
     receiving?.stop();
+    directPays.forEach((s) => s.stop());
+    directPays = list.map(followDirectPays);
     receivingKey = key;
     receiving = receivePayments({
       signer: session.signer,
@@ -596,6 +637,7 @@ export function paymentEngine(deps: EngineDeps): PaymentEngine {
     invoices: () => store.invoices().sort((a, b) => b.createdAtMs - a.createdAtMs),
     stop() {
       receiving?.stop();
+      directPays.forEach((x) => x.stop());
     },
   };
 }

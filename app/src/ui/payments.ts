@@ -165,7 +165,8 @@ export function createPaymentsPanel(
       if (!engine) throw new Error("Enable payments first.");
       const id = directChannel.value as Hash;
       if (!id) throw new Error("Open a payment channel first.");
-      const amount = parseAmount(directAmount.value, decimalsOf(ZERO_ADDRESS));
+      const asset = engine.balances().find((b) => b.channelId === id)?.asset ?? ZERO_ADDRESS;
+      const amount = parseAmount(directAmount.value, decimalsOf(asset));
       payStatus.dataset.status = "pending";
       payStatus.textContent = "pending: signed and sent, waiting for the node to apply it…";
       showOutcome(await engine.payDirect(id, amount));
@@ -324,13 +325,9 @@ export function createPaymentsPanel(
       { "data-testid": "balance-row", "data-channel": b.channelId },
       h("td", { title: b.channelId }, short(b.channelId)),
       h("td", { title: b.counterparty }, short(b.counterparty)),
-      h("td", { "data-testid": "can-send" }, words(b.canSend, ZERO_ADDRESS)),
-      h("td", { "data-testid": "can-receive" }, words(b.canReceive, ZERO_ADDRESS)),
-      h(
-        "td",
-        { "data-testid": "held" },
-        `${words(b.heldOut, ZERO_ADDRESS)} / ${words(b.heldIn, ZERO_ADDRESS)}`,
-      ),
+      h("td", { "data-testid": "can-send" }, words(b.canSend, b.asset)),
+      h("td", { "data-testid": "can-receive" }, words(b.canReceive, b.asset)),
+      h("td", { "data-testid": "held" }, `${words(b.heldOut, b.asset)} / ${words(b.heldIn, b.asset)}`),
     );
   }
   function historyRow(p: PaymentRecord): HTMLElement {
