@@ -19,6 +19,7 @@ import {
   type JsonRpcProvider,
   type JsonRpcSigner,
 } from "ethers";
+import { formatUnits } from "viem";
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
 import { nodePayerViews, parsecChannelsAbi, type Deployment } from "../../client";
 import { forwardingFee, hashlockOf, parseRoutedInvoice, type Hash } from "../../sdk/isomorphic";
@@ -301,6 +302,17 @@ const BOB_TO_CAROL = parseEther("0.02");
     paid.push({ amount, fee: forwardingFee({ feeBase: POLICY.feeBase, feePpm: POLICY.feePpm }, amount) });
   });
 
+  it("pays the channel's counterparty directly by amount: pending, then done once the node applied it", async () => {
+    const a = alice.page;
+    await a.getByTestId("direct-amount").fill("0.001");
+    await a.getByTestId("direct-pay").click();
+    await eventually("the direct payment is done", async () =>
+      expect(await a.getByTestId("pay-status").getAttribute("data-status")).to.equal("done"),
+    );
+    expect(await textOf(a.getByTestId("pay-status"))).to.contain("paid 0.001 ETH (fee 0 ETH)");
+    paid.push({ amount: parseEther("0.001"), fee: 0n });
+  });
+
   it("balances and history match the chain and the node", async () => {
     const spent = paid.reduce((s, p) => s + p.amount + p.fee, 0n);
     const a = alice.page;
@@ -319,13 +331,19 @@ const BOB_TO_CAROL = parseEther("0.02");
     );
     await expectText("nothing held", row.getByTestId("held"), "0 ETH / 0 ETH");
     const sent = a.getByTestId("history-row");
-    expect(await sent.count()).to.equal(2);
-    for (let i = 0; i < 2; i++) expect(await sent.nth(i).getAttribute("data-status")).to.equal("done");
-    expect(await textOf(sent.nth(0).getByTestId("history-fee"))).to.equal(`${formatEther(paid[1].fee)} ETH`);
+    expect(await sent.count()).to.equal(paid.length);
+    const fees: string[] = [];
+    for (let i = 0; i < paid.length; i++) {
+      expect(await sent.nth(i).getAttribute("data-status")).to.equal("done");
+      fees.push(await textOf(sent.nth(i).getByTestId("history-fee")));
+    }
+    // Newest first: the direct PAY (no fee), the resumed payment, the first one.
+    // (viem's formatUnits, as the page: a whole number has no ".0")
+    expect(fees).to.deep.equal([...paid].reverse().map((p) => `${formatUnits(p.fee, 18)} ETH`));
     const received = carol.page.getByTestId("history-row");
     await eventually("Carol's history", async () => expect(await received.count()).to.equal(2));
     const carolRow = carol.page.getByTestId("balance-row").first();
-    const received$ = paid.reduce((s, p) => s + p.amount, 0n);
+    const received$ = paid.filter((p) => p.fee > 0n).reduce((s, p) => s + p.amount, 0n);
     await expectText(
       "Carol can send what she received",
       carolRow.getByTestId("can-send"),

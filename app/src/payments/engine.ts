@@ -126,7 +126,9 @@ interface Open {
   state: PayerState;
 }
 
+/** How long a routed payment starts new attempts (pay()'s timeout), and a direct PAY waits for the node. */
 const DEFAULT_TIMEOUT_MS = 60_000;
+/** How often a direct PAY asks the node whether it applied it. */
 const DIRECT_CONFIRM_POLL_MS = 500;
 
 export interface PaymentEngine {
