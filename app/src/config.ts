@@ -10,6 +10,15 @@ export interface AppConfig {
   readonly rpcUrl: string;
   readonly relayerUrl: string | null;
   readonly networkName: string;
+  /** The mediating node payments route through: its routing key and fee policy (docs/dapp.md). */
+  readonly node: NodeRoutingConfig | null;
+}
+
+export interface NodeRoutingConfig {
+  readonly routingKey: string;
+  readonly feeBase: bigint;
+  readonly feePpm: number;
+  readonly expiryDelta: number;
 }
 
 /** No deployment could be found: the dapp shows this message instead of the UI. */
@@ -61,7 +70,26 @@ export function loadConfig(search: string = window.location.search): AppConfig {
   } catch (e) {
     throw new ConfigError((e as Error).message);
   }
+  const nodeKey = query.get("nodeKey") ?? env.VITE_PARSEC_NODE_KEY;
+  const whole = (name: string, value: string | null | undefined): string => {
+    if (!value || !/^\d+$/.test(value))
+      throw new ConfigError(`${name} must be a whole number, got "${value ?? ""}"`);
+    return value;
+  };
+  const node: NodeRoutingConfig | null = nodeKey
+    ? {
+        routingKey: nodeKey,
+        feeBase: BigInt(
+          whole("nodeFeeBase", query.get("nodeFeeBase") ?? env.VITE_PARSEC_NODE_FEE_BASE ?? "0"),
+        ),
+        feePpm: Number(whole("nodeFeePpm", query.get("nodeFeePpm") ?? env.VITE_PARSEC_NODE_FEE_PPM ?? "0")),
+        expiryDelta: Number(
+          whole("nodeExpiryDelta", query.get("nodeExpiryDelta") ?? env.VITE_PARSEC_NODE_EXPIRY_DELTA ?? "0"),
+        ),
+      }
+    : null;
   return {
+    node,
     deployment,
     rpcUrl: query.get("rpc") ?? env.VITE_PARSEC_RPC_URL ?? "http://127.0.0.1:8545",
     relayerUrl: query.get("relayer") ?? env.VITE_PARSEC_RELAYER_URL ?? null,

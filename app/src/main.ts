@@ -28,9 +28,22 @@ import "./style.css";
 import { createActivity } from "./ui/activity";
 import { createChannelCard, type ChannelCard } from "./ui/channel-card";
 import { h, short } from "./ui/dom";
+import { runStep } from "./tx";
 import { createEscrowList } from "./ui/escrows";
 import { createOpenForm, depositOf } from "./ui/open-form";
 import { createWallet, type Wallet } from "./wallet";
+import { paymentEngine, nodeRouting, type PaymentEngine } from "./payments/engine";
+import { fundAndOpen } from "./payments/fund";
+import { paymentLogFor } from "./payments/log";
+import { holdTabLock } from "./payments/tab-lock";
+import { deriveSessionKey, storedSessionKey, type SessionKey } from "./payments/session";
+import { paymentStore } from "./payments/store";
+import { createPaymentsPanel } from "./ui/payments";
+import { formatAmount, parseAmount } from "../../client";
+import type { Address } from "viem";
+
+/** The challenge period of the payment channels the session key opens: a day. */
+const PAYMENT_CHANNEL_CHALLENGE_SECONDS = 24 * 3600;
 
 function start(root: HTMLElement, app: AppConfig): void {
   const wallet: Wallet = createWallet(app);
@@ -143,6 +156,46 @@ function start(root: HTMLElement, app: AppConfig): void {
       await after(settle(context(), c, await evidenceFor(c, json, true)));
     },
   };
+  // Payments: the session key (one wallet signature), its engine over the node's payments log.
+  const routing = app.node ? nodeRouting(app.node.routingKey, app.node) : null;
+  const assets = new Map<string, { symbol: string; decimals: number }>([
+    [ZERO_ADDRESS, { symbol: "ETH", decimals: 18 }],
+  ]);
+  const assetOf = (a: Address) => assets.get(a.toLowerCase()) ?? { symbol: short(a), decimals: 18 };
+  let session: SessionKey | null = null;
+  let engine: PaymentEngine | null = null;
+  // Another tab of this browser signs for the payment key: this one does not start payments.
+  let otherTab = false;
+  // This tab holds the payment key's lock (held until the tab goes).
+  let tabLock = false;
+  const paymentsPanel = createPaymentsPanel(
+    app.deployment.TestToken,
+    (amount, asset) => formatAmount(amount, assetOf(asset).decimals, assetOf(asset).symbol),
+    (asset) => assetOf(asset).decimals,
+    {
+      enable: async () => {
+        const address = wallet.state().address;
+        if (!address) throw new Error("Connect your wallet first.");
+        session = await runStep(activity, "Payment key (one signature)", async () =>
+          deriveSessionKey(await wallet.provider(), localStorage, domain, address),
+        );
+        await refresh();
+      },
+      fundAndOpen: async (counterparty, depositText) => {
+        if (!session) throw new Error("Enable payments first.");
+        const s = session;
+        await after(
+          fundAndOpen(wallet.config, app.deployment, app.rpcUrl, activity, s, {
+            counterparty,
+            deposit: parseAmount(depositText, 18),
+            challengePeriod: PAYMENT_CHANNEL_CHALLENGE_SECONDS,
+          }),
+        );
+      },
+    },
+  );
+  const renderPayments = () => paymentsPanel.render(session?.address ?? null, engine);
+
   const escrows = createEscrowList((escrow, preimage) => after(claimEscrow(context(), escrow, preimage)));
 
   root.replaceChildren(
@@ -150,6 +203,7 @@ function start(root: HTMLElement, app: AppConfig): void {
     banner,
     notice,
     openForm.element,
+    paymentsPanel.element,
     channelsPanel,
     escrows.element,
     activity.element,
@@ -212,6 +266,7 @@ function start(root: HTMLElement, app: AppConfig): void {
     notice.textContent = "";
     chainNow = time;
     fetchedAt = Date.now();
+    await refreshPayments(address).catch((e: unknown) => (notice.textContent = describeError(e)));
     latest = views;
     channelsEmpty.hidden = views.length > 0;
     channelsEmpty.textContent = "No channels yet: open one above.";
@@ -224,6 +279,47 @@ function start(root: HTMLElement, app: AppConfig): void {
     channelList.replaceChildren(...views.map((v) => (cards.get(v.channelId) as ChannelCard).element));
     render();
     escrows.update(locked, time);
+  }
+
+  /** The session of the connected wallet (kept from an earlier visit: no signature), its engine, its data. */
+  async function refreshPayments(owner: Address): Promise<void> {
+    if (session && session.owner.toLowerCase() !== owner.toLowerCase()) {
+      engine?.stop();
+      engine = null;
+      session = null;
+      tabLock = false;
+      otherTab = false;
+    }
+    session ??= storedSessionKey(localStorage, domain, owner);
+    if (session && !engine && !otherTab) {
+      if (!tabLock) {
+        tabLock = await holdTabLock(`parsec-payments:${session.address.toLowerCase()}`);
+        otherTab = !tabLock;
+      }
+      const log = tabLock ? paymentLogFor(relayer?.url ?? null) : null;
+      if (log) {
+        const scope = `${app.deployment.chainId}:${app.deployment.ParsecChannels.toLowerCase()}`;
+        engine = paymentEngine({
+          session,
+          domain,
+          log,
+          store: paymentStore(localStorage, scope, session.address),
+          routing,
+          // Chain time: the node judges expiries by the chain's clock.
+          now: () => (chainNow ? chainNow * 1000 + (Date.now() - fetchedAt) : Date.now()),
+          readNode: async (id) => (relayer ? ((await relayer.channel(id))?.raw ?? null) : null),
+          onChange: renderPayments,
+        });
+      }
+    }
+    if (otherTab)
+      notice.textContent =
+        "Payments are open in another tab of this browser: use that tab (or close it and reload this one).";
+    if (session && engine) {
+      const views = await loadChannels(wallet.config, app.deployment, session.address, relayer);
+      await engine.update(views);
+    }
+    renderPayments();
   }
 
   connectButton.addEventListener("click", () => {

@@ -8,6 +8,10 @@ interface ImportMetaEnv {
   readonly VITE_PARSEC_CHANNELS?: string;
   readonly VITE_PARSEC_HTLC?: string;
   readonly VITE_PARSEC_TOKEN?: string;
+  readonly VITE_PARSEC_NODE_KEY?: string;
+  readonly VITE_PARSEC_NODE_FEE_BASE?: string;
+  readonly VITE_PARSEC_NODE_FEE_PPM?: string;
+  readonly VITE_PARSEC_NODE_EXPIRY_DELTA?: string;
 }
 
 interface ImportMeta {

@@ -31,6 +31,9 @@ import { CHROMIUM_ARGS, ensureChromium } from "./chromium";
 import { ROOT, freshProvider, rpc, startDapp, startHardhatNode, type Service } from "./processes";
 import { startRelayerNode, type RelayerNode } from "./relayer-node";
 import { installWallet, type ShimWallet } from "./wallet-shim";
+// `npm run test:e2e` names this file: the payments suite (two pages paying through a mediating node)
+// registers with it.
+import "./payments.test";
 
 const enabled = process.env.PARSEC_E2E === "1";
 const SHOTS = path.join(ROOT, "test-results", "e2e");

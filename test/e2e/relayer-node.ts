@@ -28,6 +28,8 @@ export async function startRelayerNode(options: {
   startBlock: number;
   /** The private key of the participant the node serves (signs cooperative closes for). */
   servesKey: string;
+  /** Mediates routed payments with this fee policy (the payments test); off by default. */
+  mediation?: { feeBase: bigint; feePpm: number; expiryDelta: number; minConfirmationMarginSeconds: number };
 }): Promise<RelayerNode> {
   const brokers = await ensureKafka();
   const prefix = `e2e${Date.now().toString(36)}.`;
@@ -48,6 +50,17 @@ export async function startRelayerNode(options: {
       state: { dir: stateDir, flushIntervalMs: 200 },
       commit: { everyM: 1_000_000, checkpointTimeoutMs: NEVER_MS },
       watchtower: { enabled: false, settle: false },
+      ...(options.mediation
+        ? {
+            mediation: {
+              enabled: true,
+              feeBase: options.mediation.feeBase.toString(),
+              feePpm: options.mediation.feePpm,
+              expiryDelta: options.mediation.expiryDelta,
+              minConfirmationMarginSeconds: options.mediation.minConfirmationMarginSeconds,
+            },
+          }
+        : {}),
       // The dapp page (vite preview, another origin) calls the node from the browser.
       http: { host: "127.0.0.1", port: 0, corsOrigins: ["*"] },
     },
