@@ -12,16 +12,9 @@ export * from "./src/avro/messages";
 export { channelUpdateMapping, channelUpdateMessage } from "./src/routing/graph-avro";
 export type { ChannelUpdateMessage } from "./src/routing/graph-avro";
 export {
-  MAX_PAYMENT_MESSAGE_BYTES,
   PAYMENT_MESSAGES_TOPIC,
-  PAYMENT_MESSAGE_KINDS,
-  ROUTE_APP_KIND,
-  checkPaymentMessage,
-  paymentMessageDigest,
   paymentMessageMapping,
   screenPaymentMessage,
-  signPaymentMessage,
-  verifyPaymentMessage,
 } from "./src/routing/payment-message";
 export type {
   PaymentMessage,

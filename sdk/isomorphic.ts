@@ -207,6 +207,14 @@ export type {
   LocalAttemptFailure,
 } from "./src/routing/payment-failure";
 export { PAYMENT_MESSAGE_KINDS, ROUTE_APP_KIND } from "./src/routing/payment-message-types";
+// Signing and checking peer messages needs no Avro (only the Node codec's mapping does): browsers use these.
+export {
+  MAX_PAYMENT_MESSAGE_BYTES,
+  checkPaymentMessage,
+  paymentMessageDigest,
+  signPaymentMessage,
+  verifyPaymentMessage,
+} from "./src/routing/payment-message";
 export type {
   CancelConsentRef,
   PaymentMessage,

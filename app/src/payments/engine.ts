@@ -22,8 +22,10 @@ import {
   routedInvoiceDigest,
   pay,
   signChannelUpdate,
+  signPaymentMessage,
   signTransfer,
   transferSigner,
+  verifyPaymentMessage,
   DEFAULT_FINAL_EXPIRY_MARGIN_SECONDS,
   type Domain,
   type Hash,
@@ -36,7 +38,6 @@ import {
   type RouteHintInput,
   type SignedRoutedInvoice,
 } from "../../../sdk/isomorphic";
-import { signPaymentMessage, verifyPaymentMessage } from "../../../sdk/src/routing/payment-message";
 import {
   nodePayerViews,
   paymentTransport,
