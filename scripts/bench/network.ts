@@ -51,6 +51,8 @@ import { quantile, round } from "./network/stats";
 const SECONDS = Number(process.env.BENCH_NETWORK_SECONDS ?? 10);
 const RATE = Number(process.env.BENCH_NETWORK_RATE ?? 100);
 const PAYERS = Number(process.env.BENCH_NETWORK_PAYERS ?? 24);
+/** How long an offered payment waits for a free payer before it is dropped unstarted (saturation). */
+const QUEUE_MS = Number(process.env.BENCH_NETWORK_QUEUE_MS ?? 5_000);
 /** The nodes' periodic flush; a mediating node flushes what a payment waits on at once regardless. */
 const FLUSH_INTERVAL_MS = Number(process.env.BENCH_NETWORK_FLUSH_MS ?? 1000);
 const HOPS = (process.env.BENCH_NETWORK_HOPS ?? "1,2,3").split(",").map(Number);
@@ -323,18 +325,34 @@ async function main(): Promise<void> {
       }
     };
 
-    /** Offers `rate` payments/s for `seconds` (open loop); a payment waits for a free payer. */
-    const latencyPhase = async (hops: number, rate: number, seconds: number): Promise<PhaseFigures> => {
-      const outcomes: Promise<Outcome>[] = [];
+    /**
+     * Offers `rate` payments/s for `seconds` (open loop). A payment waits for a free payer (its latency
+     * counts the wait) at most QUEUE_MS, else it is dropped unstarted: the offered rate is above what the
+     * network sustains (`dropped` > 0), and the phase still ends in bounded time.
+     */
+    const latencyPhase = async (
+      hops: number,
+      rate: number,
+      seconds: number,
+    ): Promise<PhaseFigures & { offered: number; dropped: number }> => {
+      const outcomes: Promise<Outcome | null>[] = [];
       const waiting: (() => void)[] = [];
-      const take = async (): Promise<Payer> => {
+      const take = async (deadline: number): Promise<Payer | null> => {
         for (;;) {
           const p = payers.find((x) => !x.busy);
           if (p) {
             p.busy = true;
             return p;
           }
-          await new Promise<void>((r) => waiting.push(r));
+          const left = deadline - Date.now();
+          if (left <= 0) return null;
+          await new Promise<void>((r) => {
+            const timer = setTimeout(r, left);
+            waiting.push(() => {
+              clearTimeout(timer);
+              r();
+            });
+          });
         }
       };
       const start = Date.now();
@@ -345,7 +363,8 @@ async function main(): Promise<void> {
         if (wait > 0) await sleep(wait);
         outcomes.push(
           (async () => {
-            const p = await take();
+            const p = await take(at + QUEUE_MS);
+            if (!p) return null;
             try {
               return await payOnce(p, hops, at);
             } finally {
@@ -356,7 +375,12 @@ async function main(): Promise<void> {
         );
       }
       const done = await Promise.all(outcomes);
-      return figures(done, (Date.now() - start) / MS_PER_SECOND);
+      const started = done.filter((o): o is Outcome => o !== null);
+      return {
+        ...figures(started, (Date.now() - start) / MS_PER_SECOND),
+        offered: total,
+        dropped: total - started.length,
+      };
     };
 
     /** Every payer pays back to back for `seconds` (closed loop): the sustained rate. */
@@ -388,7 +412,10 @@ async function main(): Promise<void> {
       } else log(`${hops} hop(s): the warm-up payment failed: ${warm.error}`);
       log(`${hops} hop(s): ${RATE}/s offered for ${SECONDS} s`);
       const lat = await latencyPhase(hops, RATE, SECONDS);
-      log(`${hops} hop(s): p50 ${lat.p50Ms} ms, p99 ${lat.p99Ms} ms, ${lat.succeeded}/${lat.payments} ok`);
+      log(
+        `${hops} hop(s): p50 ${lat.p50Ms} ms, p99 ${lat.p99Ms} ms, ${lat.succeeded}/${lat.payments} ok, ` +
+          `${lat.dropped} of ${lat.offered} dropped (no free payer within ${QUEUE_MS} ms)`,
+      );
       log(`${hops} hop(s): ${PAYERS} payers closed-loop for ${SECONDS} s`);
       const thr = await throughputPhase(hops, SECONDS);
       const pps = thr.succeeded / thr.seconds;
@@ -404,7 +431,13 @@ async function main(): Promise<void> {
         maxMs: lat.maxMs,
         successRate: round((lat.succeeded + thr.succeeded) / Math.max(1, lat.payments + thr.payments), 4),
         feesPaid: (lat.fees + thr.fees).toString(),
-        latency: { payments: lat.payments, succeeded: lat.succeeded, seconds: round(lat.seconds, 2) },
+        latency: {
+          offered: lat.offered,
+          dropped: lat.dropped,
+          started: lat.payments,
+          succeeded: lat.succeeded,
+          seconds: round(lat.seconds, 2),
+        },
         throughput: {
           payments: thr.payments,
           succeeded: thr.succeeded,
