@@ -403,13 +403,16 @@ async function main(): Promise<void> {
     let attempted = 0;
     let succeeded = 0;
     for (const hops of HOPS) {
-      log(`${hops} hop(s): warm-up`);
-      const warm = await payOnce(payers[0], hops, Date.now());
-      attempted += 1;
-      if (warm.ok) {
-        succeeded += 1;
-        feesPaid += warm.fee;
-      } else log(`${hops} hop(s): the warm-up payment failed: ${warm.error}`);
+      // Every payer pays once first: the nodes' and the payers' code paths are warm (JIT, connections).
+      log(`${hops} hop(s): warm-up, one payment per payer`);
+      const warm = await Promise.all(payers.map((p) => payOnce(p, hops, Date.now())));
+      attempted += warm.length;
+      for (const w of warm) {
+        if (w.ok) {
+          succeeded += 1;
+          feesPaid += w.fee;
+        } else log(`${hops} hop(s): a warm-up payment failed: ${w.error}`);
+      }
       log(`${hops} hop(s): ${RATE}/s offered for ${SECONDS} s`);
       const lat = await latencyPhase(hops, RATE, SECONDS);
       log(
