@@ -61,6 +61,8 @@ const MAX_QUEUED_BYTES = 64 << 20;
 const MAX_FLUSH_FAILURES = 10;
 /** A restore that fails on a Kafka error (a broker restarting, no coordinator yet) is tried this often. */
 const MAX_RESTORE_ATTEMPTS = 8;
+/** The mediator's periodic round (input wakes it at once; this catches time-driven steps). */
+const MEDIATION_TICK_MS = 200;
 
 export class ParsecNode {
   private readonly partitions = new Map<number, PartitionState>();
@@ -86,6 +88,9 @@ export class ParsecNode {
   /** Routed-payment forwarding (`mediation.enabled`); null when off. */
   private mediation: NodeMediation | null = null;
   private partitionCount = 0;
+  /** A mediation round is running; another was asked for meanwhile. */
+  private mediating = false;
+  private mediateAgain = false;
 
   private constructor(
     readonly config: RelayerConfig,
@@ -416,6 +421,8 @@ export class ParsecNode {
           this.mediation?.processMessages(ps, records);
           ps.progress.payments = Math.max(ps.progress.payments, records[records.length - 1].offset);
         } else if (batch.topic === t.checkpointSignatures) await this.requests.processSignatures(ps, records);
+        // A routed LOCK, an UNLOCK or a peer message may be what a payment waits for.
+        if (topicKey === "transfers" || topicKey === "payments") this.wakeMediation();
         // A flush that failed is retried by flushDue with its backoff, not on every batch.
         if (ps.dirty.size >= this.config.state.flushMaxDirty && ps.flushFailures === 0) {
           await ps.flush().catch((e) => {
@@ -452,22 +459,71 @@ export class ParsecNode {
         if (!ps.needsFlush || (!force && now - ps.lastFlushMs < this.config.state.flushIntervalMs))
           return undefined;
         if (!force && now < ps.retryFlushAtMs) return undefined;
-        return ps.lock
-          .run(() => (ps.revoked ? undefined : ps.flush()))
-          .then(() => {
-            ps.flushFailures = 0;
-          })
-          .catch((e) => {
-            if (e instanceof FencedError) return this.fenced(ps, e);
-            ps.flushFailures++;
-            ps.retryFlushAtMs = Date.now() + Math.min(30_000, 250 * 2 ** ps.flushFailures);
-            const fields = { partition: ps.partition, attempt: ps.flushFailures, error: messageOf(e) };
-            if (ps.flushFailures < MAX_FLUSH_FAILURES)
-              return this.logger.warn("flush failed; retrying", fields);
-            this.fail(`flushing partition ${ps.partition} failed ${ps.flushFailures} times: ${messageOf(e)}`);
-          });
+        return this.flushOne(ps);
       }),
     );
+  }
+
+  /** Flushes one partition now, with the failure handling `flushDue` describes. */
+  private flushOne(ps: PartitionState): Promise<void> {
+    return ps.lock
+      .run(() => (ps.revoked ? undefined : ps.flush()))
+      .then(() => {
+        ps.flushFailures = 0;
+      })
+      .catch((e) => {
+        if (e instanceof FencedError) return this.fenced(ps, e);
+        ps.flushFailures++;
+        ps.retryFlushAtMs = Date.now() + Math.min(30_000, 250 * 2 ** ps.flushFailures);
+        const fields = { partition: ps.partition, attempt: ps.flushFailures, error: messageOf(e) };
+        if (ps.flushFailures < MAX_FLUSH_FAILURES) return this.logger.warn("flush failed; retrying", fields);
+        this.fail(`flushing partition ${ps.partition} failed ${ps.flushFailures} times: ${messageOf(e)}`);
+      });
+  }
+
+  /**
+   * Whether a change of `ch` holds up a routed payment: the node holds a participant key of the channel,
+   * so the mediator's next step waits for a flush that journals it (a payment entry, its own transfer
+   * applied, a peer message).
+   */
+  private mediates(ch: Hash): boolean {
+    const onchain = this.registry.get(ch);
+    return onchain !== undefined && onchain.participantsLower.some((p) => this.signers.has(p));
+  }
+
+  /**
+   * Runs the mediator now (coalesced: one run at a time; a request during a run makes it go once more).
+   * A round steps every payment, then flushes at once each partition whose dirty channels a payment
+   * waits on, then steps again: an action waits for a Kafka commit, not for `state.flushIntervalMs`.
+   * Journal before sign is kept: the service acts only on entries the flush made durable.
+   */
+  private wakeMediation(): void {
+    if (!this.mediation || this.stopping) return;
+    if (this.mediating) {
+      this.mediateAgain = true;
+      return;
+    }
+    this.mediating = true;
+    const mediation = this.mediation;
+    void (async () => {
+      try {
+        do {
+          this.mediateAgain = false;
+          await mediation.tick();
+          const urgent = this.owned().filter(
+            (ps) => ps.flushFailures === 0 && [...ps.dirty].some((id) => this.mediates(id)),
+          );
+          const before = urgent.map((ps) => ps.lastFlushMs);
+          await Promise.all(urgent.map((ps) => this.flushOne(ps)));
+          // What a flush made durable may be acted on now (a partition still restoring does not flush).
+          if (urgent.some((ps, i) => ps.lastFlushMs !== before[i])) this.mediateAgain = true;
+        } while (this.mediateAgain && !this.stopping);
+      } catch (e) {
+        this.logger.warn("mediation tick failed", { error: messageOf(e) });
+      } finally {
+        this.mediating = false;
+      }
+    })();
   }
 
   /** The node cannot go on: health reports why and `options.onFatal` (the CLI exits) is told. */
@@ -608,15 +664,8 @@ export class ParsecNode {
           .finally(() => (this.ticking = false));
       }, 200),
     );
-    if (this.mediation) {
-      const mediation = this.mediation;
-      this.timers.push(
-        setInterval(() => {
-          if (this.stopping) return;
-          mediation.tick().catch((e) => logger.warn("mediation tick failed", { error: messageOf(e) }));
-        }, 200),
-      );
-    }
+    // Besides the wake-ups on input, a periodic round sees what time alone changes (expiries, outcomes).
+    if (this.mediation) this.timers.push(setInterval(() => this.wakeMediation(), MEDIATION_TICK_MS));
     if (config.http.enabled) {
       this.http = await startHttpApi(
         {

@@ -69,6 +69,16 @@ export class Mutex {
 }
 
 const wireKey = (offset: number): string => `w/${offset}`;
+
+function sameProgress(a: Progress | null, b: Progress): boolean {
+  return (
+    a !== null &&
+    a.transfers === b.transfers &&
+    a.control === b.control &&
+    a.signatures === b.signatures &&
+    a.payments === b.payments
+  );
+}
 const channelStoreKey = (id: Hash): string => `c/${id}`;
 
 export class PartitionState {
@@ -94,6 +104,8 @@ export class PartitionState {
   private newWires = new Map<number, { readonly wire: Buffer; readonly entry: HistoryEntry | null }>();
   private droppedWires = new Set<number>();
   private flushedProgress: Progress = { transfers: -1, control: -1, signatures: -1, payments: -1 };
+  /** The progress whose consumer offsets this state's own last flush committed (null: none yet). */
+  private offsetsCommitted: Progress | null = null;
   private writer: StoreWriter | null = null;
   /** The partition's transactional writer: open means this node owns the partition (see `attach`). */
   private owner: PartitionWriter | null = null;
@@ -510,8 +522,14 @@ export class PartitionState {
         { topic: topics.deadLetter, records: deadLetters },
         { topic: topics.stateChangelog, records },
       ],
-      { groupId: config.kafka.groupId, offsets: this.offsetsOf(committed) },
+      // Offsets this state already committed are not sent again: a flush that only journals (a mediator's
+      // step) saves the transaction two round trips.
+      {
+        groupId: config.kafka.groupId,
+        offsets: sameProgress(this.offsetsCommitted, committed) ? [] : this.offsetsOf(committed),
+      },
     );
+    this.offsetsCommitted = committed;
     if (deadLetters.length > 0) this.deps.fault?.("after-dead-letters");
     this.deadLetters = this.deadLetters.slice(deadLetters.length);
     const last = written.get(topics.stateChangelog) ?? -1;
