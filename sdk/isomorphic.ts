@@ -224,9 +224,17 @@ export type {
   UnsignedPaymentMessage,
 } from "./src/routing/payment-message-types";
 export {
+  graphEntryFromJson,
+  graphEntryToJson,
   paymentMessageFromJson,
   paymentMessageToJson,
   signedTransferFromJson,
   signedTransferToJson,
 } from "./src/json";
-export type { PaymentMessageBodyJson, PaymentMessageJson, SignedTransferJson } from "./src/json";
+export type {
+  GraphEntry,
+  GraphEntryJson,
+  PaymentMessageBodyJson,
+  PaymentMessageJson,
+  SignedTransferJson,
+} from "./src/json";

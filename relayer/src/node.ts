@@ -23,6 +23,7 @@ import { redactConfig, type RelayerConfig } from "./config";
 import { ConfigError, FencedError, messageOf } from "./errors";
 import { HealthMonitor } from "./health";
 import { M, Metrics } from "./http/metrics";
+import { graphReader } from "./http/graph";
 import { startHttpApi, type HttpApi } from "./http/server";
 import {
   createLogClient,
@@ -686,6 +687,15 @@ export class ParsecNode {
                 partitions: this.partitionCount,
                 maxAppDataBytes: config.input.maxAppDataBytes,
               }
+            : null,
+          graph: config.http.paymentsApi
+            ? graphReader({
+                client: this.client,
+                topic: config.kafka.topics.channelGraph,
+                registry: this.registry,
+                domain: this.domain,
+                now: () => BigInt(Math.max(this.registry.latestTimestamp, Math.floor(Date.now() / 1000))),
+              })
             : null,
         },
         config.http.host,

@@ -13,7 +13,8 @@ import {
   type PaymentMessageBody,
   type PaymentMessageKind,
 } from "./routing/payment-message-types";
-import type { Address, Hash, Hex, PayerIndex, SignedTransfer } from "./types";
+import type { SignedChannelUpdate } from "./routing/graph";
+import type { Address, ChannelParams, Hash, Hex, PayerIndex, SignedTransfer } from "./types";
 import { toTransfer, transferBodyJson, type TransferBodyJson } from "./validate";
 
 /** A signed transfer as JSON: its channel, payer, body fields (as in evidence files) and signature. */
@@ -205,5 +206,100 @@ export function paymentMessageFromJson(v: unknown, field = "message"): PaymentMe
     sender: toAddress(str(r.sender, `${field}.sender`), `${field}.sender`),
     signature: bytes(r.signature, `${field}.signature`, 65),
     sentAtMs,
+  };
+}
+
+/**
+ * A channel's announced direction as the node's `GET /graph` serves it: the signed `ChannelUpdate`, its
+ * announcer and the channel's parameters, so a reader checks `channelIdOf(domain, channel) = channelId`
+ * and the signature itself instead of trusting the node.
+ */
+export interface GraphEntryJson {
+  readonly announcer: Address;
+  readonly channel: {
+    readonly participant0: Address;
+    readonly participant1: Address;
+    readonly asset: Address;
+    readonly challengePeriod: number;
+    readonly nonce: string;
+  };
+  readonly update: {
+    readonly channelId: Hash;
+    readonly direction: 0 | 1;
+    readonly timestamp: string;
+    readonly capacity: string;
+    readonly feeBase: string;
+    readonly feePpm: number;
+    readonly expiryDelta: number;
+    readonly htlcMinimum: string;
+    readonly htlcMaximum: string;
+    readonly disabled: boolean;
+    readonly signature: Hex;
+  };
+}
+
+/** A graph entry read back: the update, its announcer and the channel's parameters. */
+export interface GraphEntry {
+  readonly announcer: Address;
+  readonly channel: ChannelParams;
+  readonly update: SignedChannelUpdate;
+}
+
+export function graphEntryToJson(e: GraphEntry): GraphEntryJson {
+  const u = e.update;
+  return {
+    announcer: e.announcer,
+    channel: { ...e.channel, nonce: e.channel.nonce.toString() },
+    update: {
+      channelId: u.channelId,
+      direction: u.direction,
+      timestamp: u.timestamp.toString(),
+      capacity: u.capacity.toString(),
+      feeBase: u.feeBase.toString(),
+      feePpm: u.feePpm,
+      expiryDelta: u.expiryDelta,
+      htlcMinimum: u.htlcMinimum.toString(),
+      htlcMaximum: u.htlcMaximum.toString(),
+      disabled: u.disabled,
+      signature: u.signature,
+    },
+  };
+}
+
+/** Parses `graphEntryToJson`'s form; the update's signature and channel are the reader's to check. */
+export function graphEntryFromJson(v: unknown, field = "entry"): GraphEntry {
+  const r = obj(v, field);
+  const c = obj(r.channel, `${field}.channel`);
+  const u = obj(r.update, `${field}.update`);
+  const f = `${field}.update`;
+  if (typeof u.disabled !== "boolean") throw new MalformedError(`${f}.disabled must be true or false`);
+  return {
+    announcer: toAddress(str(r.announcer, `${field}.announcer`), `${field}.announcer`),
+    channel: {
+      participant0: toAddress(
+        str(c.participant0, `${field}.channel.participant0`),
+        `${field}.channel.participant0`,
+      ),
+      participant1: toAddress(
+        str(c.participant1, `${field}.channel.participant1`),
+        `${field}.channel.participant1`,
+      ),
+      asset: toAddress(str(c.asset, `${field}.channel.asset`), `${field}.channel.asset`),
+      challengePeriod: int(c.challengePeriod, `${field}.channel.challengePeriod`, 32),
+      nonce: big(c.nonce, `${field}.channel.nonce`, 64),
+    },
+    update: {
+      channelId: hash(u.channelId, `${f}.channelId`),
+      direction: payerOf(u.direction, `${f}.direction`),
+      timestamp: big(u.timestamp, `${f}.timestamp`, 64),
+      capacity: big(u.capacity, `${f}.capacity`, 128),
+      feeBase: big(u.feeBase, `${f}.feeBase`, 128),
+      feePpm: int(u.feePpm, `${f}.feePpm`, 32),
+      expiryDelta: int(u.expiryDelta, `${f}.expiryDelta`, 32),
+      htlcMinimum: big(u.htlcMinimum, `${f}.htlcMinimum`, 128),
+      htlcMaximum: big(u.htlcMaximum, `${f}.htlcMaximum`, 128),
+      disabled: u.disabled,
+      signature: bytes(u.signature, `${f}.signature`, 65),
+    },
   };
 }

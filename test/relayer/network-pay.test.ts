@@ -10,6 +10,8 @@ import { Wallet, ZeroAddress, parseEther } from "ethers";
 import {
   ChannelGraph,
   GENESIS_STATE,
+  channelIdOf,
+  graphEntryFromJson,
   MissionControl,
   PaymentFailedError,
   TransferKind,
@@ -261,6 +263,32 @@ describe("relayer: a wallet pays through a mediating node over Kafka", function 
     const metrics = await (await fetch(`${node?.url}/metrics`)).text();
     expect(metrics).to.match(new RegExp(`parsec_payments_fees_earned(\\{[^}]*\\})? ${fee}\\b`));
     console.log(`      (paid ${amount} + fee ${fee} through Bob's node in ${took} ms)`);
+  });
+
+  it("GET /graph serves the node's signed announcements with each channel's parameters; a reader re-checks both", async () => {
+    const { status, body } = await getJson<{ entries: unknown[]; ignored: number }>(`${node?.url}/graph`);
+    expect(status).to.equal(200);
+    const entries = body.entries.map((e) => graphEntryFromJson(e));
+    const bobToCarol = entries.find((e) => e.update.channelId === bc.id && e.update.direction === 0);
+    expect(bobToCarol?.announcer).to.equal(bob.address);
+    expect(bobToCarol?.update).to.include({ feeBase: TEST_MEDIATION_POLICY.feeBase, disabled: false });
+    // What a browser does with it: the parameters hash to the channel id, the signature is Bob's.
+    const graph = new ChannelGraph({ domain: h.domain });
+    for (const e of entries) {
+      expect(channelIdOf(h.domain, e.channel)).to.equal(e.update.channelId);
+      const applied = graph.applyUpdate(
+        e.update,
+        (id) => (id === e.update.channelId ? e.channel : undefined),
+        chainNowS(),
+      );
+      expect(applied.applied).to.equal(true);
+    }
+    // A forged entry (another announcer's fee on Bob's direction) does not apply.
+    const forged = { ...bobToCarol!.update, feeBase: 0n };
+    const lookup = (id: Hash) => (id === bc.id ? bobToCarol!.channel : undefined);
+    expect(new ChannelGraph({ domain: h.domain }).applyUpdate(forged, lookup, chainNowS()).applied).to.equal(
+      false,
+    );
   });
 
   it("Alice's wallet crashes after journaling its LOCK, before writing it: restarted, pay() sends that LOCK (with its packet) and the payment settles; Bob forwards once", async () => {

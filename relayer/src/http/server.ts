@@ -5,6 +5,7 @@
  *   GET  /health                         liveness, partitions, lag, chain cursor
  *   GET  /metrics                        Prometheus text
  *   GET  /payments                       routed payments the node mediates (in flight and recent)
+ *   GET  /graph                          the channel graph the node reads (signed ChannelUpdates, §11.2)
  *   GET  /channels?participant=0x…       channels of a participant (from the chain index)
  *   GET  /channels/:id                   full state of a channel this node holds
  *   GET  /channels/:id/evidence          the SDK evidence file a wallet disputes with
@@ -14,6 +15,7 @@
  *
  * Cross-origin pages are admitted per `http.corsOrigins` (./cors.ts).
  */
+import type { GraphAnswer } from "./graph";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
@@ -51,6 +53,8 @@ export interface NodeAccess {
   payments?(): readonly unknown[] | null;
   /** The log behind the payments endpoints; absent or null when `http.paymentsApi` is off. */
   readonly paymentsLog?: PaymentsLog | null;
+  /** The channel graph's reader (`GET /graph`); absent or null when `http.paymentsApi` is off. */
+  readonly graph?: { read(): Promise<GraphAnswer> } | null;
 }
 
 const MAX_UINT128 = (1n << 128n) - 1n;
@@ -391,6 +395,15 @@ async function route(
     if (payments === null)
       throw new HttpError(404, "MediationOff", "this node does not mediate; set mediation.enabled to true");
     return json(200, { payments });
+  }
+  if (method === "GET" && url.pathname === "/graph") {
+    if (!api.graph)
+      throw new HttpError(
+        404,
+        "PaymentsApiOff",
+        "this node does not serve the graph; set http.paymentsApi to true",
+      );
+    return json(200, await api.graph.read());
   }
   if (method === "POST" && url.pathname === "/transfers") {
     const p = paymentsOn(payments);
