@@ -69,6 +69,8 @@ export { paymentTransport } from "./src/payment/payer";
 export type { PacketStore, PayerChannel, PayerTransport, PaymentTransportDeps } from "./src/payment/payer";
 export { judgeFinalLock, receivePayments } from "./src/payment/payee";
 export type { PayeeChannel, PayeeEvent, ReceivePaymentsDeps, Refusal } from "./src/payment/payee";
+export { applyNodeGraph } from "./src/graph";
+export type { NodeGraphResult } from "./src/graph";
 export { PaymentLogHttpError, httpPaymentLog } from "./src/payment/http-log";
 export type { HttpPaymentLogOptions, NodeErrorBody } from "./src/payment/http-log";
 export { CANCEL_CONSENT_APP_KIND, ROUTE_APP_KIND, attachmentFields } from "./src/payment/ports";

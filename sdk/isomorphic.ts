@@ -128,6 +128,7 @@ export {
   DEFAULT_UPDATE_MAX_FUTURE_SECONDS,
   channelUpdateKey,
   channelUpdateSigner,
+  channelUpdateSignerKey,
   channelUpdateTypedData,
   checkChannelUpdate,
   forwardingFee,

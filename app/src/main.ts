@@ -308,6 +308,7 @@ function start(root: HTMLElement, app: AppConfig): void {
           // Chain time: the node judges expiries by the chain's clock.
           now: () => (chainNow ? chainNow * 1000 + (Date.now() - fetchedAt) : Date.now()),
           readNode: async (id) => (relayer ? ((await relayer.channel(id))?.raw ?? null) : null),
+          readGraph: relayer ? () => relayer.graph() : undefined,
           onChange: renderPayments,
         });
       }

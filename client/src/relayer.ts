@@ -1,10 +1,10 @@
 /**
  * Client of the Parsec node's HTTP API: `GET /health`, `GET /channels?participant=`, `GET /channels/:id`,
  * `GET /channels/:id/evidence`, `POST /channels/:id/cooperative-close` (`{ balance0, balance1, signer? }` →
- * `{ signer, signature, seq0, seq1, expiry }`). Isomorphic (global `fetch`).
+ * `{ signer, signature, seq0, seq1, expiry }`), `GET /graph`. Isomorphic (global `fetch`).
  */
 import { getAddress, isHex, type Address, type Hex } from "viem";
-import type { Domain } from "../../sdk/isomorphic";
+import { graphEntryFromJson, type Domain, type GraphEntry } from "../../sdk/isomorphic";
 import { ClientError } from "./errors";
 import { readEvidence, type ChannelEvidence } from "./evidence";
 
@@ -129,6 +129,12 @@ export interface RelayerClient {
     balance1: bigint,
     signer?: Address,
   ): Promise<CooperativeCloseSignature>;
+  /**
+   * The channel graph the node reads (`GET /graph`, protocol §11.2), parsed but not trusted: a caller
+   * applies each entry to a `ChannelGraph` with the entry's own parameters once they hash to its channel id
+   * (`verifiedGraphEntries`). Entries that do not parse are left out.
+   */
+  graph(): Promise<GraphEntry[]>;
 }
 
 export function relayerClient(
@@ -190,6 +196,19 @@ export function relayerClient(
         .map((c) => (typeof c === "string" ? c : pick(c, "channelId")))
         .filter((id): id is string => typeof id === "string" && isHex(id))
         .map((id) => id.toLowerCase() as Hex);
+    },
+    async graph() {
+      const entries = pick(await call("/graph"), "entries");
+      if (!Array.isArray(entries)) throw new NodeApiError(url, "/graph did not return a list of entries");
+      const parsed: GraphEntry[] = [];
+      for (const e of entries) {
+        try {
+          parsed.push(graphEntryFromJson(e));
+        } catch {
+          // A malformed entry is the node's problem; the rest of the graph still routes.
+        }
+      }
+      return parsed;
     },
     async channel(channelId) {
       const body = await call(`/channels/${channelId}`, undefined, true);

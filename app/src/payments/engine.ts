@@ -28,6 +28,7 @@ import {
   verifyPaymentMessage,
   DEFAULT_FINAL_EXPIRY_MARGIN_SECONDS,
   type Domain,
+  type GraphEntry,
   type Hash,
   type Hex,
   fromHex,
@@ -39,6 +40,7 @@ import {
   type SignedRoutedInvoice,
 } from "../../../sdk/isomorphic";
 import {
+  applyNodeGraph,
   nodePayerViews,
   paymentTransport,
   receivePayments,
@@ -113,6 +115,11 @@ export interface EngineDeps {
   readonly routing: NodeRouting | null;
   /** Chain time, milliseconds (the node judges expiries in chain time). */
   readonly now: () => number;
+  /**
+   * The node's channel graph (`GET /graph`): the forwarders' signed announcements, re-checked here. With
+   * it the dapp routes through any announced node; without it, only through `routing`.
+   */
+  readonly readGraph?: () => Promise<readonly GraphEntry[]>;
   /** The node's channel JSON (`GET /channels/:id`): a direct PAY is done once the node applied it. */
   readonly readNode: (channelId: Hash) => Promise<unknown>;
   /** Told whenever a payment or invoice record changes. */
@@ -343,9 +350,24 @@ export function paymentEngine(deps: EngineDeps): PaymentEngine {
    * The graph a payment routes on: the session's own directions (signed locally with what it can lock
    * now, not published); the invoice's route hints add the mediator's channel into the payee.
    */
+  /** Forwarders' routing keys learned from the node's graph (by lower-case address). */
+  const announcedKeys = new Map<string, Uint8Array>();
+
+  /** The node's graph taken into `graph` (re-checked, `applyNodeGraph`); unreachable: nothing added. */
+  async function addNodeGraph(graph: ChannelGraph, asset: Address, now: bigint): Promise<void> {
+    if (!deps.readGraph) return;
+    const entries = await deps.readGraph().catch((e: unknown) => {
+      console.warn(`the node's graph could not be read: ${e instanceof Error ? e.message : String(e)}`);
+      return [];
+    });
+    for (const [address, key] of applyNodeGraph(graph, domain, entries, now, asset).routingKeys)
+      announcedKeys.set(address, key);
+  }
+
   async function graphFor(asset: Address): Promise<ChannelGraph> {
     const graph = new ChannelGraph({ domain });
     const now = nowS();
+    await addNodeGraph(graph, asset, now);
     for (const o of channels.values()) {
       if (o.view.status !== "OPEN" || o.view.params.asset.toLowerCase() !== asset.toLowerCase()) continue;
       const can = balanceOf(o).canSend;
@@ -377,6 +399,8 @@ export function paymentEngine(deps: EngineDeps): PaymentEngine {
   const routingKeysFor =
     (invoice: SignedRoutedInvoice) =>
     (node: Address): Uint8Array | undefined => {
+      const announced = announcedKeys.get(node.toLowerCase());
+      if (announced) return announced;
       const r = deps.routing;
       if (r && r.address.toLowerCase() === node.toLowerCase())
         return fromHex(r.routingKey, "routing key", 33);
@@ -597,7 +621,23 @@ export function paymentEngine(deps: EngineDeps): PaymentEngine {
     async request(input) {
       const hints: RouteHintInput[] = [];
       const r = deps.routing;
-      if (r) {
+      // Each counterparty that announces forwarding into the session's channel is a hint, at its policy.
+      const announced = new ChannelGraph({ domain });
+      await addNodeGraph(announced, input.asset, nowS());
+      for (const o of channels.values()) {
+        if (o.view.status !== "OPEN" || o.view.params.asset.toLowerCase() !== input.asset.toLowerCase())
+          continue;
+        const edge = announced.edge(o.view.channelId.toLowerCase() as Hash, o.payer === 0 ? 1 : 0);
+        if (!edge || edge.disabled) continue;
+        hints.push({
+          channelId: o.view.channelId,
+          node: o.counterparty,
+          feeBase: edge.feeBase,
+          feePpm: edge.feePpm,
+          expiryDelta: edge.expiryDelta,
+        });
+      }
+      if (r && hints.length === 0) {
         for (const o of channels.values()) {
           if (o.view.status !== "OPEN" || o.counterparty.toLowerCase() !== r.address.toLowerCase()) continue;
           if (o.view.params.asset.toLowerCase() !== input.asset.toLowerCase()) continue;

@@ -4,7 +4,7 @@
  * (Unix seconds) and the open channels (from contract events). Isomorphic (ethers' JS keccak and
  * recovery only).
  */
-import { keccak256 } from "ethers";
+import { SigningKey, getBytes, keccak256 } from "ethers";
 import {
   checkSmallUint,
   checkUint,
@@ -132,6 +132,15 @@ export async function signChannelUpdate(
 /** The address that signed a channel update (throws `BadSignature`). */
 export function channelUpdateSigner(domain: Domain, u: SignedChannelUpdate): Address {
   return recoverSigner(typedDataDigest(domain, hashChannelUpdate(u)), u.signature);
+}
+
+/**
+ * The compressed public key that signed a channel update: the announcer's routing key (§11.4: a node's
+ * participant key is its onion key), so a wallet that reads the graph knows how to address each forwarder.
+ */
+export function channelUpdateSignerKey(domain: Domain, u: SignedChannelUpdate): Uint8Array {
+  const digest = typedDataDigest(domain, hashChannelUpdate(u));
+  return getBytes(SigningKey.computePublicKey(SigningKey.recoverPublicKey(digest, u.signature), true));
 }
 
 /** The key of an update on the compacted topic: `channelId || direction` (33 bytes). */
