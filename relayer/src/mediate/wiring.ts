@@ -42,7 +42,7 @@ import type { Logger } from "../log";
 import type { Rpc } from "../chain/rpc";
 import type { ChannelState, WindowItem } from "../state/channel";
 import type { PartitionState } from "../state/partition";
-import type { PaymentEntry } from "./entry";
+import { inboxKey, type InboxEntry, type PaymentEntry } from "./entry";
 import { mediationPolicy } from "./forward";
 import { PaymentMessagePipeline } from "./messages";
 import {
@@ -63,6 +63,9 @@ const registryInterface = new Interface([
 const REANNOUNCE_SECONDS = 7n * 86_400n;
 /** How often capacities are compared with what was announced. */
 const ANNOUNCE_EVERY_MS = 2_000;
+/** The kinds an inbox keeps (one message each per lock). */
+const INBOX_KINDS: readonly InboxEntry["kind"][] = ["SECRET", "FAIL", "CONSENT"];
+
 /** How often old peer messages are looked for (it reads every owned channel). */
 const PRUNE_EVERY_MS = 60_000;
 
@@ -254,7 +257,11 @@ export class NodeMediation {
         available: available > 0n ? available : 0n,
         pendingLocks: state.locks.length,
       },
-      messages: (seq) => [...ch.inbox].filter(([k]) => k.startsWith(`${payer}/${seq}/`)).map(([, m]) => m),
+      // One message per kind and lock: direct lookups, not a scan of the channel's whole inbox.
+      messages: (seq) =>
+        INBOX_KINDS.map((kind) => ch.inbox.get(inboxKey(payer, seq, kind))).filter(
+          (m): m is InboxEntry => m !== undefined,
+        ),
     };
   }
 
