@@ -11,11 +11,8 @@ export type { MessageMapping, RegisteredSchema } from "./src/avro/codec";
 export * from "./src/avro/messages";
 export { channelUpdateMapping, channelUpdateMessage } from "./src/routing/graph-avro";
 export type { ChannelUpdateMessage } from "./src/routing/graph-avro";
-export {
-  PAYMENT_MESSAGES_TOPIC,
-  paymentMessageMapping,
-  screenPaymentMessage,
-} from "./src/routing/payment-message";
+export { PAYMENT_MESSAGES_TOPIC, screenPaymentMessage } from "./src/routing/payment-message";
+export { paymentMessageMapping } from "./src/routing/payment-message-avro";
 export type {
   PaymentMessage,
   PaymentMessageBody,

@@ -24,7 +24,7 @@ import {
 import { parsecDomain } from "../../sdk/src/eip712";
 import { loadSchemaFile } from "../../sdk/src/avro/codec";
 import { frame } from "../../sdk/src/avro/framing";
-import { paymentMessageMapping } from "../../sdk/src/routing/payment-message";
+import { paymentMessageMapping } from "../../sdk/src/routing/payment-message-avro";
 import { decodeMediation, encodeMediation, type PaymentEntry } from "../../relayer/src/mediate/entry";
 import { startPayment } from "../../relayer/src/mediate";
 import { encodeSnapshot, snapshotOf, stateCodecs } from "../../relayer/src/state/snapshot";

@@ -34,7 +34,8 @@ import { CHANNEL_STATUS_NAMES } from "../types";
 import { toChannelParams, toDomain, toPayer, toTransfer } from "../validate";
 import { AvroCodec, SchemaRegistry, loadSchemaFile, type MessageMapping } from "./codec";
 import { channelUpdateMapping, type ChannelUpdateMessage } from "../routing/graph-avro";
-import { paymentMessageMapping, type PaymentMessage } from "../routing/payment-message";
+import type { PaymentMessage } from "../routing/payment-message";
+import { paymentMessageMapping } from "../routing/payment-message-avro";
 import { readFrameFingerprint } from "./framing";
 
 /** Default topic names; every node setting may override them. */
