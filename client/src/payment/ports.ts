@@ -1,10 +1,10 @@
 /**
  * What the wallet side of routed payments (protocol §11.6) needs from the outside, as small ports: the
  * log the node reads (transfers and peer messages), the signing of peer messages, the payer's state and
- * the payee's invoices. The Kafka adapter (`tasks/lib/payment-kafka.ts`) and the tests' fakes implement
- * them. Peer messages are signed by the SDK's Node-side `signPaymentMessage` / `verifyPaymentMessage`
- * (its module holds the Avro mapping, so it is not in `sdk/isomorphic`); a Node caller passes them as
- * `PeerMessageCrypto`, a browser one anything that computes the same digest.
+ * the payee's invoices. The Kafka adapter (`tasks/lib/payment-kafka.ts`), the HTTP adapter
+ * (`http-log.ts`, for browsers) and the tests' fakes implement them. Peer messages are signed and checked
+ * by the SDK's `signPaymentMessage` / `verifyPaymentMessage` (in `sdk/isomorphic`), passed in as
+ * `PeerMessageCrypto`.
  */
 import type {
   Address,
