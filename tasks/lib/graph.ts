@@ -3,15 +3,8 @@
  * contract's events, and the signed ChannelUpdates of the graph topic applied to the SDK's `ChannelGraph`,
  * which re-checks each one (the topic is not trusted). Kafka through `./kafka`.
  */
-import {
-  ChannelGraph,
-  codecs,
-  type Address,
-  type ChannelUpdateMessage,
-  type Hash,
-  type OpenChannel,
-  type UpdateRejection,
-} from "../../sdk";
+import type { Address, ChannelGraph, ChannelUpdateMessage, Hash, OpenChannel } from "../../sdk";
+import { readGraphTopic, type GraphIgnoreReason } from "../../relayer/src/kafka/graph-topic";
 import type { ReadContext } from "./context";
 import { TaskError } from "./errors";
 import { kafkaTarget, openLog, type KafkaArgs, type KafkaTarget } from "./kafka";
@@ -56,7 +49,7 @@ export interface GraphReport {
   readonly records: number;
   readonly applied: number;
   /** Ignored updates by reason (the SDK's `UpdateRejection`, plus other deployments and unreadable records). */
-  readonly ignored: Readonly<Partial<Record<UpdateRejection | "otherDeployment" | "unreadable", number>>>;
+  readonly ignored: Readonly<Partial<Record<GraphIgnoreReason, number>>>;
 }
 
 const IGNORED_WORDS: Readonly<Record<keyof GraphReport["ignored"], string>> = {
@@ -100,13 +93,6 @@ export async function loadGraph(
   const target = kafkaTarget(args);
   const topic = graphTopicName(args, target);
   const client = await openLog(target, []);
-  const graph = new ChannelGraph({ domain: ctx.domain });
-  const ignored: Partial<Record<keyof GraphReport["ignored"], number>> = {};
-  const ignore = (why: keyof GraphReport["ignored"]) => (ignored[why] = (ignored[why] ?? 0) + 1);
-  let records = 0;
-  let applied = 0;
-  // The applied updates themselves: their signatures give the announcers' routing keys (§11.4).
-  const updates: ChannelUpdateMessage[] = [];
   try {
     if (!(await client.listTopics()).includes(topic)) {
       throw new TaskError(
@@ -115,36 +101,10 @@ export async function loadGraph(
       );
     }
     const lookup = (id: Hash) => channels.get(id.toLowerCase() as Hash);
-    for (const [partition, end] of await client.endOffsets(topic)) {
-      const batch: ChannelUpdateMessage[] = [];
-      await client.readPartition(topic, partition, 0, end, (rs) => {
-        for (const r of rs) {
-          if (r.value === null) continue; // a tombstone: the channel closed
-          records++;
-          try {
-            batch.push(codecs().channelUpdate.decode(r.value));
-          } catch {
-            ignore("unreadable");
-          }
-        }
-      });
-      for (const m of batch) {
-        if (
-          m.domain.chainId !== ctx.domain.chainId ||
-          m.domain.verifyingContract !== ctx.domain.verifyingContract
-        ) {
-          ignore("otherDeployment");
-          continue;
-        }
-        const result = graph.applyUpdate(m.update, lookup, now);
-        if (result.applied) {
-          applied++;
-          updates.push(m);
-        } else ignore(result.reason);
-      }
-    }
+    // The applied updates themselves: their signatures give the announcers' routing keys (§11.4).
+    const { graph, updates, records, ignored } = await readGraphTopic(client, topic, ctx.domain, lookup, now);
+    return { graph, report: { topic, records, applied: updates.length, ignored }, updates: [...updates] };
   } finally {
     await client.close().catch(() => undefined);
   }
-  return { graph, report: { topic, records, applied, ignored }, updates };
 }

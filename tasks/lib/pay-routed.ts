@@ -13,12 +13,11 @@ import { paymentTransport, type PacketStore, type PayerTransport, type PaymentLo
 import {
   MissionControl,
   describePaymentError,
-  hashChannelUpdate,
+  channelUpdateSignerKey,
   isParsecError,
   pay,
   routedInvoiceDigest,
   signChannelUpdate,
-  typedDataDigest,
   verifyPaymentMessage,
   type Address,
   type ChannelDirection,
@@ -133,10 +132,7 @@ function routingKeys(
     signerKey(routedInvoiceDigest(invoice.invoice), invoice.signature),
   );
   for (const m of updates) {
-    keys.set(
-      m.announcer.toLowerCase(),
-      signerKey(typedDataDigest(m.domain, hashChannelUpdate(m.update)), m.update.signature),
-    );
+    keys.set(m.announcer.toLowerCase(), channelUpdateSignerKey(m.domain, m.update));
   }
   return keys;
 }

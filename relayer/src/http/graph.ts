@@ -7,8 +7,6 @@
  * The topic is read at most once per `GRAPH_CACHE_MS` (concurrent requests share a read).
  */
 import {
-  ChannelGraph,
-  codecs,
   graphEntryToJson,
   type ChannelUpdateMessage,
   type Domain,
@@ -17,6 +15,7 @@ import {
 } from "../../../sdk";
 import type { ChainRegistry } from "../chain/registry";
 import type { LogClient } from "../kafka/client";
+import { readGraphTopic } from "../kafka/graph-topic";
 
 /** How long one read of the graph topic answers requests, milliseconds. */
 const GRAPH_CACHE_MS = 1_000;
@@ -43,41 +42,22 @@ export function graphReader(src: GraphSource): { read(): Promise<GraphAnswer> } 
   let cached: { at: number; answer: Promise<GraphAnswer> } | null = null;
   const load = async (): Promise<GraphAnswer> => {
     const { client, topic, registry, domain } = src;
-    const now = src.now();
-    const graph = new ChannelGraph({ domain });
-    const newest = new Map<string, ChannelUpdateMessage>();
-    let ignored = 0;
+    if (!(await client.listTopics()).includes(topic)) return { entries: [], ignored: 0 };
     const lookup = (id: Hash) => {
       const c = registry.get(id);
       return c && c.status === "OPEN" ? c.params : undefined;
     };
-    if (!(await client.listTopics()).includes(topic)) return { entries: [], ignored: 0 };
-    for (const [partition, end] of await client.endOffsets(topic)) {
-      const batch: ChannelUpdateMessage[] = [];
-      await client.readPartition(topic, partition, 0, end, (records) => {
-        for (const r of records) {
-          if (r.value === null) continue;
-          try {
-            batch.push(codecs().channelUpdate.decode(r.value));
-          } catch {
-            ignored++;
-          }
-        }
-      });
-      for (const m of batch) {
-        const sameDeployment =
-          m.domain.chainId === domain.chainId && m.domain.verifyingContract === domain.verifyingContract;
-        if (sameDeployment && graph.applyUpdate(m.update, lookup, now).applied) {
-          newest.set(`${m.update.channelId}/${m.update.direction}`, m);
-        } else ignored++;
-      }
-    }
+    const read = await readGraphTopic(client, topic, domain, lookup, src.now());
+    // The newest applied update of each channel direction (a later one replaced the earlier in the graph).
+    const newest = new Map<string, ChannelUpdateMessage>();
+    for (const m of read.updates) newest.set(`${m.update.channelId}/${m.update.direction}`, m);
     const entries: GraphEntryJson[] = [];
     for (const m of newest.values()) {
       const c = registry.get(m.update.channelId);
       if (!c || entries.length >= MAX_GRAPH_ENTRIES) continue;
       entries.push(graphEntryToJson({ announcer: m.announcer, channel: c.params, update: m.update }));
     }
+    const ignored = Object.values(read.ignored).reduce((sum, n) => sum + n, 0);
     return { entries, ignored };
   };
   return {
