@@ -145,8 +145,11 @@ const BOB_TO_CAROL = parseEther("0.02");
       htlc: deployment.HashedTimelock,
       token: deployment.TestToken as string,
       fromBlock: String(deployment.blockNumber),
-      // No node key or fee policy: the pages learn Bob's node, its routing key and fees from GET /graph.
       relayer: relayer.url,
+      nodeKey: bobKey.signingKey.compressedPublicKey,
+      nodeFeeBase: POLICY.feeBase.toString(),
+      nodeFeePpm: String(POLICY.feePpm),
+      nodeExpiryDelta: String(POLICY.expiryDelta),
     })}`;
     browser = await chromium.launch({ executablePath, headless: true, args: [...CHROMIUM_ARGS] });
     const accounts = await provider.listAccounts();
