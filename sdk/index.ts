@@ -3,6 +3,18 @@
  * there for a guided tour. Browser code imports `./isomorphic` instead (no Avro, no native verifier).
  */
 export * from "./isomorphic";
+import { useEcBackend } from "./src/crypto/ec";
+import { nativeEcBackend } from "./src/crypto/native-ec";
+// Under Node, signatures and onions go through libsecp256k1 (`crypto/ec.ts`); its prebuilt addon ships
+// inside the `secp256k1` package, so this only falls back to the JS curve on a platform it lacks.
+try {
+  useEcBackend(nativeEcBackend());
+} catch {
+  // keep @noble/curves
+}
+export { ecBackend, nobleEcBackend, useEcBackend } from "./src/crypto/ec";
+export type { EcBackend } from "./src/crypto/ec";
+export { nativeEcBackend } from "./src/crypto/native-ec";
 export { fileJournal } from "./src/journal-file";
 export type { FileJournal } from "./src/journal-file";
 export * from "./src/avro/framing";

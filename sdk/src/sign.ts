@@ -3,7 +3,8 @@
  * `eth_signTypedData_v4`, and signature normalization to what the contract accepts: 65 bytes
  * `r || s || v`, low-s, `v ∈ {27, 28}`. Isomorphic.
  */
-import { SigningKey, computeAddress, recoverAddress } from "ethers";
+import { SigningKey, computeAddress } from "ethers";
+import { ecBackend } from "./crypto/ec";
 import { fromHex, readUint, toAddress, toHex, writeUint } from "./bytes";
 import {
   checkpointTypedData,
@@ -35,6 +36,8 @@ import type {
 export const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 /** `n / 2`: signatures with a larger `s` are rejected (protocol §2). */
 export const SECP256K1_HALF_N = SECP256K1_N >> 1n;
+/** Ethereum's offset of the recovery id in a signature's `v` byte. */
+const V_OFFSET = 27;
 
 /**
  * Normalizes a signature to 65-byte `r || s || v` with low s and `v ∈ {27, 28}`. Accepts `v ∈ {0, 1}`,
@@ -87,14 +90,20 @@ export function isCanonicalSignature(signature: Hex): boolean {
 }
 
 /**
- * The address that signed `digest` (ethers' JS recovery; the slow reference path). Rejects
+ * The address that signed `digest` (through the SDK's secp256k1 backend, `crypto/ec.ts`). Rejects
  * non-canonical signatures exactly as the contract does.
  */
 export function recoverSigner(digest: Hash, signature: Hex): Address {
   if (!isCanonicalSignature(signature))
     throw new BadSignatureError("not a canonical 65-byte low-s signature");
   try {
-    return toAddress(recoverAddress(digest, signature));
+    const bytes = fromHex(signature, "signature", 65);
+    const publicKey = ecBackend().recover(
+      fromHex(digest, "digest", 32),
+      bytes.subarray(0, 64),
+      bytes[64] - 27,
+    );
+    return toAddress(computeAddress(toHex(publicKey)));
   } catch (e) {
     if (isParsecError(e)) throw e;
     throw new BadSignatureError("no public key recovers from it");
@@ -137,11 +146,16 @@ export function localSigner(key: Hex | SigningKey | { readonly signingKey: Signi
     throw new BadSignatureError("the private key is not a valid secp256k1 key");
   }
   const address = toAddress(computeAddress(signingKey.publicKey));
+  const privateKey = fromHex(signingKey.privateKey as Hex, "private key", 32);
   return {
     type: "local",
     address,
     signDigest(digest: Hash): Hex {
-      return normalizeSignature(signingKey.sign(digest).serialized as Hex);
+      const { signature, recid } = ecBackend().sign(fromHex(digest, "digest", 32), privateKey);
+      const out = new Uint8Array(65);
+      out.set(signature, 0);
+      out[64] = V_OFFSET + recid;
+      return toHex(out);
     },
   };
 }

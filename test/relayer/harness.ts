@@ -424,6 +424,10 @@ export class Harness {
     const child = spawn(
       process.execPath,
       [
+        // A CPU profile of each node for performance work (read with Chrome's DevTools).
+        ...(process.env.PARSEC_NODE_CPU_PROF_DIR
+          ? ["--cpu-prof", `--cpu-prof-dir=${process.env.PARSEC_NODE_CPU_PROF_DIR}`]
+          : []),
         "-r",
         "ts-node/register/transpile-only",
         path.join(REPO_ROOT, "relayer/src/main.ts"),

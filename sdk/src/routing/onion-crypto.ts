@@ -1,7 +1,9 @@
 /**
  * The primitives of the forwarding onion (protocol §11.4), in one place so the packet and the failure
  * code share them: secp256k1 ECDH and key blinding, HKDF-SHA256 key derivation, the ChaCha20 keystream
- * and HMAC-SHA256. Isomorphic: `@noble/*` only (plain `Uint8Array`s, no Node `Buffer` or `crypto`).
+ * and HMAC-SHA256. Isomorphic: `@noble/*` and the SDK's secp256k1 backend (`crypto/ec.ts`, libsecp256k1
+ * under Node), plain `Uint8Array`s, no Node `Buffer` or `crypto`. A point is its 33-byte compressed SEC1
+ * encoding throughout.
  */
 import { chacha20 } from "@noble/ciphers/chacha";
 import { secp256k1 } from "@noble/curves/secp256k1";
@@ -9,7 +11,8 @@ import { hkdf } from "@noble/hashes/hkdf";
 import { hmac } from "@noble/hashes/hmac";
 import { sha256 } from "@noble/hashes/sha256";
 import { randomBytes } from "@noble/hashes/utils";
-import { concatBytes, fromHex } from "../bytes";
+import { concatBytes, fromHex, writeUint } from "../bytes";
+import { ecBackend } from "../crypto/ec";
 import { OnionMalformedError } from "../errors";
 import type { Hex } from "../types";
 
@@ -37,7 +40,9 @@ const LABEL_BYTES: Record<OnionKeyPurpose, Uint8Array> = {
 const CURVE_ORDER = secp256k1.CURVE.n;
 const ZERO_NONCE = new Uint8Array(12);
 
-type Point = InstanceType<typeof secp256k1.ProjectivePoint>;
+/** A curve point: 33-byte compressed SEC1. */
+type Point = Uint8Array;
+const ONE = scalarBytes(1n);
 
 function ascii(s: string): Uint8Array {
   const out = new Uint8Array(s.length);
@@ -79,37 +84,43 @@ export function scalarOf(key: OnionBytes, field: string): bigint {
   return secp256k1.utils.normPrivateKeyToScalar(bytes);
 }
 
-/** A public key (33-byte compressed or 65-byte uncompressed SEC1) as a curve point. */
+/** A public key (33-byte compressed or 65-byte uncompressed SEC1) as a curve point (compressed). */
 export function pointOf(key: OnionBytes, field: string): Point {
   const bytes = onionBytes(key, field);
   try {
-    const p = secp256k1.ProjectivePoint.fromHex(bytes);
-    p.assertValidity();
-    return p;
+    // 1 · P: the backend parses and validates the point and returns it compressed.
+    return ecBackend().multiply(bytes, ONE);
   } catch {
     throw new OnionMalformedError(`${field} is not a valid secp256k1 public key`, { field });
   }
 }
 
-/** 33-byte compressed SEC1 encoding of a point. */
-export function compressed(p: Point): Uint8Array {
-  return p.toRawBytes(true);
+/** A scalar in [1, n) as 32 big-endian bytes. */
+function scalarBytes(scalar: bigint): Uint8Array {
+  const out = new Uint8Array(32);
+  writeUint(out, 0, 32, scalar);
+  return out;
 }
 
 /** The compressed public key of a private key. */
 export function onionPublicKey(privateKey: OnionBytes): Uint8Array {
-  return compressed(secp256k1.ProjectivePoint.BASE.multiply(scalarOf(privateKey, "privateKey")));
+  return basePoint(scalarOf(privateKey, "privateKey"));
+}
+
+/** `scalar · point`. */
+export function multiplyPoint(point: Point, scalar: bigint): Point {
+  return ecBackend().multiply(point, scalarBytes(scalar));
 }
 
 /** Shared secret = sha256(compressed(scalar · point)). */
 export function sharedSecretOf(point: Point, scalar: bigint): Uint8Array {
-  return sha256(compressed(point.multiply(scalar)));
+  return sha256(multiplyPoint(point, scalar));
 }
 
 /** Blinding factor = sha256(compressed(ephemeral) || sharedSecret) mod n (never 0 in practice). */
 export function blindingOf(ephemeral: Point, sharedSecret: Uint8Array): bigint {
   let b = 0n;
-  for (const byte of sha256(concatBytes(compressed(ephemeral), sharedSecret))) b = (b << 8n) | BigInt(byte);
+  for (const byte of sha256(concatBytes(ephemeral, sharedSecret))) b = (b << 8n) | BigInt(byte);
   b %= CURVE_ORDER;
   if (b === 0n) throw new OnionMalformedError("blinding factor is zero; use another session key");
   return b;
@@ -122,7 +133,7 @@ export function mulScalars(a: bigint, b: bigint): bigint {
 
 /** `scalar · G`. */
 export function basePoint(scalar: bigint): Point {
-  return secp256k1.ProjectivePoint.BASE.multiply(scalar);
+  return ecBackend().publicKey(scalarBytes(scalar));
 }
 
 /** HKDF-SHA256(ikm = secret, salt = empty, info = label, 32 bytes). */

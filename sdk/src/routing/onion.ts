@@ -16,7 +16,7 @@ import { OnionHmacMismatchError, OnionMalformedError, OnionVersionError } from "
 import {
   basePoint,
   blindingOf,
-  compressed,
+  multiplyPoint,
   constantTimeEqual,
   deriveKey,
   keystream,
@@ -167,7 +167,7 @@ export function createOnion(params: CreateOnionParameters): CreateOnionReturnTyp
 
   const packet = new Uint8Array(ONION_PACKET_SIZE);
   packet[0] = ONION_VERSION;
-  packet.set(compressed(keys[0].ephemeral), EPHEMERAL_OFFSET);
+  packet.set(keys[0].ephemeral, EPHEMERAL_OFFSET);
   packet.set(routing, ROUTING_OFFSET);
   packet.set(nextMac, HMAC_OFFSET);
   return { packet, sharedSecrets: keys.map((k) => k.sharedSecret) };
@@ -218,7 +218,7 @@ export function peelOnion(
   }
   const next = new Uint8Array(ONION_PACKET_SIZE);
   next[0] = ONION_VERSION;
-  next.set(compressed(ephemeral.multiply(blindingOf(ephemeral, sharedSecret))), EPHEMERAL_OFFSET);
+  next.set(multiplyPoint(ephemeral, blindingOf(ephemeral, sharedSecret)), EPHEMERAL_OFFSET);
   next.set(extended.subarray(ONION_FRAME_SIZE), ROUTING_OFFSET);
   next.set(nextMac, HMAC_OFFSET);
   return { payload, final: false, next, sharedSecret };
