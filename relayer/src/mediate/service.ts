@@ -7,11 +7,14 @@
  * Journal before sign: every change goes into the payment's entry in the incoming channel's state (the
  * `PaymentBook`), and the service acts on an entry only once that exact entry is durable (the flush that
  * holds it committed). The outgoing transfer's seq is journaled with its kind (`PaymentEntry.op`) before
- * it is signed, and the node has at most one such transfer outstanding per outgoing channel, so a
- * transfer re-built after a crash is the same transfer (same state, same operation): never a second one
- * under the same seq.
+ * it is signed. Several may be outstanding per outgoing channel (a pipeline: op `s` is built on the
+ * channel's applied state and the journaled ops before `s`), and one is signed only once every op before
+ * it is durable too, so a transfer re-built after a crash is the same transfer (same state, same
+ * operations): never a second one under the same seq. A seq whose op was lost unjournaled in a crash is
+ * allocated again (lowest free seq first); nothing after it was signed.
  */
 import {
+  applyTransfer,
   buildTransfer,
   cancelConsentOf,
   type SignedCancelConsent,
@@ -62,6 +65,40 @@ export const DEFAULT_RETAIN_SECONDS = 86_400n;
 const FAILURE_NAMES = new Map<number, string>(
   Object.entries(OnionFailureCode).map(([name, code]) => [code as number, name]),
 );
+
+/**
+ * The sends of a mediation round: the ports produce them together (the node's outbox writes one request
+ * per partition), and each one's journal update (`after`) runs only once it landed, under its book's lock.
+ */
+export class SendBatch {
+  private readonly items: {
+    readonly book: Hash;
+    readonly done: Promise<void>;
+    readonly after?: () => void;
+  }[] = [];
+
+  constructor(private readonly logger: Logger) {}
+
+  add(book: Hash, done: Promise<void>, after?: () => void): void {
+    this.items.push({ book, done, after });
+  }
+
+  /**
+   * Waits for every send; returns, by book, the journal updates of those that landed (a failed send is
+   * retried by a later round).
+   */
+  async settle(): Promise<Map<Hash, (() => void)[]>> {
+    const results = await Promise.allSettled(this.items.map((d) => d.done));
+    const afters = new Map<Hash, (() => void)[]>();
+    results.forEach((r, i) => {
+      const { book, after } = this.items[i];
+      if (r.status === "rejected")
+        this.logger.warn("mediation send failed; retrying", { book, error: messageOf(r.reason) });
+      else if (after) afters.set(book, [...(afters.get(book) ?? []), after]);
+    });
+    return afters;
+  }
+}
 
 /** The node's side of a channel it can forward on (it holds the participant key of `payer`). */
 export interface PayerChannel {
@@ -183,6 +220,10 @@ export class MediationService {
   private readonly outcomes = new Map<string, MediationEvent>();
   private readonly registering = new Set<string>();
   private readonly books = new Map<Hash, PaymentBook>();
+  /** Journaled outgoing ops by channel and seq (rebuilt each round; an entry's current op is re-checked). */
+  private readonly outstanding = new Map<Hash, Map<number, { book: PaymentBook; key: string }>>();
+  /** Where the current step's sends go. */
+  private sends: { readonly batch: SendBatch; readonly book: Hash } | null = null;
 
   constructor(private readonly deps: MediationServiceDeps) {}
 
@@ -264,7 +305,20 @@ export class MediationService {
    */
   setBooks(books: readonly PaymentBook[]): void {
     this.books.clear();
-    for (const b of books) this.books.set(b.channelId, b);
+    this.outstanding.clear();
+    for (const b of books) {
+      this.books.set(b.channelId, b);
+      for (const [key, e] of b.entries()) this.track(b, key, e);
+    }
+  }
+
+  /** Indexes an entry's journaled outgoing op (if it has one). */
+  private track(book: PaymentBook, key: string, e: PaymentEntry): void {
+    const out = e.op ? outgoingOf(e.record) : null;
+    if (!e.op || !out) return;
+    let ops = this.outstanding.get(out.channelId);
+    if (!ops) this.outstanding.set(out.channelId, (ops = new Map()));
+    ops.set(e.op.seq, { book, key });
   }
 
   /** Every payment of every tracked book (for `GET /payments`). */
@@ -272,15 +326,61 @@ export class MediationService {
     for (const b of this.books.values()) for (const [, e] of b.entries()) yield e;
   }
 
-  /** Whether the node has a journaled transfer outstanding (not applied) in `channelId`. */
-  private busy(channelId: Hash, state: PayerState): boolean {
-    for (const b of this.books.values()) {
-      for (const [, e] of b.entries()) {
-        if (!e.op || e.op.seq <= state.seq) continue;
-        if (outgoingOf(e.record)?.channelId === channelId) return true;
+  /** The entry whose journaled op is `seq` in `channelId` and not yet applied (`state`), if any. */
+  private opAt(channelId: Hash, seq: number): { book: PaymentBook; key: string; e: PaymentEntry } | null {
+    const at = this.outstanding.get(channelId)?.get(seq);
+    const e = at?.book.get(at.key);
+    if (!at || !e || !e.op || e.op.seq !== seq || outgoingOf(e.record)?.channelId !== channelId) return null;
+    return { ...at, e };
+  }
+
+  /** The lowest seq after the applied state that no journaled op holds: where the next op goes. */
+  private freeSeq(channelId: Hash, state: PayerState): number {
+    let seq = state.seq + 1;
+    while (this.opAt(channelId, seq)) seq++;
+    return seq;
+  }
+
+  /** What the journaled LOCKs not yet applied hold back in `channelId` (so a forward never overdraws). */
+  private outstandingLocks(channelId: Hash, state: PayerState): { amount: bigint; count: number } {
+    let amount = 0n;
+    let count = 0;
+    for (const seq of this.outstanding.get(channelId)?.keys() ?? []) {
+      if (seq <= state.seq) continue;
+      const at = this.opAt(channelId, seq);
+      const out = at ? outgoingOf(at.e.record) : null;
+      if (at?.e.op?.kind === "LOCK" && out) {
+        amount += out.amount;
+        count += 1;
       }
     }
-    return false;
+    return { amount, count };
+  }
+
+  /** The transfer an entry's op is, built on `state` (the node's chain right before the op). */
+  private transferOf(e: PaymentEntry, op: OutgoingOp, state: PayerState, payer: PayerIndex): Transfer {
+    const out = outgoingOf(e.record) as OutgoingLock;
+    const lock = lockOf(out, e.record.incoming.hashlock);
+    const origin = { channelId: out.channelId, payer };
+    return op.kind === "LOCK"
+      ? buildTransfer(state, origin, { kind: "LOCK", ...lock })
+      : buildTransfer(state, origin, { kind: op.kind, lock });
+  }
+
+  /**
+   * The node's chain in `ch` right before `seq`: its applied state with the journaled ops between applied
+   * in order; null when one is missing (a gap) or, with `durable`, not yet committed.
+   */
+  private chainBefore(ch: PayerChannel, seq: number, durable: boolean): PayerState | null {
+    let state = ch.state;
+    for (let s = state.seq + 1; s < seq; s++) {
+      const at = this.opAt(ch.view.channelId, s);
+      if (!at || (durable && !at.book.isDurable(at.key, at.e))) return null;
+      const t = this.transferOf(at.e, at.e.op as OutgoingOp, state, ch.payer);
+      // Projected only: the downstream's consent was checked when the op was journaled.
+      state = applyTransfer(state, t, { consentedCancel: () => true });
+    }
+    return state;
   }
 
   /** Events the world shows for an entry now (idempotent: applying them again changes nothing). */
@@ -372,20 +472,31 @@ export class MediationService {
       m.failed(FAILURE_NAMES.get(after.failure.code) ?? String(after.failure.code));
   }
 
-  /** Every payment of a book: observe, journal, and (once durable) act. Call under the book's lock. */
-  async step(book: PaymentBook): Promise<void> {
+  /**
+   * Every payment of a book: observe, journal, and (once durable) act. Call under the book's lock. What
+   * the step sends goes into `sends` when given (the caller settles the batch of a whole round, then
+   * journals under each book's lock); else it is settled and journaled at the end of this step.
+   */
+  async step(book: PaymentBook, sends?: SendBatch): Promise<void> {
     if (!this.books.has(book.channelId)) this.books.set(book.channelId, book);
-    for (const [key, entry] of [...book.entries()]) {
-      try {
-        await this.stepOne(book, key, entry);
-      } catch (e) {
-        this.deps.logger.warn("mediation step failed; retrying", {
-          channelId: book.channelId,
-          payment: key,
-          error: messageOf(e),
-        });
+    const batch = sends ?? new SendBatch(this.deps.logger);
+    this.sends = { batch, book: book.channelId };
+    try {
+      for (const [key, entry] of [...book.entries()]) {
+        try {
+          await this.stepOne(book, key, entry);
+        } catch (e) {
+          this.deps.logger.warn("mediation step failed; retrying", {
+            channelId: book.channelId,
+            payment: key,
+            error: messageOf(e),
+          });
+        }
       }
+    } finally {
+      this.sends = null;
     }
+    if (!sends) for (const afters of (await batch.settle()).values()) for (const after of afters) after();
   }
 
   private async stepOne(book: PaymentBook, key: string, entry: PaymentEntry): Promise<void> {
@@ -405,11 +516,21 @@ export class MediationService {
       this.ports.pending?.(p.instructions.nextChannel)
     )
       return; // its partition is not ready yet
+    let outgoingChannel = next?.view ?? null;
+    if (next && outgoingChannel) {
+      // Journaled LOCKs not applied yet already hold their amounts back.
+      const held = this.outstandingLocks(outgoingChannel.channelId, next.state);
+      outgoingChannel = {
+        ...outgoingChannel,
+        available: outgoingChannel.available > held.amount ? outgoingChannel.available - held.amount : 0n,
+        pendingLocks: outgoingChannel.pendingLocks + held.count,
+      };
+    }
     const action = decideNext(
       p,
       {
         policy: this.deps.policy,
-        outgoingChannel: next?.view ?? null,
+        outgoingChannel,
         chainSeenThrough: this.ports.chainSeenThrough(),
         secretRevealedAt: this.ports.onchainReveal?.(p.incoming.hashlock)?.at ?? null,
       },
@@ -422,6 +543,22 @@ export class MediationService {
     const updated = { ...e, ...patch, updatedAt: this.ports.chainNow() };
     this.count(e.record, updated.record);
     book.put(key, updated);
+    if (patch.op) this.track(book, key, updated);
+  }
+
+  /**
+   * Applies `event` to the entry as it is now (a send's journal update runs after the step: the entry may
+   * have changed meanwhile, e.g. the upstream's UNLOCK was applied).
+   */
+  private journal(book: PaymentBook, key: string, event: MediationEvent): void {
+    const e = book.get(key);
+    if (e) this.put(book, key, e, { record: applyEvent(e.record, event) });
+  }
+
+  /** A send of this step (produced with the batch); `after` journals what it achieved once it landed. */
+  private defer(done: Promise<void>, after?: () => void): void {
+    if (this.sends) this.sends.batch.add(this.sends.book, done, after);
+    else void done.catch(() => undefined);
   }
 
   private async act(
@@ -435,8 +572,8 @@ export class MediationService {
     switch (a.kind) {
       case "forward": {
         const ch = this.ports.channel(a.channelId);
-        if (!ch || this.busy(a.channelId, ch.state)) return; // one outstanding transfer per channel
-        const seq = ch.state.seq + 1;
+        if (!ch) return;
+        const seq = this.freeSeq(a.channelId, ch.state);
         const outgoing: OutgoingLock = {
           channelId: a.channelId,
           payerSeq: BigInt(seq),
@@ -450,7 +587,7 @@ export class MediationService {
         return;
       }
       case "resendLock":
-        await this.sendOp(e, a.outgoing, { kind: "LOCK", seq: Number(a.outgoing.payerSeq) });
+        this.sendOp(book, key, e, a.outgoing, { kind: "LOCK", seq: Number(a.outgoing.payerSeq) });
         return;
       case "unlockOutgoing":
       case "cancelOutgoing": {
@@ -460,27 +597,31 @@ export class MediationService {
           // A CANCEL counts before the lock's expiry only with the downstream's consent (§4.5); without
           // one it waits for the expiry. Either way the upstream learns of the failure at once.
           if (p.state === "FAILED_DOWNSTREAM" && p.failureSentAt === null) {
-            await this.failUpstream(book, key, e);
+            this.failUpstream(book, key, e);
             return;
           }
-          const seq = e.op?.seq ?? (ch ? ch.state.seq + 1 : 0);
-          if (!ch || this.consentFor(e, a.outgoing, ch, seq) === null) return;
-          if (e.op === null && !this.busy(a.outgoing.channelId, ch.state)) {
+          if (!ch) return;
+          // The consent names its seq: journal the CANCEL there, when that seq is still free.
+          const seq = e.op?.seq ?? this.consentSeq(a.outgoing, ch);
+          if (seq === null || this.consentFor(e, a.outgoing, ch, seq) === null) return;
+          if (e.op === null) {
+            if (seq <= ch.state.seq || this.opAt(a.outgoing.channelId, seq)) return;
             this.put(book, key, e, { op: { kind, seq, consented: true } });
             return;
           }
         }
         if (e.op === null) {
-          if (!ch || this.busy(a.outgoing.channelId, ch.state)) return;
-          this.put(book, key, e, { op: { kind, seq: ch.state.seq + 1 } });
+          if (!ch) return;
+          this.put(book, key, e, { op: { kind, seq: this.freeSeq(a.outgoing.channelId, ch.state) } });
           return;
         }
-        if (e.op.kind === kind) await this.sendOp(e, a.outgoing, e.op);
+        if (e.op.kind === kind) this.sendOp(book, key, e, a.outgoing, e.op);
         return;
       }
       case "requestUpstreamUnlock":
-        await this.ports.sendMessage(this.incomingLockOf(e), { kind: "SECRET", secret: a.secret });
-        this.put(book, key, e, { record: applyEvent(p, { type: "UNLOCK_REQUESTED", at: now }) });
+        this.defer(this.ports.sendMessage(this.incomingLockOf(e), { kind: "SECRET", secret: a.secret }), () =>
+          this.journal(book, key, { type: "UNLOCK_REQUESTED", at: now }),
+        );
         return;
       case "failUpstream":
         if (a.refused) {
@@ -489,7 +630,7 @@ export class MediationService {
           });
           return;
         }
-        await this.failUpstream(book, key, e);
+        this.failUpstream(book, key, e);
         return;
       case "consentUpstream":
         if (a.checkRegistry && !(await this.plainCancelCounts(e))) return;
@@ -527,19 +668,53 @@ export class MediationService {
   }
 
   /**
+   * Moves the channel's lowest journaled op down to the seq right after the applied state when that seq
+   * has no op (its op was lost unjournaled in a crash, in another partition's flush): nothing after such a
+   * gap was signed, so the op may take the free seq (journaled again before it is signed). A consented
+   * CANCEL keeps its seq (the consent names it).
+   */
+  private closeGap(book: PaymentBook, key: string, e: PaymentEntry, ch: PayerChannel, op: OutgoingOp): void {
+    const first = ch.state.seq + 1;
+    if (op.consented || op.seq <= first || this.opAt(ch.view.channelId, first)) return;
+    for (let s = first + 1; s < op.seq; s++) if (this.opAt(ch.view.channelId, s)) return; // not the lowest
+    const moved = { ...op, seq: first };
+    if (op.kind === "LOCK") {
+      if (e.record.state !== "FORWARDED") return;
+      const outgoing = { ...e.record.outgoing, payerSeq: BigInt(first) };
+      this.put(book, key, e, { op: moved, record: { ...e.record, outgoing } });
+    } else {
+      this.put(book, key, e, { op: moved });
+    }
+    this.deps.logger.info("mediator moved a journaled transfer into a gap", {
+      channelId: ch.view.channelId,
+      from: op.seq,
+      to: first,
+    });
+  }
+
+  /** The seq the downstream's consent to the CANCEL of `out` names, if it sent one. */
+  private consentSeq(out: OutgoingLock, ch: PayerChannel): number | null {
+    const m = ch.messages(Number(out.payerSeq)).find((x) => x.kind === "CONSENT");
+    return m?.kind === "CONSENT" ? m.consent.seq : null;
+  }
+
+  /**
    * The downstream's consent to the CANCEL of `out` at `seq`, when it names exactly the CANCEL the node
-   * would sign now (its chain right before `seq`) and is the downstream's signature; else null (a stale
-   * or forged consent: the CANCEL waits for the lock's expiry, and no outgoing transfer is blocked).
+   * would sign there (built on its chain right before `seq`) and is the downstream's signature; else null
+   * (a stale or forged consent: the CANCEL waits for the lock's expiry, and no outgoing transfer is blocked).
    */
   private consentFor(e: PaymentEntry, out: OutgoingLock, ch: PayerChannel, seq: number): Hex | null {
     const m = ch.messages(Number(out.payerSeq)).find((x) => x.kind === "CONSENT");
-    if (!m || m.kind !== "CONSENT" || m.consent.seq !== seq || ch.state.seq !== seq - 1) return null;
+    if (!m || m.kind !== "CONSENT" || m.consent.seq !== seq || seq <= ch.state.seq) return null;
+    const before = this.chainBefore(ch, seq, false);
+    if (!before) return null;
     const lock = lockOf(out, e.record.incoming.hashlock);
-    const cancel = buildTransfer(
-      ch.state,
-      { channelId: out.channelId, payer: ch.payer },
-      { kind: "CANCEL", lock },
-    );
+    let cancel: Transfer;
+    try {
+      cancel = buildTransfer(before, { channelId: out.channelId, payer: ch.payer }, { kind: "CANCEL", lock });
+    } catch {
+      return null; // the lock is not pending there
+    }
     const hash = hashTransfer(cancel);
     if (hash !== m.consent.transfer) return null;
     const consent = { ...cancelConsentOf(cancel, hash), signature: m.consent.signature };
@@ -581,23 +756,29 @@ export class MediationService {
         { kind: "CANCEL", lock },
       );
       const signature = await this.ports.signCancelConsent(cancel);
-      await this.ports.sendMessage(this.incomingLockOf(e), {
-        kind: "CONSENT",
-        consent: { seq: cancel.seq, transfer: hashTransfer(cancel), signature },
-      });
+      this.defer(
+        this.ports.sendMessage(this.incomingLockOf(e), {
+          kind: "CONSENT",
+          consent: { seq: cancel.seq, transfer: hashTransfer(cancel), signature },
+        }),
+        () => this.journal(book, key, { type: "CONSENT_SENT", at: this.ports.chainNow() }),
+      );
+      return;
     }
     this.put(book, key, e, { record: applyEvent(p, { type: "CONSENT_SENT", at: this.ports.chainNow() }) });
   }
 
   /** Sends the failure upstream (the downstream's, wrapped in this hop's layer, or its own) and journals it. */
-  private async failUpstream(book: PaymentBook, key: string, e: PaymentEntry): Promise<void> {
+  private failUpstream(book: PaymentBook, key: string, e: PaymentEntry): void {
     const p = e.record;
     if (p.state !== "FAILED_DOWNSTREAM") return;
-    await this.ports.sendMessage(this.incomingLockOf(e), {
-      kind: "FAIL",
-      failure: this.failureBytes(e, p.failure),
-    });
-    this.put(book, key, e, { record: applyEvent(p, { type: "FAILURE_SENT", at: this.ports.chainNow() }) });
+    this.defer(
+      this.ports.sendMessage(this.incomingLockOf(e), {
+        kind: "FAIL",
+        failure: this.failureBytes(e, p.failure),
+      }),
+      () => this.journal(book, key, { type: "FAILURE_SENT", at: this.ports.chainNow() }),
+    );
   }
 
   private failureBytes(e: PaymentEntry, f: Failure): Hex {
@@ -623,38 +804,47 @@ export class MediationService {
   }
 
   /**
-   * Signs and sends the journaled outgoing transfer `op` when the node's chain is right before it (the
-   * same state it was journaled on, so the same transfer), at most every `resendAfterMs`.
+   * Signs and sends the journaled outgoing transfer `op` once every op before it is durable (the chain it
+   * is built on is then the one a restart rebuilds, so the same transfer), at most every `resendAfterMs`.
+   * The send is produced with the rest of the step's (`step`).
    */
-  private async sendOp(e: PaymentEntry, out: OutgoingLock, op: OutgoingOp): Promise<void> {
+  private sendOp(book: PaymentBook, key: string, e: PaymentEntry, out: OutgoingLock, op: OutgoingOp): void {
     const ch = this.ports.channel(out.channelId);
-    if (!ch || ch.state.seq !== op.seq - 1) return;
+    if (!ch || op.seq <= ch.state.seq) return;
+    if (op.kind === "LOCK" && !e.next) return; // the packet is gone only once the LOCK was applied
     const sentKey = `${out.channelId}/${op.seq}`;
     const last = this.sentAt.get(sentKey);
     const nowMs = this.ports.nowMs();
     if (last !== undefined && nowMs - last < (this.deps.resendAfterMs ?? DEFAULT_RESEND_AFTER_MS)) return;
-    const lock = lockOf(out, e.record.incoming.hashlock);
-    const origin = { channelId: out.channelId, payer: ch.payer };
-    const t =
-      op.kind === "LOCK"
-        ? buildTransfer(ch.state, origin, { kind: "LOCK", ...lock })
-        : buildTransfer(ch.state, origin, { kind: op.kind, lock });
-    if (op.kind === "LOCK" && !e.next) return; // the packet is gone only once the LOCK was applied
-    this.sentAt.set(sentKey, nowMs);
-    // A CANCEL before the lock's expiry carries the downstream's consent (checked before it was journaled).
+    const before = this.chainBefore(ch, op.seq, true);
+    if (!before) {
+      this.closeGap(book, key, e, ch, op);
+      return; // an op before it is not journaled yet
+    }
+    const t = this.transferOf(e, op, before, ch.payer);
+    // A CANCEL before the lock's expiry carries the downstream's consent (checked before it was journaled);
+    // without it, it is signed only after the expiry (a refused CANCEL would block the seq for good).
     const consent = op.kind === "CANCEL" ? this.consentFor(e, out, ch, op.seq) : null;
-    await this.ports.sendTransfer(
-      t,
-      op.kind === "LOCK"
-        ? { appKind: ROUTE_APP_KIND, appData: e.next ?? undefined }
-        : consent
-          ? { appKind: CANCEL_CONSENT_APP_KIND, appData: consent }
-          : {},
+    if (op.kind === "CANCEL" && consent === null && (op.consented || this.ports.chainNow() <= out.expiry))
+      return;
+    this.sentAt.set(sentKey, nowMs);
+    this.defer(
+      this.ports
+        .sendTransfer(
+          t,
+          op.kind === "LOCK"
+            ? { appKind: ROUTE_APP_KIND, appData: e.next ?? undefined }
+            : consent
+              ? { appKind: CANCEL_CONSENT_APP_KIND, appData: consent }
+              : {},
+        )
+        .then(() =>
+          this.deps.logger.debug("mediator sent its transfer", {
+            channelId: out.channelId,
+            seq: op.seq,
+            kind: op.kind,
+          }),
+        ),
     );
-    this.deps.logger.info("mediator sent its transfer", {
-      channelId: out.channelId,
-      seq: op.seq,
-      kind: op.kind,
-    });
   }
 }

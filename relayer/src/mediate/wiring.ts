@@ -44,11 +44,13 @@ import type { ChannelState, WindowItem } from "../state/channel";
 import type { PartitionState } from "../state/partition";
 import { inboxKey, type InboxEntry, type PaymentEntry } from "./entry";
 import { mediationPolicy } from "./forward";
+import { Outbox } from "./outbox";
 import { PaymentMessagePipeline } from "./messages";
 import {
   DEFAULT_RETAIN_SECONDS,
   MediationService,
   outgoingOf,
+  SendBatch,
   type PayerChannel,
   type PaymentBook,
   ROUTE_APP_KIND,
@@ -127,12 +129,14 @@ export class NodeMediation {
   readonly messages: PaymentMessagePipeline;
   readonly policy: MediationPolicy;
   private readonly announced = new Map<string, { timestamp: bigint; capacity: bigint }>();
+  private readonly outbox: Outbox;
   private ticking = false;
   private announcedAtMs = 0;
   private prunedAtMs = 0;
 
   constructor(private readonly deps: NodeMediationDeps) {
     this.policy = mediationPolicy(deps.config.mediation);
+    this.outbox = new Outbox(deps.producer);
     const m = deps.metrics;
     this.service = new MediationService({
       policy: this.policy,
@@ -155,9 +159,10 @@ export class NodeMediation {
           const signer = payee ? deps.signers.get(payee.toLowerCase()) : undefined;
           if (!signer) throw new Error(`no key of the payee of ${lock.channelId}`);
           const msg = signPaymentMessage(signer, deps.domain, { ...lock, ...body }, Date.now());
-          await deps.producer.send(deps.config.kafka.topics.paymentMessages, [
-            { key: channelKey(lock.channelId), value: codecs().paymentMessage.encode(msg) },
-          ]);
+          await this.outbox.send(deps.config.kafka.topics.paymentMessages, {
+            key: channelKey(lock.channelId),
+            value: codecs().paymentMessage.encode(msg),
+          });
         },
         registerSecret: (channelId, secret) => this.registerSecret(channelId, secret),
         incomingState: (id, payer) => deps.view(id)?.ch.payers[payer].state ?? null,
@@ -278,9 +283,7 @@ export class NodeMediation {
     const value = codecs().transfer.encode(
       transferMessage(this.deps.domain, signed, signer.address, { ...extra, sentAtMs: Date.now() }),
     );
-    await this.deps.producer.send(this.deps.config.kafka.topics.transfers, [
-      { key: channelKey(t.channelId), value },
-    ]);
+    await this.outbox.send(this.deps.config.kafka.topics.transfers, { key: channelKey(t.channelId), value });
   }
 
   /** `registerSecrets([secret])` as the channel's one action, then its `secretRevealedAt`. */
@@ -370,8 +373,15 @@ export class NodeMediation {
       for (const ps of this.deps.owned())
         for (const ch of ps.channels.values()) if (ch.payments.size > 0) books.push([ps, ch]);
       this.service.setBooks(books.map(([ps, ch]) => bookOf(ps, ch)));
+      // The round's sends are produced together; what each achieved is journaled under its book's lock.
+      const sends = new SendBatch(this.deps.logger);
       for (const [ps, ch] of books) {
-        await ps.lock.run(() => (ps.revoked ? undefined : this.service.step(bookOf(ps, ch))));
+        await ps.lock.run(() => (ps.revoked ? undefined : this.service.step(bookOf(ps, ch), sends)));
+      }
+      const afters = await sends.settle();
+      for (const [ps, ch] of books) {
+        const journal = afters.get(ch.channelId);
+        if (journal) await ps.lock.run(() => (ps.revoked ? undefined : journal.forEach((f) => f())));
       }
       if (Date.now() - this.prunedAtMs >= PRUNE_EVERY_MS) {
         this.prunedAtMs = Date.now();

@@ -1,0 +1,262 @@
+/**
+ * The mediator's pipeline (protocol §11.5): several journaled transfers outstanding in one outgoing
+ * channel, with fake ports and books that become durable only when the test flushes them. Each op is
+ * built on the ones before it, none is signed before every op before it is durable, a seq lost in a
+ * crash is taken again, and outstanding LOCKs count against the channel's capacity.
+ */
+import { expect } from "chai";
+import { sha256 } from "ethers";
+import {
+  type Address,
+  applyTransfer,
+  createOnion,
+  GENESIS_STATE,
+  type Hash,
+  type Hex,
+  OnionFailureCode,
+  onionPublicKey,
+  type PayerState,
+  type Transfer,
+  toHex,
+} from "../../sdk";
+import { hashTransfer } from "../../sdk/src/eip712";
+import { silentLogger } from "../../relayer/src/log";
+import type { PaymentEntry } from "../../relayer/src/mediate/entry";
+import { MediationService, type PaymentBook } from "../../relayer/src/mediate/service";
+import type { MediationPolicy } from "../../relayer/src/mediate";
+
+const OUT_CH = `0x${"b1".repeat(32)}` as Hash;
+const ASSET = `0x${"00".repeat(20)}` as Address;
+const BOB_KEY = `0x${"12".repeat(32)}` as Hex;
+const CAROL_KEY = `0x${"13".repeat(32)}` as Hex;
+const T0 = 1_700_000_000n;
+const POLICY: MediationPolicy = {
+  feeBase: 1_000n,
+  feePpm: 0,
+  expiryDelta: 3_600n,
+  maxPendingLocks: 16,
+  minConfirmationMarginSeconds: 600n,
+  maxExpiryAheadSeconds: 1_209_600n,
+};
+const OUT_AMOUNT = 1_000_000n;
+const IN_AMOUNT = OUT_AMOUNT + 1_000n;
+const OUT_EXPIRY = T0 + 7_200n;
+const IN_EXPIRY = OUT_EXPIRY + POLICY.expiryDelta;
+
+/** One incoming channel's book, durable only as of its last flush. */
+class Book implements PaymentBook {
+  readonly map = new Map<string, PaymentEntry>();
+  durable = new Map<string, PaymentEntry>();
+  constructor(readonly channelId: Hash) {}
+  entries(): Iterable<[string, PaymentEntry]> {
+    return this.map.entries();
+  }
+  get(k: string): PaymentEntry | undefined {
+    return this.map.get(k);
+  }
+  isDurable(k: string, e: PaymentEntry): boolean {
+    return this.durable.get(k) === e;
+  }
+  put(k: string, e: PaymentEntry): void {
+    this.map.set(k, e);
+  }
+  delete(k: string): void {
+    this.map.delete(k);
+  }
+  flush(): void {
+    this.durable = new Map(this.map);
+  }
+  /** A crash: what was not flushed is gone. */
+  crash(): void {
+    this.map.clear();
+    for (const [k, e] of this.durable) this.map.set(k, e);
+  }
+}
+
+class World {
+  outState: PayerState = GENESIS_STATE;
+  available = 100n * OUT_AMOUNT;
+  readonly sent: Transfer[] = [];
+  /** Sends produced per step (the service batches a step's sends). */
+  readonly batches: number[] = [];
+  service = this.newService();
+
+  newService(): MediationService {
+    return new MediationService({
+      policy: POLICY,
+      logger: silentLogger,
+      ports: {
+        chainNow: () => T0,
+        nowMs: () => 0,
+        chainSeenThrough: () => T0,
+        channel: (id) =>
+          id === OUT_CH
+            ? {
+                payer: 0,
+                state: this.outState,
+                durableSeq: this.outState.seq,
+                view: {
+                  channelId: OUT_CH,
+                  asset: ASSET,
+                  status: "OPEN",
+                  disabled: false,
+                  available: this.available - this.outState.lockedTotal - this.outState.paidTotal,
+                  pendingLocks: this.outState.locks.length,
+                },
+                messages: () => [],
+              }
+            : null,
+        sendTransfer: async (t) => {
+          this.sent.push(t);
+        },
+        sendMessage: async () => undefined,
+        registerSecret: async () => T0,
+        incomingState: () => null,
+        signCancelConsent: async () => "0x" as Hex,
+        validCancelConsent: () => false,
+        secretRevealedAt: async () => 0n,
+      },
+    });
+  }
+
+  /** A routed LOCK `n` (its own secret) arrives in `book` as the upstream's seq `n`. */
+  receive(book: Book, n: number): void {
+    const hashlock = sha256(toHex(new Uint8Array(32).fill(n))) as Hash;
+    const { packet } = createOnion({
+      hops: [
+        {
+          nodePublicKey: onionPublicKey(BOB_KEY),
+          payload: { final: false, nextChannel: OUT_CH, amount: OUT_AMOUNT, expiry: OUT_EXPIRY },
+        },
+        {
+          nodePublicKey: onionPublicKey(CAROL_KEY),
+          payload: {
+            final: true,
+            amount: OUT_AMOUNT,
+            expiry: OUT_EXPIRY,
+            totalAmount: OUT_AMOUNT,
+            paymentSecret: `0x${"5e".repeat(32)}` as Hash,
+          },
+        },
+      ],
+      associatedData: hashlock,
+    });
+    this.service.receive(book, {
+      incoming: {
+        channelId: book.channelId,
+        asset: ASSET,
+        payerSeq: BigInt(n),
+        hashlock,
+        amount: IN_AMOUNT,
+        expiry: IN_EXPIRY,
+      },
+      upstream: 0,
+      packet: toHex(packet),
+      routingKey: BOB_KEY,
+    });
+  }
+
+  async step(...books: Book[]): Promise<void> {
+    const before = this.sent.length;
+    this.service.setBooks(books);
+    for (const b of books) await this.service.step(b);
+    this.batches.push(this.sent.length - before);
+  }
+
+  /** The outgoing chain the sent transfers make, applied in seq order from the applied state. */
+  applySent(): void {
+    for (const t of [...this.sent].sort((a, b) => a.seq - b.seq))
+      if (t.seq === this.outState.seq + 1)
+        this.outState = applyTransfer(this.outState, t, { hash: hashTransfer(t) });
+  }
+}
+
+const ops = (b: Book): (number | undefined)[] => [...b.map.values()].map((e) => e.op?.seq);
+
+describe("relayer unit: mediation pipeline (several journaled transfers per outgoing channel)", () => {
+  it("forwards many payments onto one channel in one round, each LOCK built on the one before", async () => {
+    const w = new World();
+    const book = new Book(`0x${"a0".repeat(32)}` as Hash);
+    for (let n = 1; n <= 10; n++) w.receive(book, n);
+    book.flush();
+    await w.step(book);
+    expect(ops(book)).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(w.sent).to.have.length(0); // journal before sign
+    book.flush();
+    await w.step(book);
+    expect(w.sent.map((t) => t.seq)).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    w.applySent(); // throws on a broken chain
+    expect(w.outState.seq).to.equal(10);
+    expect(w.outState.locks).to.have.length(10);
+    // Delivered: the ops clear; nothing is signed twice.
+    await w.step(book);
+    book.flush();
+    await w.step(book);
+    expect(ops(book)).to.deep.equal(new Array(10).fill(undefined));
+    expect(w.sent).to.have.length(10);
+  });
+
+  it("signs no op before every op before it is durable (books of two partitions)", async () => {
+    const w = new World();
+    const a = new Book(`0x${"a0".repeat(32)}` as Hash);
+    const b = new Book(`0x${"a2".repeat(32)}` as Hash);
+    w.receive(a, 1);
+    w.receive(b, 1);
+    a.flush();
+    b.flush();
+    await w.step(a, b);
+    expect([...ops(a), ...ops(b)]).to.deep.equal([1, 2]);
+    b.flush(); // a's op (seq 1) is not durable yet
+    await w.step(a, b);
+    expect(w.sent).to.have.length(0);
+    a.flush();
+    await w.step(a, b);
+    expect(w.sent.map((t) => t.seq)).to.deep.equal([1, 2]);
+  });
+
+  it("a seq whose op was lost in a crash is taken by the next op (journaled again, then signed)", async () => {
+    const w = new World();
+    const a = new Book(`0x${"a0".repeat(32)}` as Hash);
+    const b = new Book(`0x${"a2".repeat(32)}` as Hash);
+    w.receive(a, 1);
+    w.receive(b, 1);
+    a.flush();
+    b.flush();
+    await w.step(a, b);
+    b.flush(); // b's op at seq 2 is durable; a's op at seq 1 is lost with the crash
+    a.crash();
+    b.crash();
+    w.service = w.newService();
+    await w.step(b); // a's partition is elsewhere for now
+    expect(ops(b)).to.deep.equal([1]); // moved into the gap, not signed yet
+    expect(w.sent).to.have.length(0);
+    b.flush();
+    await w.step(b);
+    expect(w.sent.map((t) => t.seq)).to.deep.equal([1]);
+    const entry = [...b.map.values()][0];
+    expect(entry.record.state === "FORWARDED" && entry.record.outgoing.payerSeq).to.equal(1n);
+    // a's payment comes back and is forwarded after it.
+    await w.step(a, b);
+    expect(ops(a)).to.deep.equal([2]);
+    a.flush();
+    await w.step(a, b);
+    expect(w.sent.map((t) => t.seq)).to.deep.equal([1, 2]);
+    w.applySent();
+    expect(w.outState.seq).to.equal(2);
+  });
+
+  it("journaled LOCKs not applied yet hold capacity back: no forward overdraws the channel", async () => {
+    const w = new World();
+    w.available = 2n * OUT_AMOUNT + 1n;
+    const book = new Book(`0x${"a0".repeat(32)}` as Hash);
+    for (let n = 1; n <= 3; n++) w.receive(book, n);
+    book.flush();
+    await w.step(book);
+    const states = [...book.map.values()].map((e) => e.record.state);
+    expect(states).to.deep.equal(["FORWARDED", "FORWARDED", "FAILED_DOWNSTREAM"]);
+    const failed = [...book.map.values()][2].record;
+    expect(failed.state === "FAILED_DOWNSTREAM" && failed.failure.code).to.equal(
+      OnionFailureCode.InsufficientCapacity,
+    );
+  });
+});
