@@ -484,6 +484,23 @@ export class Harness {
   }
 
   async close(): Promise<void> {
+    if (process.env.PARSEC_NODE_CPU_PROF_DIR) {
+      // A profile is written only by a node that exits: stop them cleanly first.
+      await Promise.all(
+        [...this.children].map(
+          (c) =>
+            new Promise<void>((resolve) => {
+              if (c.exitCode !== null || c.signalCode !== null) return resolve();
+              const timer = setTimeout(resolve, 20_000);
+              c.once("exit", () => {
+                clearTimeout(timer);
+                resolve();
+              });
+              c.kill("SIGTERM");
+            }),
+        ),
+      );
+    }
     for (const c of this.children) c.kill("SIGKILL");
     await this.producer?.close().catch(() => undefined);
     await this.client?.deleteTopics(Object.values(this.topics)).catch(() => undefined);

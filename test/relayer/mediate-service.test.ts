@@ -306,13 +306,10 @@ describe("relayer unit: mediation service (fake ports)", () => {
         () => void w.receive(),
         () => expect(w.entry.record.state).to.equal("RECEIVED"),
       ],
-      ["step before the flush: nothing", () => w.step(), () => expect(w.transfers).to.have.length(0)],
       [
-        "flush, step: FORWARDED journaled (seq 1), still nothing signed",
-        async () => {
-          w.flush();
-          await w.step();
-        },
+        // A decision that only journals does not wait: it commits in the flush that holds RECEIVED.
+        "step before the flush: FORWARDED journaled (seq 1), nothing signed",
+        () => w.step(),
         () => {
           expect(w.entry.record.state).to.equal("FORWARDED");
           expect(w.entry.op).to.deep.equal({ kind: "LOCK", seq: 1 });

@@ -206,6 +206,18 @@ export function outgoingOf(p: ForwardedPayment): OutgoingLock | null {
   }
 }
 
+/**
+ * Whether `act` only journals for `a` (sends nothing): a forward (the outgoing op is signed once the
+ * FORWARDED record is durable), a refusal (the FAIL goes once it is), an UNLOCK's op allocation.
+ */
+function journalsOnly(a: MediationAction, e: PaymentEntry): boolean {
+  return (
+    a.kind === "forward" ||
+    (a.kind === "failUpstream" && a.refused) ||
+    (a.kind === "unlockOutgoing" && e.op === null)
+  );
+}
+
 function terminal(p: ForwardedPayment): boolean {
   return (
     p.state === "CANCELLED_UPSTREAM" ||
@@ -501,11 +513,10 @@ export class MediationService {
 
   private async stepOne(book: PaymentBook, key: string, entry: PaymentEntry): Promise<void> {
     const e = this.absorb(key, entry, this.observe(key, entry));
-    if (e !== entry) {
-      book.put(key, e);
-      return; // act once this is journaled
-    }
-    if (!book.isDurable(key, e)) return;
+    if (e !== entry) book.put(key, e);
+    // Sending waits for the journal; a decision that only journals does not (it commits in the same
+    // flush as what it follows from, and nothing is signed before that flush).
+    const durable = e === entry && book.isDurable(key, e);
     const now = this.ports.chainNow();
     const p = e.record;
     const next = p.state === "RECEIVED" ? this.ports.channel(p.instructions.nextChannel) : null;
@@ -536,6 +547,7 @@ export class MediationService {
       },
       now,
     );
+    if (!durable && !journalsOnly(action, e)) return;
     await this.act(book, key, e, action, now);
   }
 
