@@ -136,8 +136,23 @@ export function parsecDomain(chainId: bigint | number, verifyingContract: Addres
   return { name: "Parsec", version: "1", chainId: BigInt(chainId), verifyingContract };
 }
 
-/** `hashStruct(EIP712Domain)`, the domain separator. */
+/** Separators by domain (a node or wallet uses one or two; each costs three keccaks to compute). */
+const separators = new Map<string, Hash>();
+const MAX_SEPARATORS = 64;
+
+/** `hashStruct(EIP712Domain)`, the domain separator (memoised). */
 export function domainSeparator(domain: Domain): Hash {
+  const key = `${domain.name}\u0000${domain.version}\u0000${domain.chainId}\u0000${domain.verifyingContract.toLowerCase()}`;
+  let separator = separators.get(key);
+  if (separator === undefined) {
+    separator = computeDomainSeparator(domain);
+    if (separators.size >= MAX_SEPARATORS) separators.clear();
+    separators.set(key, separator);
+  }
+  return separator;
+}
+
+function computeDomainSeparator(domain: Domain): Hash {
   return keccak256(
     concatBytes(
       fromHex(TYPE_HASHES.EIP712Domain),

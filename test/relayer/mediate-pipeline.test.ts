@@ -21,7 +21,7 @@ import {
 } from "../../sdk";
 import { hashTransfer } from "../../sdk/src/eip712";
 import { silentLogger } from "../../relayer/src/log";
-import type { PaymentEntry } from "../../relayer/src/mediate/entry";
+import { decodeMediation, encodeMediation, type PaymentEntry } from "../../relayer/src/mediate/entry";
 import { MediationService, type PaymentBook } from "../../relayer/src/mediate/service";
 import type { MediationPolicy } from "../../relayer/src/mediate";
 
@@ -258,5 +258,30 @@ describe("relayer unit: mediation pipeline (several journaled transfers per outg
     expect(failed.state === "FAILED_DOWNSTREAM" && failed.failure.code).to.equal(
       OnionFailureCode.InsufficientCapacity,
     );
+  });
+
+  it("journals only payments in flight: a finished one is listed until pruned but not in the snapshot", async () => {
+    const w = new World();
+    const book = new Book(`0x${"a0".repeat(32)}` as Hash);
+    w.receive(book, 1);
+    w.receive(book, 2);
+    await w.step(book);
+    const [[k1, e1], [k2, e2]] = [...book.map];
+    const finished: PaymentEntry = {
+      ...e1,
+      record: {
+        ...e1.record,
+        state: "CANCELLED_UPSTREAM",
+        failure: { code: 1, reason: "x" },
+        outgoing: null,
+      },
+      op: null,
+    } as PaymentEntry;
+    book.put(k1, finished);
+    const bytes = encodeMediation({ payments: book.map, inbox: new Map() });
+    expect([...decodeMediation(bytes).payments.keys()]).to.deep.equal([k2]);
+    expect(decodeMediation(bytes).payments.get(k2)?.record.state).to.equal(e2.record.state);
+    await w.step(book);
+    expect(book.get(k1)).to.equal(finished); // still listed
   });
 });

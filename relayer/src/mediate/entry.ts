@@ -8,6 +8,7 @@
 import type { Hash, Hex, PayerIndex } from "../../../sdk";
 import type { CancelConsentRef } from "../../../sdk/src/routing/payment-message";
 import { MalformedError } from "../../../sdk";
+import { isTerminal } from "./log";
 import type { ForwardedPayment } from "./types";
 
 /** The mediator's own transfer in the outgoing channel, journaled (with its seq) before it is signed. */
@@ -65,13 +66,16 @@ export interface MediationState {
 const EMPTY = new Uint8Array(0);
 
 /**
- * The snapshot's `mediation` bytes: UTF-8 JSON `{v: 1, payments: [[key, entry]…], inbox: [[key, entry]…]}`
+ * The snapshot's `mediation` bytes: UTF-8 JSON `{v: 1, payments: [[key, entry]…] (in flight only), inbox: [[key, entry]…]}`
  * with bigints as `{"$n": "<decimal>"}`; empty when the channel has neither (the common case costs
  * one byte of Avro).
  */
 export function encodeMediation(s: MediationState): Uint8Array {
-  if (s.payments.size === 0 && s.inbox.size === 0) return EMPTY;
-  const json = JSON.stringify({ v: 1, payments: [...s.payments], inbox: [...s.inbox] }, (_, v: unknown) =>
+  // Finished payments are not journaled: nothing can change them, so a restore does not need them (they
+  // stay listed in memory until pruned), and each flush writes only the payments still in flight.
+  const live = [...s.payments].filter(([, e]) => !isTerminal(e.record));
+  if (live.length === 0 && s.inbox.size === 0) return EMPTY;
+  const json = JSON.stringify({ v: 1, payments: live, inbox: [...s.inbox] }, (_, v: unknown) =>
     typeof v === "bigint" ? { $n: v.toString() } : v,
   );
   return Buffer.from(json, "utf8");

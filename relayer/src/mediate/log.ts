@@ -153,6 +153,17 @@ function revealed(
   };
 }
 
+/**
+ * Whether a payment is finished: the incoming lock cancelled, or settled upstream with the outgoing lock
+ * resolved too. No event changes such a record (`applyEvent` returns it as it is).
+ */
+export function isTerminal(p: ForwardedPayment): boolean {
+  return (
+    p.state === "CANCELLED_UPSTREAM" ||
+    (p.state === "SETTLED_UPSTREAM" && (p.downstream === "unlocked" || p.downstream === "cancelled"))
+  );
+}
+
 /** Rebuilds a record from its log (the first event must be RECEIVED); null for an empty log. */
 export function replay(events: readonly MediationEvent[]): ForwardedPayment | null {
   let p: ForwardedPayment | null = null;

@@ -40,7 +40,7 @@ import { CANCEL_CONSENT_APP_KIND } from "../state/consent";
 import type { Logger } from "../log";
 import { decideNext, type MediationAction } from "./decide";
 import { type InboxEntry, type OutgoingOp, type PaymentEntry, paymentKey } from "./entry";
-import { applyEvent, startPayment } from "./log";
+import { applyEvent, isTerminal, startPayment } from "./log";
 import type {
   Failure,
   ForwardedPayment,
@@ -218,13 +218,6 @@ function journalsOnly(a: MediationAction, e: PaymentEntry): boolean {
   );
 }
 
-function terminal(p: ForwardedPayment): boolean {
-  return (
-    p.state === "CANCELLED_UPSTREAM" ||
-    (p.state === "SETTLED_UPSTREAM" && (p.downstream === "unlocked" || p.downstream === "cancelled"))
-  );
-}
-
 export class MediationService {
   /** Last time each journaled transfer was sent (by `channel/seq`), for re-sends. */
   private readonly sentAt = new Map<string, number>();
@@ -234,6 +227,14 @@ export class MediationService {
   private readonly books = new Map<Hash, PaymentBook>();
   /** Journaled outgoing ops by channel and seq (rebuilt each round; an entry's current op is re-checked). */
   private readonly outstanding = new Map<Hash, Map<number, { book: PaymentBook; key: string }>>();
+  /**
+   * Each outgoing channel's projected chain (the state after each journaled op in seq order), kept while
+   * its applied state and those ops' entries are the same objects: a round builds each op once.
+   */
+  private readonly projections = new Map<
+    Hash,
+    { base: PayerState; chain: { readonly entry: PaymentEntry; readonly after: PayerState }[] }
+  >();
   /** Where the current step's sends go. */
   private sends: { readonly batch: SendBatch; readonly book: Hash } | null = null;
 
@@ -384,13 +385,23 @@ export class MediationService {
    * in order; null when one is missing (a gap) or, with `durable`, not yet committed.
    */
   private chainBefore(ch: PayerChannel, seq: number, durable: boolean): PayerState | null {
+    const id = ch.view.channelId;
+    let memo = this.projections.get(id);
+    if (!memo || memo.base !== ch.state) this.projections.set(id, (memo = { base: ch.state, chain: [] }));
     let state = ch.state;
-    for (let s = state.seq + 1; s < seq; s++) {
-      const at = this.opAt(ch.view.channelId, s);
+    for (let s = state.seq + 1, i = 0; s < seq; s++, i++) {
+      const at = this.opAt(id, s);
       if (!at || (durable && !at.book.isDurable(at.key, at.e))) return null;
+      const known = memo.chain[i];
+      if (known?.entry === at.e) {
+        state = known.after;
+        continue;
+      }
       const t = this.transferOf(at.e, at.e.op as OutgoingOp, state, ch.payer);
       // Projected only: the downstream's consent was checked when the op was journaled.
       state = applyTransfer(state, t, { consentedCancel: () => true });
+      memo.chain.length = i;
+      memo.chain.push({ entry: at.e, after: state });
     }
     return state;
   }
@@ -512,6 +523,12 @@ export class MediationService {
   }
 
   private async stepOne(book: PaymentBook, key: string, entry: PaymentEntry): Promise<void> {
+    if (isTerminal(entry.record)) {
+      // Nothing can change a finished payment; it stays listed (`GET /payments`) until it is pruned.
+      const retain = this.deps.retainSeconds ?? DEFAULT_RETAIN_SECONDS;
+      if (this.ports.chainNow() - entry.updatedAt >= retain) book.delete(key);
+      return;
+    }
     const e = this.absorb(key, entry, this.observe(key, entry));
     if (e !== entry) book.put(key, e);
     // Sending waits for the journal; a decision that only journals does not (it commits in the same
@@ -667,7 +684,7 @@ export class MediationService {
         return;
       case "none": {
         const retain = this.deps.retainSeconds ?? DEFAULT_RETAIN_SECONDS;
-        if (terminal(p) && now - e.updatedAt >= retain) book.delete(key);
+        if (isTerminal(p) && now - e.updatedAt >= retain) book.delete(key);
         return;
       }
     }
