@@ -260,6 +260,11 @@ describe("relayer: a wallet pays through a mediating node over Kafka", function 
       return body.payments.length === 1 && body.payments[0].state === "SETTLED_UPSTREAM" && body.payments;
     });
     expect(row.fee).to.equal(fee.toString());
+    // Carol's SECRET in Bob's inbox is dropped once the payment is finished (no longer journaled).
+    await waitFor(
+      "Bob's inbox for the finished payment emptied",
+      () => node?.locate(bc.id)?.ch.inbox.size === 0,
+    );
     const metrics = await (await fetch(`${node?.url}/metrics`)).text();
     expect(metrics).to.match(new RegExp(`parsec_payments_fees_earned(\\{[^}]*\\})? ${fee}\\b`));
     console.log(`      (paid ${amount} + fee ${fee} through Bob's node in ${took} ms)`);

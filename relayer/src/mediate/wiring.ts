@@ -44,6 +44,7 @@ import type { ChannelState, WindowItem } from "../state/channel";
 import type { PartitionState } from "../state/partition";
 import { inboxKey, type InboxEntry, type PaymentEntry } from "./entry";
 import { mediationPolicy } from "./forward";
+import { isTerminal } from "./log";
 import { Outbox } from "./outbox";
 import { PaymentMessagePipeline } from "./messages";
 import {
@@ -68,8 +69,8 @@ const ANNOUNCE_EVERY_MS = 2_000;
 /** The kinds an inbox keeps (one message each per lock). */
 const INBOX_KINDS: readonly InboxEntry["kind"][] = ["SECRET", "FAIL", "CONSENT"];
 
-/** How often old peer messages are looked for (it reads every owned channel). */
-const PRUNE_EVERY_MS = 60_000;
+/** How often peer messages no payment needs are looked for (it reads every owned channel's inbox size). */
+const PRUNE_EVERY_MS = 5_000;
 
 export interface NodeMediationDeps {
   readonly config: RelayerConfig;
@@ -397,24 +398,28 @@ export class NodeMediation {
   }
 
   /**
-   * Drops peer messages no payment refers to any more (its record was pruned, or the message named a
-   * lock the node never forwarded) once they are `DEFAULT_RETAIN_SECONDS` old.
+   * Drops peer messages no payment in flight refers to: at once when the payment they were about is
+   * finished (nothing reads them again), else once they are `DEFAULT_RETAIN_SECONDS` old (a record that
+   * was pruned, or a lock the node never forwarded). Inboxes are journaled with their channel, so this
+   * keeps each flush small.
    */
   private async pruneInboxes(books: readonly [PartitionState, ChannelState][]): Promise<void> {
-    const referenced = new Set<string>();
+    const live = new Set<string>();
+    const finished = new Set<string>();
     for (const [, ch] of books) {
       for (const e of ch.payments.values()) {
         const out = outgoingOf(e.record);
-        if (out) referenced.add(`${out.channelId}/${out.payerSeq}`);
+        if (out) (isTerminal(e.record) ? finished : live).add(`${out.channelId}/${out.payerSeq}`);
       }
     }
     const now = this.chainNow();
     for (const ps of this.deps.owned()) {
       for (const ch of ps.channels.values()) {
         if (ch.inbox.size === 0) continue;
-        const stale = [...ch.inbox].filter(
-          ([, m]) => !referenced.has(`${ch.channelId}/${m.seq}`) && now - m.at >= DEFAULT_RETAIN_SECONDS,
-        );
+        const stale = [...ch.inbox].filter(([, m]) => {
+          const ref = `${ch.channelId}/${m.seq}`;
+          return !live.has(ref) && (finished.has(ref) || now - m.at >= DEFAULT_RETAIN_SECONDS);
+        });
         if (stale.length === 0) continue;
         await ps.lock.run(() => {
           if (ps.revoked) return;
