@@ -712,6 +712,35 @@ describe("client: the payee answers routed LOCKs", () => {
     later.stop();
   });
 
+  it("LOCKs that reach the log out of order (seq 2 before seq 1) are both answered once the gap fills", async () => {
+    const [first, second] = [0, 1].map(() => invoiceOf(toHex(randomBytes(32)) as Hash));
+    const { f, sub } = run([first, second]);
+    const lockOf = (inv: IssuedInvoice, state: typeof GENESIS_STATE) => {
+      const { packet } = createOnion({
+        hops: [{ nodePublicKey: onionPublicKey(key(0xb2)), payload: payload(inv) }],
+        associatedData: inv.hashlock,
+      });
+      const t = buildTransfer(
+        state,
+        { channelId: CHANNEL, payer: 0 },
+        { kind: "LOCK", amount: inv.amount, expiry: NOW_S + 3_600n, hashlock: inv.hashlock },
+      );
+      return { t, packet: toHex(packet) };
+    };
+    const one = lockOf(first, GENESIS_STATE);
+    const two = lockOf(second, applyTransfer(GENESIS_STATE, one.t));
+    await f.log.sendTransfer(signTransferUnjournaled(ALICE, DOMAIN, two.t), { packet: two.packet });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(f.messages).to.have.length(0); // seq 2 waits for seq 1
+    await f.log.sendTransfer(signTransferUnjournaled(ALICE, DOMAIN, one.t), { packet: one.packet });
+    await until(() => f.messages.length === 2, "both answers");
+    expect(f.messages.map((m) => [m.seq, m.kind === "SECRET" && m.secret])).to.deep.equal([
+      [1n, first.secret],
+      [2n, second.secret],
+    ]);
+    sub.stop();
+  });
+
   it("a LOCK for less → a FAIL the payer reads as IncorrectAmount at the payee", async () => {
     const inv = invoiceOf(toHex(randomBytes(32)) as Hash);
     const { f, sub } = run([inv]);

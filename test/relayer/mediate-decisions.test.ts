@@ -239,6 +239,7 @@ describe("relayer unit: mediation decisions", () => {
     const known = applyEvent(delivered, { type: "SECRET_REVEALED", secret: SECRET, at: T0 + 10n });
     const unlocked = applyEvent(known, { type: "OUTGOING_UNLOCKED", at: T0 + 10n });
     const asked = applyEvent(unlocked, { type: "UNLOCK_REQUESTED", at: T0 + 10n });
+    const askedFirst = applyEvent(known, { type: "UNLOCK_REQUESTED", at: T0 + 10n });
     const registerAt = INCOMING.expiry - POLICY.minConfirmationMarginSeconds;
     const failed = applyEvent(delivered, {
       type: "DOWNSTREAM_FAILED",
@@ -272,8 +273,15 @@ describe("relayer unit: mediation decisions", () => {
         OUT_EXPIRY + 1n,
         "cancelOutgoing",
       ],
-      ["secret shown in time → unlock outgoing", known, {}, T0 + 10n, "unlockOutgoing"],
-      ["unlocked downstream → show the secret upstream", unlocked, {}, T0 + 10n, "requestUpstreamUnlock"],
+      ["secret shown in time → show it upstream first", known, {}, T0 + 10n, "requestUpstreamUnlock"],
+      ["shown upstream → unlock outgoing", askedFirst, {}, T0 + 10n, "unlockOutgoing"],
+      [
+        "unlocked downstream, not yet shown upstream → show it",
+        unlocked,
+        {},
+        T0 + 10n,
+        "requestUpstreamUnlock",
+      ],
       ["asked upstream, before the register time → wait", asked, {}, registerAt - 1n, "wait"],
       ["asked upstream, at the register time → registerSecret", asked, {}, registerAt, "registerSecret"],
       [
@@ -353,9 +361,13 @@ describe("relayer unit: mediation decisions", () => {
       expect(decideNext(late, { ...view, chainSeenThrough: OUT_EXPIRY }, OUT_EXPIRY + 1n).kind).to.equal(
         "requestUpstreamUnlock",
       );
-      expect(decideNext(late, { ...view, chainSeenThrough: OUT_EXPIRY + 1n }, OUT_EXPIRY + 1n).kind).to.equal(
-        "cancelOutgoing",
+      const lateAsked = applyEvent(late, { type: "UNLOCK_REQUESTED", at: OUT_EXPIRY + 1n });
+      expect(decideNext(lateAsked, { ...view, chainSeenThrough: OUT_EXPIRY }, OUT_EXPIRY + 1n).kind).to.equal(
+        "wait",
       );
+      expect(
+        decideNext(lateAsked, { ...view, chainSeenThrough: OUT_EXPIRY + 1n }, OUT_EXPIRY + 1n).kind,
+      ).to.equal("cancelOutgoing");
     });
 
     it("a wrong secret changes nothing", () => {
@@ -446,11 +458,11 @@ describe("relayer unit: mediation decisions", () => {
         });
         expect(learnt).to.deep.include({ state: "SETTLED_DOWNSTREAM", downstream: "unlockDue" });
         const v = seen(OUT_EXPIRY - 5n);
-        expect(decideNext(learnt, v, after)).to.deep.include({ kind: "unlockOutgoing", secret: SECRET });
-        const paid = applyEvent(learnt, { type: "OUTGOING_UNLOCKED", at: after });
-        expect(decideNext(paid, v, after)).to.deep.equal({ kind: "requestUpstreamUnlock", secret: SECRET });
+        expect(decideNext(learnt, v, after)).to.deep.equal({ kind: "requestUpstreamUnlock", secret: SECRET });
+        const shown = applyEvent(learnt, { type: "UNLOCK_REQUESTED", at: after });
+        expect(decideNext(shown, v, after)).to.deep.include({ kind: "unlockOutgoing", secret: SECRET });
         // At the register time it does not register again: the registry has it by the incoming expiry.
-        const asked = applyEvent(paid, { type: "UNLOCK_REQUESTED", at: after });
+        const asked = applyEvent(shown, { type: "OUTGOING_UNLOCKED", at: after });
         expect(decideNext(asked, v, registerAt).kind).to.equal("wait");
         expect(decideNext(asked, seen(null), registerAt).kind).to.equal("registerSecret");
         const settled = applyEvent(asked, {

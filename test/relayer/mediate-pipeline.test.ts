@@ -22,7 +22,7 @@ import {
 import { hashTransfer } from "../../sdk/src/eip712";
 import { silentLogger } from "../../relayer/src/log";
 import { decodeMediation, encodeMediation, type PaymentEntry } from "../../relayer/src/mediate/entry";
-import { MediationService, type PaymentBook } from "../../relayer/src/mediate/service";
+import { MediationService, type PaymentBook, SendBatch } from "../../relayer/src/mediate/service";
 import type { MediationPolicy } from "../../relayer/src/mediate";
 
 const OUT_CH = `0x${"b1".repeat(32)}` as Hash;
@@ -159,7 +159,10 @@ class World {
   async step(...books: Book[]): Promise<void> {
     const before = this.sent.length;
     this.service.setBooks(books);
-    for (const b of books) await this.service.step(b);
+    // As the node's round: one batch for every book, produced at the end, then journaled.
+    const batch = new SendBatch(silentLogger);
+    for (const b of books) await this.service.step(b, batch);
+    for (const journal of (await batch.settle()).values()) for (const f of journal) f();
     this.batches.push(this.sent.length - before);
   }
 
@@ -212,6 +215,21 @@ describe("relayer unit: mediation pipeline (several journaled transfers per outg
     a.flush();
     await w.step(a, b);
     expect(w.sent.map((t) => t.seq)).to.deep.equal([1, 2]);
+  });
+
+  it("a round produces its transfers in seq order, whatever the order of the books that hold them", async () => {
+    const w = new World();
+    const a = new Book(`0x${"a0".repeat(32)}` as Hash);
+    const b = new Book(`0x${"a2".repeat(32)}` as Hash);
+    for (let n = 1; n <= 3; n++) {
+      w.receive(b, n);
+      w.receive(a, n);
+    }
+    await w.step(b, a); // b's payments take seqs 1-3, a's 4-6
+    a.flush();
+    b.flush();
+    await w.step(a, b); // a's book is stepped first: its LOCKs are signed first
+    expect(w.sent.map((t) => t.seq)).to.deep.equal([1, 2, 3, 4, 5, 6]);
   });
 
   it("a seq whose op was lost in a crash is taken by the next op (journaled again, then signed)", async () => {

@@ -127,6 +127,9 @@ export function judgeFinalLock(
   return null;
 }
 
+/** How many of the counterparty's transfers ahead of a gap a payee keeps (as the node's window). */
+const MAX_AHEAD = 64;
+
 /** Starts answering routed LOCKs in `deps.channels`; `stop()` ends it. */
 export function receivePayments(deps: ReceivePaymentsDeps): Subscription {
   const now = deps.now ?? Date.now;
@@ -140,6 +143,8 @@ export function receivePayments(deps: ReceivePaymentsDeps): Subscription {
     let own: PayerState = GENESIS_STATE;
     // Records are handled one at a time, in log order (an answer awaits the invoice store and the log).
     let queue: Promise<void> = Promise.resolve();
+    // The counterparty's transfers that came before their predecessor, by seq.
+    const ahead = new Map<number, LoggedTransfer>();
     const sub = deps.log.transfers(ch.channelId, (m) => {
       queue = queue.then(() => handle(m)).catch(() => undefined);
     });
@@ -158,10 +163,36 @@ export function receivePayments(deps: ReceivePaymentsDeps): Subscription {
       if (t.seq <= state.seq) return; // replays
       try {
         if (transferSigner(deps.domain, t) !== counterparty) return;
-        state = applyTransfer(state, t);
       } catch {
         return; // not a transfer of this chain: the node dead-letters it, the payee ignores it
       }
+      if (t.seq > state.seq + 1) {
+        // Ahead of a transfer not seen yet (the log may carry a chain out of order, e.g. a re-send):
+        // kept until the gap fills, as the node's reorder window does; the farthest goes when full.
+        if (ahead.size >= MAX_AHEAD) {
+          const farthest = Math.max(...ahead.keys());
+          if (t.seq >= farthest) return;
+          ahead.delete(farthest);
+        }
+        ahead.set(t.seq, m);
+        return;
+      }
+      try {
+        state = applyTransfer(state, t);
+      } catch {
+        return; // does not extend the chain: the node dead-letters it, the payee ignores it
+      }
+      await answerLock(m);
+      for (let next = ahead.get(state.seq + 1); next; next = ahead.get(state.seq + 1)) {
+        ahead.delete(next.transfer.seq);
+        await handle(next);
+        if (state.seq < next.transfer.seq) break; // it did not apply: the gap stays
+      }
+      for (const seq of ahead.keys()) if (seq <= state.seq) ahead.delete(seq);
+    }
+
+    async function answerLock(m: LoggedTransfer): Promise<void> {
+      const t = m.transfer;
       if (t.kind !== TransferKind.Lock || m.appKind !== ROUTE_APP_KIND) return;
       const backing = ch.counterpartyDeposit + own.paidTotal;
       const backed = state.paidTotal + state.lockedTotal <= backing;

@@ -78,8 +78,9 @@ function wait(until: bigint | null, reason: string): MediationAction {
  *   first), else `cancelOutgoing` once the outgoing lock expired unrevealed (`chainSeenThrough >
  *   expiry`), else `resendLock` until acknowledged, else wait for the secret or a failure;
  * - secret known, incoming not settled → `registerSecret` once `incoming.expiry − now ≤
- *   minConfirmationMarginSeconds` (while `now ≤ incoming.expiry`, unless it is registered already), then the downstream's due
- *   `unlockOutgoing`/`cancelOutgoing`, then `requestUpstreamUnlock` once, else wait until the register time;
+ *   minConfirmationMarginSeconds` (while `now ≤ incoming.expiry`, unless it is registered already), then
+ *   `requestUpstreamUnlock` once, then the downstream's due `unlockOutgoing`/`cancelOutgoing`, else wait
+ *   until the register time;
  * - REGISTERING_SECRET, SETTLED_UPSTREAM → the downstream's due action, else wait / none;
  * - FAILED_DOWNSTREAM → `cancelOutgoing` (outgoing lock still pending: at once with the downstream's consent,
  *   else after its expiry; the failure goes upstream meanwhile; never when the secret is on-chain by the
@@ -115,9 +116,11 @@ export function decideNext(p: ForwardedPayment, view: MediationView, now: bigint
       if (now >= registerAt && now <= p.incoming.expiry && !revealedBy(view, p.incoming.expiry)) {
         return { kind: "registerSecret", secret: p.secret, deadline: p.incoming.expiry };
       }
+      // The upstream is asked first: the secret reaches the payer one round sooner, and showing it
+      // upstream costs nothing (the downstream that showed it can claim the outgoing lock anyway).
+      if (p.unlockRequestedAt === null) return { kind: "requestUpstreamUnlock", secret: p.secret };
       const down = downstreamAction(p.outgoing, p.secret, p.downstream, view);
       if (down) return down;
-      if (p.unlockRequestedAt === null) return { kind: "requestUpstreamUnlock", secret: p.secret };
       if (now > p.incoming.expiry)
         return wait(null, "the incoming lock expired; only the upstream can still UNLOCK");
       return wait(registerAt, "waiting for the upstream's UNLOCK");

@@ -79,8 +79,20 @@ export class SendBatch {
 
   constructor(private readonly logger: Logger) {}
 
+  private readonly transfers: {
+    readonly book: Hash;
+    readonly channelId: Hash;
+    readonly seq: number;
+    readonly send: () => Promise<void>;
+  }[] = [];
+
   add(book: Hash, done: Promise<void>, after?: () => void): void {
     this.items.push({ book, done, after });
+  }
+
+  /** A transfer to produce at `settle`, after those before it in its channel (a payee reads the chain in order). */
+  addTransfer(book: Hash, channelId: Hash, seq: number, send: () => Promise<void>): void {
+    this.transfers.push({ book, channelId, seq, send });
   }
 
   /**
@@ -88,6 +100,10 @@ export class SendBatch {
    * retried by a later round).
    */
   async settle(): Promise<Map<Hash, (() => void)[]>> {
+    this.transfers.sort((a, b) =>
+      a.channelId < b.channelId ? -1 : a.channelId > b.channelId ? 1 : a.seq - b.seq,
+    );
+    for (const t of this.transfers.splice(0)) this.items.push({ book: t.book, done: t.send() });
     const results = await Promise.allSettled(this.items.map((d) => d.done));
     const afters = new Map<Hash, (() => void)[]>();
     results.forEach((r, i) => {
@@ -207,14 +223,18 @@ export function outgoingOf(p: ForwardedPayment): OutgoingLock | null {
 }
 
 /**
- * Whether `act` only journals for `a` (sends nothing): a forward (the outgoing op is signed once the
- * FORWARDED record is durable), a refusal (the FAIL goes once it is), an UNLOCK's op allocation.
+ * Whether `a` may be taken on a record not yet durable. Decisions that only journal (a forward: the
+ * outgoing op is signed once FORWARDED is durable; a refusal: the FAIL goes once REFUSED is; an UNLOCK's
+ * op allocation) commit in the same flush as what they follow from. Asking the upstream to UNLOCK with
+ * the secret never costs the mediator: whoever showed it the secret can claim its outgoing lock anyway,
+ * and after a crash the peer message or the on-chain reveal it came from is read again.
  */
-function journalsOnly(a: MediationAction, e: PaymentEntry): boolean {
+function actsBeforeDurable(a: MediationAction, e: PaymentEntry): boolean {
   return (
     a.kind === "forward" ||
     (a.kind === "failUpstream" && a.refused) ||
-    (a.kind === "unlockOutgoing" && e.op === null)
+    (a.kind === "unlockOutgoing" && e.op === null) ||
+    a.kind === "requestUpstreamUnlock"
   );
 }
 
@@ -531,8 +551,7 @@ export class MediationService {
     }
     const e = this.absorb(key, entry, this.observe(key, entry));
     if (e !== entry) book.put(key, e);
-    // Sending waits for the journal; a decision that only journals does not (it commits in the same
-    // flush as what it follows from, and nothing is signed before that flush).
+    // Signing waits for the journal; a decision that only journals does not (`actsBeforeDurable`).
     const durable = e === entry && book.isDurable(key, e);
     const now = this.ports.chainNow();
     const p = e.record;
@@ -564,7 +583,7 @@ export class MediationService {
       },
       now,
     );
-    if (!durable && !journalsOnly(action, e)) return;
+    if (!durable && !actsBeforeDurable(action, e)) return;
     await this.act(book, key, e, action, now);
   }
 
@@ -582,6 +601,12 @@ export class MediationService {
   private journal(book: PaymentBook, key: string, event: MediationEvent): void {
     const e = book.get(key);
     if (e) this.put(book, key, e, { record: applyEvent(e.record, event) });
+  }
+
+  /** A transfer of this step, produced with the batch in seq order (`SendBatch.addTransfer`). */
+  private deferTransfer(channelId: Hash, seq: number, send: () => Promise<void>): void {
+    if (this.sends) this.sends.batch.addTransfer(this.sends.book, channelId, seq, send);
+    else void send().catch(() => undefined);
   }
 
   /** A send of this step (produced with the batch); `after` journals what it achieved once it landed. */
@@ -857,7 +882,7 @@ export class MediationService {
     if (op.kind === "CANCEL" && consent === null && (op.consented || this.ports.chainNow() <= out.expiry))
       return;
     this.sentAt.set(sentKey, nowMs);
-    this.defer(
+    this.deferTransfer(out.channelId, op.seq, () =>
       this.ports
         .sendTransfer(
           t,
