@@ -672,11 +672,21 @@ export class MediationService {
         if (e.op.kind === kind) this.sendOp(book, key, e, a.outgoing, e.op);
         return;
       }
-      case "requestUpstreamUnlock":
+      case "requestUpstreamUnlock": {
+        // The UNLOCK owed downstream is journaled in the same round (signed once durable), so showing the
+        // secret upstream first does not delay it, and the outgoing lock is released as soon as possible.
+        if (p.state === "SETTLED_DOWNSTREAM" && p.downstream === "unlockDue" && e.op === null) {
+          const ch = this.ports.channel(p.outgoing.channelId);
+          if (ch)
+            this.put(book, key, e, {
+              op: { kind: "UNLOCK", seq: this.freeSeq(p.outgoing.channelId, ch.state) },
+            });
+        }
         this.defer(this.ports.sendMessage(this.incomingLockOf(e), { kind: "SECRET", secret: a.secret }), () =>
           this.journal(book, key, { type: "UNLOCK_REQUESTED", at: now }),
         );
         return;
+      }
       case "failUpstream":
         if (a.refused) {
           this.put(book, key, e, {
