@@ -23,6 +23,7 @@ import {
   type Hash,
   type Hex,
   type Lock,
+  MAX_PENDING_LOCKS,
   ONION_FAILURE_SIZE,
   OnionFailureCode,
   type PayerIndex,
@@ -374,20 +375,31 @@ export class MediationService {
     return seq;
   }
 
-  /** What the journaled LOCKs not yet applied hold back in `channelId` (so a forward never overdraws). */
-  private outstandingLocks(channelId: Hash, state: PayerState): { amount: bigint; count: number } {
+  /**
+   * What the journaled ops not yet applied change in `channelId`: the amount their LOCKs hold back (so a
+   * forward never overdraws), and the locks pending once all of them are applied (LOCKs add one, UNLOCKs
+   * and CANCELs each release one of the applied locks), bounded below by the contract's hard limit on the
+   * locks pending at any seq.
+   */
+  private outstandingLocks(channelId: Hash, state: PayerState): { amount: bigint; pendingLocks: number } {
     let amount = 0n;
-    let count = 0;
+    let added = 0;
+    let released = 0;
     for (const seq of this.outstanding.get(channelId)?.keys() ?? []) {
       if (seq <= state.seq) continue;
       const at = this.opAt(channelId, seq);
       const out = at ? outgoingOf(at.e.record) : null;
-      if (at?.e.op?.kind === "LOCK" && out) {
+      if (!at?.e.op || !out) continue;
+      if (at.e.op.kind === "LOCK") {
         amount += out.amount;
-        count += 1;
-      }
+        added += 1;
+      } else released += 1;
     }
-    return { amount, count };
+    const applied = state.locks.length;
+    // An op may go before journaled releases (the lowest free seq): never past the hard limit there.
+    const pendingLocks =
+      applied + added >= MAX_PENDING_LOCKS ? MAX_PENDING_LOCKS : applied + added - released;
+    return { amount, pendingLocks: Math.max(0, pendingLocks) };
   }
 
   /** The transfer an entry's op is, built on `state` (the node's chain right before the op). */
@@ -570,7 +582,7 @@ export class MediationService {
       outgoingChannel = {
         ...outgoingChannel,
         available: outgoingChannel.available > held.amount ? outgoingChannel.available - held.amount : 0n,
-        pendingLocks: outgoingChannel.pendingLocks + held.count,
+        pendingLocks: held.pendingLocks,
       };
     }
     const action = decideNext(
