@@ -546,7 +546,7 @@ export class PartitionState {
       owners.push(w.entry);
     }
     const deletes = [...this.droppedWires].map(wireKey);
-    const places = this.writer.commit(puts, deletes, this.meta(last));
+    const places = await this.writer.commit(puts, deletes, this.meta(last));
     // The bytes are on disk now: history keeps their place, memory lets them go.
     owners.forEach((e, i) => {
       if (e && e.wire) {
