@@ -9,6 +9,7 @@
  * incoming lock, payer of the outgoing one), and assumes it owns the partitions of both channels (one
  * node per deployment, or a group whose members own every channel they mediate between).
  */
+import path from "node:path";
 import { Interface, sha256 } from "ethers";
 import {
   type Address,
@@ -44,6 +45,7 @@ import type { ChannelState, WindowItem } from "../state/channel";
 import type { PartitionState } from "../state/partition";
 import { inboxKey, type InboxEntry, type PaymentEntry } from "./entry";
 import { mediationPolicy } from "./forward";
+import { PaymentHistory, type PaymentReport, reportKey } from "./history";
 import { isTerminal } from "./log";
 import { Outbox } from "./outbox";
 import { PaymentMessagePipeline } from "./messages";
@@ -91,22 +93,7 @@ export interface NodeMediationDeps {
   readonly owned: () => PartitionState[];
 }
 
-/** One row of `GET /payments`. */
-export interface PaymentReport {
-  readonly incomingChannel: Hash;
-  readonly incomingSeq: string;
-  readonly hashlock: Hash;
-  readonly state: string;
-  readonly amountIn: string;
-  readonly amountOut: string;
-  readonly fee: string;
-  readonly expiryIn: string;
-  readonly expiryOut: string;
-  readonly outgoingChannel: Hash;
-  readonly outgoingSeq: string | null;
-  readonly failure: string | null;
-  readonly updatedAt: string;
-}
+export type { PaymentReport } from "./history";
 
 function bookOf(ps: PartitionState, ch: ChannelState): PaymentBook {
   return {
@@ -131,6 +118,8 @@ export class NodeMediation {
   readonly policy: MediationPolicy;
   private readonly announced = new Map<string, { timestamp: bigint; capacity: bigint }>();
   private readonly outbox: Outbox;
+  /** Finished payments, on the node's disk (the changelog journals only those in flight). */
+  private readonly history: PaymentHistory;
   private ticking = false;
   private announcedAtMs = 0;
   private prunedAtMs = 0;
@@ -138,6 +127,12 @@ export class NodeMediation {
   constructor(private readonly deps: NodeMediationDeps) {
     this.policy = mediationPolicy(deps.config.mediation);
     this.outbox = new Outbox(deps.producer);
+    this.history = new PaymentHistory(
+      path.join(deps.config.state.dir, "payments-history.jsonl"),
+      DEFAULT_RETAIN_SECONDS,
+      deps.logger,
+    );
+    this.history.load(this.chainNow());
     const m = deps.metrics;
     this.service = new MediationService({
       policy: this.policy,
@@ -384,6 +379,13 @@ export class NodeMediation {
         const journal = afters.get(ch.channelId);
         if (journal) await ps.lock.run(() => (ps.revoked ? undefined : journal.forEach((f) => f())));
       }
+      for (const [, ch] of books) {
+        for (const e of ch.payments.values()) {
+          if (!isTerminal(e.record)) continue;
+          const row = reportOf(e);
+          if (!this.history.has(reportKey(row))) this.history.record(row);
+        }
+      }
       if (Date.now() - this.prunedAtMs >= PRUNE_EVERY_MS) {
         this.prunedAtMs = Date.now();
         await this.pruneInboxes(books);
@@ -484,10 +486,15 @@ export class NodeMediation {
 
   /** What `GET /payments` lists: payments in flight and recent (settled or failed, kept a day). */
   report(): PaymentReport[] {
-    const rows: PaymentReport[] = [];
+    const rows = new Map<string, PaymentReport>();
+    for (const r of this.history.list(this.chainNow())) rows.set(reportKey(r), r);
     for (const ps of this.deps.owned())
-      for (const ch of ps.channels.values()) for (const e of ch.payments.values()) rows.push(reportOf(e));
-    return rows.sort((a, b) => (a.updatedAt < b.updatedAt ? 1 : -1));
+      for (const ch of ps.channels.values())
+        for (const e of ch.payments.values()) {
+          const r = reportOf(e);
+          rows.set(reportKey(r), r);
+        }
+    return [...rows.values()].sort((a, b) => (a.updatedAt < b.updatedAt ? 1 : -1));
   }
 }
 

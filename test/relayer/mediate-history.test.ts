@@ -1,0 +1,50 @@
+/** The node's on-disk list of finished routed payments (`mediate/history.ts`): what a restarted node reports. */
+import { expect } from "chai";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { Hash } from "../../sdk";
+import { silentLogger } from "../../relayer/src/log";
+import { PaymentHistory, type PaymentReport } from "../../relayer/src/mediate/history";
+
+const row = (seq: number, updatedAt: bigint, state = "SETTLED_UPSTREAM"): PaymentReport => ({
+  incomingChannel: `0x${"a0".repeat(32)}` as Hash,
+  incomingSeq: String(seq),
+  hashlock: `0x${"11".repeat(32)}` as Hash,
+  state,
+  amountIn: "1001000",
+  amountOut: "1000000",
+  fee: "1000",
+  expiryIn: "1700007200",
+  expiryOut: "1700003600",
+  outgoingChannel: `0x${"a1".repeat(32)}` as Hash,
+  outgoingSeq: "1",
+  failure: null,
+  updatedAt: updatedAt.toString(),
+});
+
+describe("relayer unit: payment history (finished payments on the node's disk)", () => {
+  it("a restarted node reads back what it recorded, the last row of a payment winning; old and torn lines are dropped", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "parsec-history-"));
+    const file = path.join(dir, "payments-history.jsonl");
+    const T = 1_700_000_000n;
+    const first = new PaymentHistory(file, 86_400n, silentLogger);
+    first.load(T);
+    first.record(row(1, T - 90_000n)); // older than a day by the next start
+    first.record(row(2, T, "CANCELLED_UPSTREAM"));
+    first.record(row(2, T + 5n));
+    first.record(row(3, T + 6n));
+    await first.flushed();
+    fs.appendFileSync(file, '{"incomingChannel":"0x'); // a crash mid-append
+    const again = new PaymentHistory(file, 86_400n, silentLogger);
+    again.load(T + 10n);
+    const rows = again.list(T + 10n);
+    expect(rows.map((r) => [r.incomingSeq, r.state])).to.deep.equal([
+      ["2", "SETTLED_UPSTREAM"],
+      ["3", "SETTLED_UPSTREAM"],
+    ]);
+    // The file was rewritten with the kept rows only.
+    expect(fs.readFileSync(file, "utf8").trim().split("\n")).to.have.length(2);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
