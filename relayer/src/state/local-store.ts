@@ -81,13 +81,6 @@ function commitFrame(
   return { buf: out, positions };
 }
 
-/** Writes `buf[from…]` at file position `pos` on the thread pool; resolves with the bytes written. */
-function writeAt(fd: number, buf: Buffer, from: number, pos: number): Promise<number> {
-  return new Promise((resolve, reject) =>
-    fs.write(fd, buf, from, buf.length - from, pos, (e, n) => (e ? reject(e) : resolve(n))),
-  );
-}
-
 /** Scans a store file; returns empty state when it does not exist. */
 export function loadStore(file: string): LoadedStore {
   if (!fs.existsSync(file)) return { records: new Map(), meta: null, size: 0 };
@@ -127,8 +120,6 @@ export function loadStore(file: string): LoadedStore {
 export class StoreWriter {
   private fd: number;
   private size: number;
-  /** The commit being written, if any. */
-  private inFlight: Promise<void> | null = null;
 
   /** Opens `file` for appending, cutting any torn tail beyond `validSize`. */
   constructor(
@@ -156,30 +147,17 @@ export class StoreWriter {
 
   /**
    * Appends puts and deletes followed by a commit frame, and syncs to disk. Returns where each put's
-   * value now lies. The write and the sync run on libuv's thread pool: a flush of several MiB would
-   * otherwise hold the main thread (and the transfers of every other partition) for the disk. One
-   * commit at a time (the partition's lock); `read` sees only values of completed commits.
+   * value now lies.
    */
-  async commit(
+  commit(
     puts: readonly (readonly [string, Buffer])[],
     deletes: readonly string[],
     meta: StoreMeta,
-  ): Promise<StoredValue[]> {
-    if (this.inFlight) throw new Error(`local store ${this.file}: a commit is already under way`);
+  ): StoredValue[] {
     const { buf, positions } = commitFrame(puts, deletes, meta);
+    fs.writeSync(this.fd, buf, 0, buf.length, this.size);
+    fs.fdatasyncSync(this.fd);
     const base = this.size;
-    const fd = this.fd;
-    const done = (async (): Promise<void> => {
-      let at = 0;
-      while (at < buf.length) at += await writeAt(fd, buf, at, base + at);
-      await new Promise<void>((resolve, reject) => fs.fdatasync(fd, (e) => (e ? reject(e) : resolve())));
-    })();
-    this.inFlight = done.catch(() => undefined);
-    try {
-      await done;
-    } finally {
-      this.inFlight = null;
-    }
     this.size += buf.length;
     return positions.map((p, i) => ({ pos: base + p, len: puts[i][1].length }));
   }
@@ -189,7 +167,6 @@ export class StoreWriter {
    * from the old file while the new one is written. Returns where each record's value now lies.
    */
   rewrite(records: Iterable<readonly [string, Buffer]>, meta: StoreMeta): StoredValue[] {
-    if (this.inFlight) throw new Error(`local store ${this.file}: rewriting while a commit is under way`);
     const tmp = `${this.file}.tmp`;
     const fd = fs.openSync(tmp, "w");
     const out: StoredValue[] = [];
@@ -220,10 +197,7 @@ export class StoreWriter {
     return out;
   }
 
-  /** Closes the file (after a commit still under way, which then completes or fails on its own). */
   close(): void {
-    const fd = this.fd;
-    if (this.inFlight) void this.inFlight.then(() => fs.closeSync(fd));
-    else fs.closeSync(fd);
+    fs.closeSync(this.fd);
   }
 }

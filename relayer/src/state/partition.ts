@@ -539,27 +539,14 @@ export class PartitionState {
     this.changelogEnd = last + 1;
     this.deps.fault?.("after-changelog");
     this.deps.fault?.("after-offset-commit");
-    // The disk write is awaited: bytes held or dropped meanwhile go to the next flush, not lost here.
-    const held = this.newWires;
-    const dropped = this.droppedWires;
-    this.newWires = new Map();
-    this.droppedWires = new Set();
     const firstWire = puts.length;
     const owners: (HistoryEntry | null)[] = [];
-    for (const [o, w] of held) {
+    for (const [o, w] of this.newWires) {
       puts.push([wireKey(o), w.wire]);
       owners.push(w.entry);
     }
-    let places: StoredValue[];
-    try {
-      places = await this.writer.commit(puts, [...dropped].map(wireKey), this.meta(last));
-    } catch (e) {
-      // Not written: the next flush writes them (unless they were dropped or held again meanwhile).
-      for (const [o, w] of held)
-        if (!this.newWires.has(o) && !this.droppedWires.has(o)) this.newWires.set(o, w);
-      for (const o of dropped) if (!this.newWires.has(o)) this.droppedWires.add(o);
-      throw e;
-    }
+    const deletes = [...this.droppedWires].map(wireKey);
+    const places = this.writer.commit(puts, deletes, this.meta(last));
     // The bytes are on disk now: history keeps their place, memory lets them go.
     owners.forEach((e, i) => {
       if (e && e.wire) {
@@ -574,6 +561,8 @@ export class PartitionState {
       // What the mediator may act on now: the payments this commit journaled.
       this.channels.get(id)?.markDurable();
     }
+    this.newWires.clear();
+    this.droppedWires.clear();
     this.flushedProgress = committed;
     this.lastFlushMs = Date.now();
     metrics.inc(M.flushes, "Changelog flushes");
