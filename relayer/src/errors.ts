@@ -67,6 +67,28 @@ export class FencedError extends RelayerError {
   }
 }
 
+/**
+ * A partition's transactional writer could neither commit nor abort its transaction (the broker went
+ * away between the two): the Kafka client cannot start another one, and the open transaction holds back
+ * what read_committed readers see. The node drops the partition's unflushed state and acquires the
+ * partition again with a new writer (its initialisation aborts the open transaction), restoring from
+ * the changelog; the unflushed input is read again from the committed offsets.
+ */
+export class WriterStuckError extends RelayerError {
+  readonly code = "WriterStuck" as const;
+
+  constructor(
+    readonly transactionalId: string,
+    cause?: unknown,
+  ) {
+    super(
+      `Kafka: the writer ${transactionalId} could not end its transaction` +
+        `${cause instanceof Error ? ` (${cause.message})` : ""}; the partition is acquired again with a new writer.`,
+      { cause },
+    );
+  }
+}
+
 /** A JSON-RPC call or transaction failed. */
 export class ChainError extends RelayerError {
   readonly code = "Chain" as const;

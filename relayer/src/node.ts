@@ -20,7 +20,7 @@ import { Rpc } from "./chain/rpc";
 import { TxSender } from "./chain/tx-sender";
 import { Operator, type OwnedChannel } from "./commit/operator";
 import { redactConfig, type RelayerConfig } from "./config";
-import { ConfigError, FencedError, messageOf } from "./errors";
+import { ConfigError, FencedError, WriterStuckError, messageOf } from "./errors";
 import { HealthMonitor } from "./health";
 import { M, Metrics } from "./http/metrics";
 import { graphReader } from "./http/graph";
@@ -49,7 +49,7 @@ export interface NodeOptions {
   /** Called once when the node cannot go on (its health says why); the CLI exits non-zero. */
   readonly onFatal?: (reason: string) => void;
   /** Test-only: called at fault points (a test's hook may kill the process there). */
-  readonly fault?: (point: FaultPoint) => void;
+  readonly fault?: (point: FaultPoint) => void | Promise<void>;
 }
 
 const ZERO_ADDRESS = "0x0000000000000000000000000000000000000000" as Address;
@@ -140,7 +140,7 @@ export class ParsecNode {
         threads: config.verify.threads,
         chunkSize: config.verify.chunkSize,
       });
-      const onMined = (): void => options.fault?.("after-chain-tx");
+      const onMined = (): void => void options.fault?.("after-chain-tx");
       const sender = (key: Hex): TxSender =>
         new TxSender({
           rpc,
@@ -258,21 +258,22 @@ export class ParsecNode {
    */
   private release(
     ps: PartitionState,
-    why: "revoked" | "reassigned" | "fenced" | "unrestored",
+    why: "revoked" | "reassigned" | "fenced" | "unrestored" | "stuck",
   ): Promise<void> {
     if (this.partitions.get(ps.partition) === ps) this.partitions.delete(ps.partition);
     const wasLive = !ps.revoked;
     ps.revoked = true;
     if (why === "revoked") this.logger.info("partition revoked", { partition: ps.partition });
     return ps.lock.run(async () => {
-      // A fenced state may not write; a failed restore has nothing of its own to write.
-      if (wasLive && why !== "fenced" && why !== "unrestored") {
-        await ps.flush().catch((e) =>
+      // A fenced state may not write, a stuck writer cannot; a failed restore has nothing of its own.
+      if (wasLive && (why === "revoked" || why === "reassigned")) {
+        await ps.flush().catch((e) => {
+          if (e instanceof FencedError) this.countFenced();
           this.logger.info("last flush of a released partition refused", {
             partition: ps.partition,
             error: messageOf(e),
-          }),
-        );
+          });
+        });
       }
       await ps.close().catch(() => undefined);
     });
@@ -300,7 +301,13 @@ export class ParsecNode {
         await released;
         if (ps.revoked) return false;
         this.options.fault?.("before-restore");
-        ps.attach(await this.client.partitionWriter(this.writerId(p)));
+        const fault = this.options.fault;
+        ps.attach(
+          await this.client.partitionWriter(
+            this.writerId(p),
+            fault ? { beforeCommit: () => fault("before-transaction-commit") } : {},
+          ),
+        );
         await ps.restore();
         this.transfers.readmit(ps);
         // Whatever was fetched before this point came from a position the restore did not choose.
@@ -344,6 +351,26 @@ export class ParsecNode {
       });
   }
 
+  private countFenced(): void {
+    this.metrics.inc(M.fenced, "Partitions dropped because another node took over their writer");
+  }
+
+  /**
+   * The partition's writer cannot end its transaction: drop the unflushed state (its input is read again
+   * from the committed offsets) and acquire the partition again with a new writer, if it is still ours.
+   */
+  private reopen(ps: PartitionState, e: WriterStuckError): void {
+    if (ps.revoked) return;
+    this.metrics.inc(M.writersReopened, "Partition writers opened again after a transaction could not end");
+    this.logger.warn("the partition's writer is stuck; acquiring the partition again", {
+      partition: ps.partition,
+      error: e.message,
+    });
+    const releasing = this.release(ps, "stuck");
+    const mine = this.consumer?.assignment().get(this.config.kafka.topics.transfers) ?? [];
+    if (!this.stopping && mine.includes(ps.partition)) this.acquire(ps.partition, releasing);
+  }
+
   /**
    * Another node opened this partition's writer after us: drop the state. If the partition is still
    * ours after a few heartbeats without a newer assignment, the fencer was the stale one (it acquired
@@ -351,7 +378,7 @@ export class ParsecNode {
    */
   private fenced(ps: PartitionState, e: FencedError): void {
     if (ps.revoked) return;
-    this.metrics.inc(M.fenced, "Partitions dropped because another node took over their writer");
+    this.countFenced();
     this.logger.warn("partition taken over by another node; its state is dropped", {
       partition: ps.partition,
       error: e.message,
@@ -427,7 +454,7 @@ export class ParsecNode {
         // A flush that failed is retried by flushDue with its backoff, not on every batch.
         if (ps.dirty.size >= this.config.state.flushMaxDirty && ps.flushFailures === 0) {
           await ps.flush().catch((e) => {
-            if (e instanceof FencedError) throw e;
+            if (e instanceof FencedError || e instanceof WriterStuckError) throw e;
             ps.flushFailures = 1;
             ps.retryFlushAtMs = Date.now() + 500;
             this.logger.warn("flush failed; retrying", { partition: ps.partition, error: messageOf(e) });
@@ -436,6 +463,7 @@ export class ParsecNode {
       })
       .catch((e) => {
         if (e instanceof FencedError) return this.fenced(ps, e);
+        if (e instanceof WriterStuckError) return this.reopen(ps, e);
         // Unprocessed input would be skipped by this consumer session: stop, so a restart replays it.
         this.logger.error("processing a batch failed; the node stops to replay it after a restart", {
           partition: batch.partition,
@@ -474,6 +502,7 @@ export class ParsecNode {
       })
       .catch((e) => {
         if (e instanceof FencedError) return this.fenced(ps, e);
+        if (e instanceof WriterStuckError) return this.reopen(ps, e);
         ps.flushFailures++;
         ps.retryFlushAtMs = Date.now() + Math.min(30_000, 250 * 2 ** ps.flushFailures);
         const fields = { partition: ps.partition, attempt: ps.flushFailures, error: messageOf(e) };

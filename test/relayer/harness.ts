@@ -478,6 +478,20 @@ export class Harness {
     return { child, url, exited };
   }
 
+  /** Kills every node this harness spawned that still runs: a failed test must not leave members in the group. */
+  async killNodes(): Promise<void> {
+    await Promise.all(
+      [...this.children].map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            c.once("exit", () => resolve());
+            c.kill("SIGKILL");
+          }),
+      ),
+    );
+  }
+
   logOf(name: string): string {
     const f = path.join(this.stateDir, `${name}.log`);
     return fs.existsSync(f) ? fs.readFileSync(f, "utf8") : "";

@@ -219,6 +219,7 @@ export const M = {
   rss: "process_resident_memory_bytes",
   duplicateApply: "parsec_double_apply_total",
   fenced: "parsec_partitions_fenced_total",
+  writersReopened: "parsec_partition_writers_reopened_total",
   windowOldest: "parsec_window_oldest_seconds",
   stalled: "parsec_partitions_stalled",
   reorgs: "parsec_chain_reorgs_total",

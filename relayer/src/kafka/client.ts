@@ -20,7 +20,7 @@ import {
   type Producer,
 } from "kafkajs";
 import type { Logger } from "../log";
-import { FencedError, KafkaError } from "../errors";
+import { FencedError, KafkaError, WriterStuckError } from "../errors";
 
 /** A record read from a topic. Offsets are numbers: safe up to 2^53, far beyond any real log. */
 export interface InRecord {
@@ -143,9 +143,19 @@ export interface GroupOffsets {
  * its later commits throw `FencedError` and its open transaction is aborted, so a node that lost its
  * partition (a stall past the session timeout) can never write over the new owner.
  */
+/** Test-only hooks of a partition writer. */
+export interface WriterHooks {
+  /** Awaited inside each transaction, after its writes and offsets, right before it commits. */
+  readonly beforeCommit?: () => Promise<void> | void;
+}
+
 export interface PartitionWriter {
   readonly transactionalId: string;
-  /** Writes and commits atomically; returns the offset of the last record written per topic. */
+  /**
+   * Writes and commits atomically; returns the offset of the last record written per topic. Throws
+   * `FencedError` when a newer writer took the id over, `WriterStuckError` when the transaction could
+   * not be ended (the writer is unusable: open a new one).
+   */
   commit(writes: readonly TopicWrite[], offsets: GroupOffsets): Promise<Map<string, number>>;
   close(): Promise<void>;
 }
@@ -181,7 +191,7 @@ export interface LogClient {
    * Opens the transactional writer `transactionalId`, fencing every earlier writer with that id (their
    * open transaction is aborted, their later commits fail). Returns once the fence is in place.
    */
-  partitionWriter(transactionalId: string): Promise<PartitionWriter>;
+  partitionWriter(transactionalId: string, hooks?: WriterHooks): Promise<PartitionWriter>;
   groupConsumer(opts: GroupConsumerOptions): Promise<GroupConsumer>;
   listTopics(): Promise<string[]>;
   deleteTopics(topics: readonly string[]): Promise<void>;
@@ -784,7 +794,7 @@ class KafkajsClient implements LogClient {
     };
   }
 
-  async partitionWriter(transactionalId: string): Promise<PartitionWriter> {
+  async partitionWriter(transactionalId: string, hooks: WriterHooks = {}): Promise<PartitionWriter> {
     const producer: Producer = this.kafka.producer({
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
@@ -838,10 +848,17 @@ class KafkajsClient implements LogClient {
               topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
             });
           }
+          await hooks.beforeCommit?.();
           await txn.commit();
           return last;
         } catch (e) {
-          await txn.abort().catch(() => undefined);
+          if (isFenced(e)) throw new FencedError(transactionalId, e);
+          // kafkajs leaves a transaction whose commit or abort failed half ended: no other can start.
+          const aborted = await txn.abort().then(
+            () => true,
+            () => false,
+          );
+          if (!aborted) throw new WriterStuckError(transactionalId, e);
           throw fail(`committing a transaction of ${transactionalId}`, e);
         }
       },

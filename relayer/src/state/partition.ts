@@ -55,7 +55,9 @@ export type FaultPoint =
   | "after-changelog"
   | "after-local-store"
   | "after-offset-commit"
-  | "after-chain-tx";
+  | "after-chain-tx"
+  /** Inside a flush's Kafka transaction, right before its commit (awaited). */
+  | "before-transaction-commit";
 
 /** A simple FIFO mutex: partition work (batches, flushes, commits) runs one at a time. */
 export class Mutex {
