@@ -8,6 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { Wallet } from "ethers";
 import type { TopicNames } from "../../relayer/src/config";
+import type { PaymentReport } from "../../relayer/src/mediate/history";
 import { REPO_ROOT } from "../kafka/launcher";
 import type { DemoChain } from "./chain";
 
@@ -180,22 +181,8 @@ export class MediatorNode {
   }
 }
 
-/** A row of `GET /payments` (docs/relayer.md), amounts and times as decimal strings. */
-export interface PaymentRow {
-  readonly incomingChannel: string;
-  readonly hashlock: string;
-  readonly state: string;
-  readonly amountIn: string;
-  readonly amountOut: string;
-  readonly fee: string;
-  readonly expiryIn: string;
-  readonly expiryOut: string;
-  readonly outgoingChannel: string | null;
-  readonly outgoingSeq: string | null;
-}
-
-/** The node's payments under `hashlock` (normally one). */
-export async function paymentsOf(node: MediatorNode, hashlock: string): Promise<PaymentRow[]> {
-  const { payments } = await node.get<{ payments: PaymentRow[] }>("/payments");
+/** The node's rows of `GET /payments` (docs/relayer.md) under `hashlock` (normally one). */
+export async function paymentsOf(node: MediatorNode, hashlock: string): Promise<PaymentReport[]> {
+  const { payments } = await node.get<{ payments: PaymentReport[] }>("/payments");
   return payments.filter((p) => p.hashlock.toLowerCase() === hashlock.toLowerCase());
 }

@@ -14,7 +14,6 @@ import { Wallet, ZeroHash, parseEther, type Contract } from "ethers";
 import {
   codecs,
   createFailure,
-  createOnion,
   OnionFailureCode,
   peelOnion,
   forwardingFee,
@@ -23,7 +22,6 @@ import {
   type Hex,
   hashlockOf,
   localSigner,
-  onionPublicKey,
   type PaymentMessage,
   type PaymentMessageBody,
   signPaymentMessage,
@@ -46,6 +44,7 @@ import {
   waitFor,
   type TestChannel,
 } from "./harness";
+import { twoHopOnion } from "./mediate-fixtures";
 
 /** δ: the node's expiry delta; m: its confirmation margin (δ ≥ m). */
 const {
@@ -131,24 +130,20 @@ class Route {
     const expiryOut = (await chainNow()) + 3_600n;
     const expiryIn = expiryOut + BigInt(DELTA);
     const amountIn = amount + fee(amount);
-    const { packet } = createOnion({
-      hops: [
-        {
-          nodePublicKey: onionPublicKey(this.bob.privateKey as Hex),
-          payload: { final: false, nextChannel: this.bc.id, amount, expiry: expiryOut },
-        },
-        {
-          nodePublicKey: onionPublicKey(this.carol.privateKey as Hex),
-          payload: { final: true, amount, expiry: expiryOut, totalAmount: amount, paymentSecret: hashlock },
-        },
-      ],
-      associatedData: hashlock,
+    const { packet } = twoHopOnion({
+      hashlock,
+      bobKey: this.bob.privateKey as Hex,
+      carolKey: this.carol.privateKey as Hex,
+      nextChannel: this.bc.id,
+      amount,
+      expiry: expiryOut,
+      paymentSecret: hashlock,
     });
     const { transfer } = this.ab.next(0, { kind: "LOCK", amount: amountIn, expiry: expiryIn, hashlock });
     const value = codecs().transfer.encode(
       transferMessage(this.h.domain, transfer, this.alice.address as Address, {
         appKind: ROUTE_APP_KIND,
-        appData: toHex(packet),
+        appData: packet,
         sentAtMs: Date.now(),
       }),
     );

@@ -4,7 +4,6 @@
  * world with a fake clock, where the mediator's balance change is computed as settlement would pay it.
  */
 import { expect } from "chai";
-import { sha256 } from "ethers";
 import { type Address, type Hash, OnionFailureCode, forwardingFee } from "../../sdk";
 import { loadConfig } from "../../relayer/src/config";
 import { ConfigError } from "../../relayer/src/errors";
@@ -21,29 +20,23 @@ import {
   type IncomingLock,
   type MediationAction,
   type MediationEvent,
-  type MediationPolicy,
   type MediationView,
   type OutgoingChannelView,
 } from "../../relayer/src/mediate";
 
-const SECRET = `0x${"42".repeat(32)}` as Hash;
-const HASHLOCK = sha256(SECRET) as Hash;
-const IN_CH = `0x${"a0".repeat(32)}` as Hash;
-const OUT_CH = `0x${"a1".repeat(32)}` as Hash;
-const ASSET = `0x${"00".repeat(20)}` as Address;
-const T0 = 1_700_000_000n;
+import {
+  ASSET,
+  FEE,
+  HASHLOCK,
+  IN_CH,
+  OUT_AMOUNT,
+  OUT_CH,
+  OUT_EXPIRY,
+  POLICY,
+  SECRET,
+  T0,
+} from "./mediate-fixtures";
 
-const POLICY: MediationPolicy = {
-  feeBase: 1_000n,
-  feePpm: 1_000,
-  expiryDelta: 3_600n,
-  maxPendingLocks: 16,
-  minConfirmationMarginSeconds: 600n,
-  maxExpiryAheadSeconds: 1_209_600n,
-};
-const OUT_AMOUNT = 1_000_000n;
-const FEE = forwardingFee(POLICY, OUT_AMOUNT); // 1,000 + 1,000 = 2,000
-const OUT_EXPIRY = T0 + 7_200n;
 const INSTRUCTIONS: ForwardInstructions = { nextChannel: OUT_CH, amount: OUT_AMOUNT, expiry: OUT_EXPIRY };
 const INCOMING: IncomingLock = {
   channelId: IN_CH,

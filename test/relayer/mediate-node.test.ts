@@ -14,7 +14,6 @@ import { Wallet, parseEther } from "ethers";
 import {
   codecs,
   createFailure,
-  createOnion,
   decodeFailure,
   forwardingFee,
   type Hash,
@@ -22,7 +21,6 @@ import {
   hashlockOf,
   localSigner,
   OnionFailureCode,
-  onionPublicKey,
   type PaymentMessage,
   type PaymentMessageBody,
   peelOnion,
@@ -49,6 +47,7 @@ import {
   waitFor,
   type TestChannel,
 } from "./harness";
+import { twoHopOnion } from "./mediate-fixtures";
 
 const { feeBase: FEE_BASE, feePpm: FEE_PPM, expiryDelta: DELTA } = TEST_MEDIATION_POLICY;
 
@@ -87,24 +86,20 @@ describe("relayer: a node mediates routed payments", function () {
     const expiryOut = (await chainNow()) + 3_600n;
     const expiryIn = expiryOut + BigInt(DELTA);
     const amountIn = amount + forwardingFee({ feeBase: FEE_BASE, feePpm: FEE_PPM }, amount);
-    const { packet, sharedSecrets } = createOnion({
-      hops: [
-        {
-          nodePublicKey: onionPublicKey(bob.privateKey as Hex),
-          payload: { final: false, nextChannel: bc.id, amount, expiry: expiryOut },
-        },
-        {
-          nodePublicKey: onionPublicKey(carol.privateKey as Hex),
-          payload: { final: true, amount, expiry: expiryOut, totalAmount: amount, paymentSecret: hashlock },
-        },
-      ],
-      associatedData: hashlock,
+    const { packet, sharedSecrets } = twoHopOnion({
+      hashlock,
+      bobKey: bob.privateKey as Hex,
+      carolKey: carol.privateKey as Hex,
+      nextChannel: bc.id,
+      amount,
+      expiry: expiryOut,
+      paymentSecret: hashlock,
     });
     const { transfer } = ab.next(0, { kind: "LOCK", amount: amountIn, expiry: expiryIn, hashlock });
     const value = codecs().transfer.encode(
       transferMessage(h.domain, transfer, alice.address as Address, {
         appKind: ROUTE_APP_KIND,
-        appData: toHex(packet),
+        appData: packet,
         sentAtMs: Date.now(),
       }),
     );
@@ -413,18 +408,14 @@ describe("relayer: a mediating node killed mid-payment", function () {
     const hashlock = hashlockOf(secret);
     const block = await hre.ethers.provider.getBlock("latest");
     const expiryOut = BigInt(Math.max(block?.timestamp ?? 0, Math.floor(Date.now() / 1000))) + 3_600n;
-    const { packet } = createOnion({
-      hops: [
-        {
-          nodePublicKey: onionPublicKey(bob.privateKey as Hex),
-          payload: { final: false, nextChannel: bc.id, amount, expiry: expiryOut },
-        },
-        {
-          nodePublicKey: onionPublicKey(carol.privateKey as Hex),
-          payload: { final: true, amount, expiry: expiryOut, totalAmount: amount, paymentSecret: hashlock },
-        },
-      ],
-      associatedData: hashlock,
+    const { packet } = twoHopOnion({
+      hashlock,
+      bobKey: bob.privateKey as Hex,
+      carolKey: carol.privateKey as Hex,
+      nextChannel: bc.id,
+      amount,
+      expiry: expiryOut,
+      paymentSecret: hashlock,
     });
     const { transfer } = ab.next(0, { kind: "LOCK", amount, expiry: expiryOut + BigInt(DELTA), hashlock });
     await h.produce([
@@ -433,7 +424,7 @@ describe("relayer: a mediating node killed mid-payment", function () {
         value: codecs().transfer.encode(
           transferMessage(h.domain, transfer, alice.address as Address, {
             appKind: ROUTE_APP_KIND,
-            appData: toHex(packet),
+            appData: packet,
           }),
         ),
       },

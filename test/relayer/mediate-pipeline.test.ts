@@ -7,14 +7,12 @@
 import { expect } from "chai";
 import { sha256 } from "ethers";
 import {
-  type Address,
   applyTransfer,
-  createOnion,
   GENESIS_STATE,
   type Hash,
   type Hex,
+  MAX_PENDING_LOCKS,
   OnionFailureCode,
-  onionPublicKey,
   type PayerState,
   type Transfer,
   toHex,
@@ -22,56 +20,24 @@ import {
 import { hashTransfer } from "../../sdk/src/eip712";
 import { silentLogger } from "../../relayer/src/log";
 import { decodeMediation, encodeMediation, type PaymentEntry } from "../../relayer/src/mediate/entry";
-import { MediationService, type PaymentBook, SendBatch } from "../../relayer/src/mediate/service";
-import type { MediationPolicy } from "../../relayer/src/mediate";
+import { MediationService, pendingLocksAhead, SendBatch } from "../../relayer/src/mediate/service";
+import {
+  ASSET,
+  BOB_KEY,
+  IN_AMOUNT,
+  IN_CH,
+  IN_EXPIRY,
+  MemoryBook as Book,
+  OUT_AMOUNT,
+  OUT_CH,
+  POLICY,
+  T0,
+  twoHopOnion,
+} from "./mediate-fixtures";
 
-const OUT_CH = `0x${"b1".repeat(32)}` as Hash;
-const ASSET = `0x${"00".repeat(20)}` as Address;
-const BOB_KEY = `0x${"12".repeat(32)}` as Hex;
-const CAROL_KEY = `0x${"13".repeat(32)}` as Hex;
-const T0 = 1_700_000_000n;
-const POLICY: MediationPolicy = {
-  feeBase: 1_000n,
-  feePpm: 0,
-  expiryDelta: 3_600n,
-  maxPendingLocks: 16,
-  minConfirmationMarginSeconds: 600n,
-  maxExpiryAheadSeconds: 1_209_600n,
-};
-const OUT_AMOUNT = 1_000_000n;
-const IN_AMOUNT = OUT_AMOUNT + 1_000n;
-const OUT_EXPIRY = T0 + 7_200n;
-const IN_EXPIRY = OUT_EXPIRY + POLICY.expiryDelta;
-
-/** One incoming channel's book, durable only as of its last flush. */
-class Book implements PaymentBook {
-  readonly map = new Map<string, PaymentEntry>();
-  durable = new Map<string, PaymentEntry>();
-  constructor(readonly channelId: Hash) {}
-  entries(): Iterable<[string, PaymentEntry]> {
-    return this.map.entries();
-  }
-  get(k: string): PaymentEntry | undefined {
-    return this.map.get(k);
-  }
-  isDurable(k: string, e: PaymentEntry): boolean {
-    return this.durable.get(k) === e;
-  }
-  put(k: string, e: PaymentEntry): void {
-    this.map.set(k, e);
-  }
-  delete(k: string): void {
-    this.map.delete(k);
-  }
-  flush(): void {
-    this.durable = new Map(this.map);
-  }
-  /** A crash: what was not flushed is gone. */
-  crash(): void {
-    this.map.clear();
-    for (const [k, e] of this.durable) this.map.set(k, e);
-  }
-}
+/** The incoming channels of two partitions' books. */
+const OTHER_IN_CH = `0x${"a2".repeat(32)}` as Hash;
+const twoBooks = (): [Book, Book] => [new Book(IN_CH), new Book(OTHER_IN_CH)];
 
 class World {
   outState: PayerState = GENESIS_STATE;
@@ -122,25 +88,7 @@ class World {
   /** A routed LOCK `n` (its own secret) arrives in `book` as the upstream's seq `n`. */
   receive(book: Book, n: number): void {
     const hashlock = sha256(toHex(new Uint8Array(32).fill(n))) as Hash;
-    const { packet } = createOnion({
-      hops: [
-        {
-          nodePublicKey: onionPublicKey(BOB_KEY),
-          payload: { final: false, nextChannel: OUT_CH, amount: OUT_AMOUNT, expiry: OUT_EXPIRY },
-        },
-        {
-          nodePublicKey: onionPublicKey(CAROL_KEY),
-          payload: {
-            final: true,
-            amount: OUT_AMOUNT,
-            expiry: OUT_EXPIRY,
-            totalAmount: OUT_AMOUNT,
-            paymentSecret: `0x${"5e".repeat(32)}` as Hash,
-          },
-        },
-      ],
-      associatedData: hashlock,
-    });
+    const { packet } = twoHopOnion({ hashlock });
     this.service.receive(book, {
       incoming: {
         channelId: book.channelId,
@@ -151,7 +99,7 @@ class World {
         expiry: IN_EXPIRY,
       },
       upstream: 0,
-      packet: toHex(packet),
+      packet,
       routingKey: BOB_KEY,
     });
   }
@@ -179,7 +127,7 @@ const ops = (b: Book): (number | undefined)[] => [...b.map.values()].map((e) => 
 describe("relayer unit: mediation pipeline (several journaled transfers per outgoing channel)", () => {
   it("forwards many payments onto one channel in one round, each LOCK built on the one before", async () => {
     const w = new World();
-    const book = new Book(`0x${"a0".repeat(32)}` as Hash);
+    const book = new Book(IN_CH);
     for (let n = 1; n <= 10; n++) w.receive(book, n);
     book.flush();
     await w.step(book);
@@ -201,8 +149,7 @@ describe("relayer unit: mediation pipeline (several journaled transfers per outg
 
   it("signs no op before every op before it is durable (books of two partitions)", async () => {
     const w = new World();
-    const a = new Book(`0x${"a0".repeat(32)}` as Hash);
-    const b = new Book(`0x${"a2".repeat(32)}` as Hash);
+    const [a, b] = twoBooks();
     w.receive(a, 1);
     w.receive(b, 1);
     a.flush();
@@ -219,8 +166,7 @@ describe("relayer unit: mediation pipeline (several journaled transfers per outg
 
   it("a round produces its transfers in seq order, whatever the order of the books that hold them", async () => {
     const w = new World();
-    const a = new Book(`0x${"a0".repeat(32)}` as Hash);
-    const b = new Book(`0x${"a2".repeat(32)}` as Hash);
+    const [a, b] = twoBooks();
     for (let n = 1; n <= 3; n++) {
       w.receive(b, n);
       w.receive(a, n);
@@ -234,8 +180,7 @@ describe("relayer unit: mediation pipeline (several journaled transfers per outg
 
   it("a seq whose op was lost in a crash is taken by the next op (journaled again, then signed)", async () => {
     const w = new World();
-    const a = new Book(`0x${"a0".repeat(32)}` as Hash);
-    const b = new Book(`0x${"a2".repeat(32)}` as Hash);
+    const [a, b] = twoBooks();
     w.receive(a, 1);
     w.receive(b, 1);
     a.flush();
@@ -266,7 +211,7 @@ describe("relayer unit: mediation pipeline (several journaled transfers per outg
   it("journaled LOCKs not applied yet hold capacity back: no forward overdraws the channel", async () => {
     const w = new World();
     w.available = 2n * OUT_AMOUNT + 1n;
-    const book = new Book(`0x${"a0".repeat(32)}` as Hash);
+    const book = new Book(IN_CH);
     for (let n = 1; n <= 3; n++) w.receive(book, n);
     book.flush();
     await w.step(book);
@@ -278,9 +223,26 @@ describe("relayer unit: mediation pipeline (several journaled transfers per outg
     );
   });
 
+  describe("pendingLocksAhead: the locks a forward counts as pending", () => {
+    // [what, applied, journaled LOCKs, journaled releases, expected]
+    const rows: [string, number, number, number, number][] = [
+      ["nothing pending or journaled", 0, 0, 0, 0],
+      ["applied locks only", 5, 0, 0, 5],
+      ["journaled LOCKs add", 5, 3, 0, 8],
+      ["journaled releases net against applied locks", 5, 0, 2, 3],
+      ["LOCKs and releases both", 10, 4, 6, 8],
+      ["releases never take it below zero", 1, 0, 3, 0],
+      ["one under the contract's limit still nets", MAX_PENDING_LOCKS - 2, 1, 5, MAX_PENDING_LOCKS - 6],
+      ["at the limit: full, whatever is released after", MAX_PENDING_LOCKS - 1, 1, 10, MAX_PENDING_LOCKS],
+      ["past the limit (journaled LOCKs): full", MAX_PENDING_LOCKS, 2, 0, MAX_PENDING_LOCKS],
+    ];
+    for (const [what, applied, added, released, expected] of rows)
+      it(what, () => expect(pendingLocksAhead(applied, added, released)).to.equal(expected));
+  });
+
   it("journals only payments in flight: a finished one is listed until pruned but not in the snapshot", async () => {
     const w = new World();
-    const book = new Book(`0x${"a0".repeat(32)}` as Hash);
+    const book = new Book(IN_CH);
     w.receive(book, 1);
     w.receive(book, 2);
     await w.step(book);

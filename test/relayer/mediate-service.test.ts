@@ -5,19 +5,16 @@
  * steps; the service must act only on journaled entries and never sign a second transfer for a seq.
  */
 import { expect } from "chai";
-import { sha256 } from "ethers";
 import {
   type Address,
   applyTransfer,
   createFailure,
-  createOnion,
   decodeFailure,
   GENESIS_STATE,
   type Hash,
   type Hex,
   type Lock,
   OnionFailureCode,
-  onionPublicKey,
   peelOnion,
   type PayerState,
   type PaymentMessageBody,
@@ -48,55 +45,26 @@ import {
   type PaymentBook,
   ROUTE_APP_KIND,
 } from "../../relayer/src/mediate/service";
-import type { MediationPolicy } from "../../relayer/src/mediate";
+import {
+  ASSET,
+  BOB_KEY,
+  CAROL_KEY,
+  HASHLOCK,
+  IN_AMOUNT,
+  IN_CH,
+  IN_EXPIRY,
+  OUT_AMOUNT,
+  OUT_CH,
+  OUT_EXPIRY,
+  POLICY,
+  SECRET,
+  T0,
+  twoHopOnion as onion,
+} from "./mediate-fixtures";
 
-const SECRET = `0x${"42".repeat(32)}` as Hash;
-const HASHLOCK = sha256(SECRET) as Hash;
-const IN_CH = `0x${"a0".repeat(32)}` as Hash;
-const OUT_CH = `0x${"a1".repeat(32)}` as Hash;
-const ASSET = `0x${"00".repeat(20)}` as Address;
-const BOB_KEY = `0x${"12".repeat(32)}` as Hex;
-const CAROL_KEY = `0x${"13".repeat(32)}` as Hex;
-const T0 = 1_700_000_000n;
 const DOMAIN = parsecDomain(31337n, `0x${"c0".repeat(20)}` as Address);
 const CAROL = localSigner(CAROL_KEY);
 const BOB = localSigner(BOB_KEY);
-const POLICY: MediationPolicy = {
-  feeBase: 1_000n,
-  feePpm: 1_000,
-  expiryDelta: 3_600n,
-  maxPendingLocks: 16,
-  minConfirmationMarginSeconds: 600n,
-  maxExpiryAheadSeconds: 1_209_600n,
-};
-const OUT_AMOUNT = 1_000_000n;
-const IN_AMOUNT = OUT_AMOUNT + 2_000n; // fee: 1,000 + 1,000
-const OUT_EXPIRY = T0 + 7_200n;
-const IN_EXPIRY = OUT_EXPIRY + POLICY.expiryDelta;
-
-/** The payer's onion for Alice → Bob → Carol (Bob mediates onto OUT_CH). */
-function onion(): { packet: Hex; sharedSecrets: readonly Uint8Array[] } {
-  const { packet, sharedSecrets } = createOnion({
-    hops: [
-      {
-        nodePublicKey: onionPublicKey(BOB_KEY),
-        payload: { final: false, nextChannel: OUT_CH, amount: OUT_AMOUNT, expiry: OUT_EXPIRY },
-      },
-      {
-        nodePublicKey: onionPublicKey(CAROL_KEY),
-        payload: {
-          final: true,
-          amount: OUT_AMOUNT,
-          expiry: OUT_EXPIRY,
-          totalAmount: OUT_AMOUNT,
-          paymentSecret: `0x${"5e".repeat(32)}` as Hash,
-        },
-      },
-    ],
-    associatedData: HASHLOCK,
-  });
-  return { packet: toHex(packet), sharedSecrets };
-}
 
 interface Sent {
   readonly transfer: Transfer;

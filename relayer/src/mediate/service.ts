@@ -193,6 +193,8 @@ export interface MediationServiceDeps {
   readonly ports: MediationPorts;
   readonly logger: Logger;
   readonly metrics?: MediationMetrics;
+  /** Called once a payment reaches a terminal state (the node records it in its payment history). */
+  readonly onFinished?: (entry: PaymentEntry) => void;
   readonly resendAfterMs?: number;
   readonly retainSeconds?: bigint;
 }
@@ -208,6 +210,17 @@ export interface ReceivedLock {
 
 function lockOf(l: { amount: bigint; expiry: bigint }, hashlock: Hash): Lock {
   return { amount: l.amount, expiry: l.expiry, hashlock };
+}
+
+/**
+ * The locks a forward decision counts as pending in a channel: `applied` pending in its applied state,
+ * `added` journaled LOCKs and `released` journaled UNLOCKs and CANCELs not applied yet. A new op may take
+ * a seq before the journaled releases (the lowest free seq), where they have not released anything yet:
+ * once `applied + added` reaches the contract's limit the channel counts as full.
+ */
+export function pendingLocksAhead(applied: number, added: number, released: number): number {
+  if (applied + added >= MAX_PENDING_LOCKS) return MAX_PENDING_LOCKS;
+  return Math.max(0, applied + added - released);
 }
 
 /** The outgoing lock of a record, if one was signed. */
@@ -344,6 +357,16 @@ export class MediationService {
       this.books.set(b.channelId, b);
       for (const [key, e] of b.entries()) this.track(b, key, e);
     }
+    this.forgetApplied();
+  }
+
+  /** Drops the re-send times of ops their channel has applied (or no longer held): none is sent again. */
+  private forgetApplied(): void {
+    for (const sentKey of this.sentAt.keys()) {
+      const slash = sentKey.lastIndexOf("/");
+      const ch = this.ports.channel(sentKey.slice(0, slash) as Hash);
+      if (!ch || Number(sentKey.slice(slash + 1)) <= ch.state.seq) this.sentAt.delete(sentKey);
+    }
   }
 
   /** Indexes an entry's journaled outgoing op (if it has one). */
@@ -395,11 +418,7 @@ export class MediationService {
         added += 1;
       } else released += 1;
     }
-    const applied = state.locks.length;
-    // An op may go before journaled releases (the lowest free seq): never past the hard limit there.
-    const pendingLocks =
-      applied + added >= MAX_PENDING_LOCKS ? MAX_PENDING_LOCKS : applied + added - released;
-    return { amount, pendingLocks: Math.max(0, pendingLocks) };
+    return { amount, pendingLocks: pendingLocksAhead(state.locks.length, added, released) };
   }
 
   /** The transfer an entry's op is, built on `state` (the node's chain right before the op). */
@@ -512,8 +531,15 @@ export class MediationService {
     }
     this.outcomes.delete(key);
     if (record === e.record && op === e.op && next === e.next) return e;
-    this.count(e.record, record);
-    return { ...e, record, op, next, updatedAt: this.ports.chainNow() };
+    const updated = { ...e, record, op, next, updatedAt: this.ports.chainNow() };
+    this.transition(e, updated);
+    return updated;
+  }
+
+  /** Counts a state change, and hands a payment that just finished to `deps.onFinished`. */
+  private transition(before: PaymentEntry, after: PaymentEntry): void {
+    this.count(before.record, after.record);
+    if (!isTerminal(before.record) && isTerminal(after.record)) this.deps.onFinished?.(after);
   }
 
   private count(before: ForwardedPayment, after: ForwardedPayment): void {
@@ -601,7 +627,7 @@ export class MediationService {
 
   private put(book: PaymentBook, key: string, e: PaymentEntry, patch: Partial<PaymentEntry>): void {
     const updated = { ...e, ...patch, updatedAt: this.ports.chainNow() };
-    this.count(e.record, updated.record);
+    this.transition(e, updated);
     book.put(key, updated);
     if (patch.op) this.track(book, key, updated);
   }

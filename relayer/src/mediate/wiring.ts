@@ -196,6 +196,11 @@ export class NodeMediation {
         },
         failed: (reason) => m.inc(M.paymentsFailed, "Routed payments failed, by reason", { reason }),
       },
+      // The changelog journals payments in flight only: a finished one is kept on disk for GET /payments.
+      onFinished: (e) => {
+        const row = reportOf(e);
+        if (!this.history.has(reportKey(row))) this.history.record(row);
+      },
     });
     this.messages = new PaymentMessagePipeline({
       domain: deps.domain,
@@ -378,13 +383,6 @@ export class NodeMediation {
       for (const [ps, ch] of books) {
         const journal = afters.get(ch.channelId);
         if (journal) await ps.lock.run(() => (ps.revoked ? undefined : journal.forEach((f) => f())));
-      }
-      for (const [, ch] of books) {
-        for (const e of ch.payments.values()) {
-          if (!isTerminal(e.record)) continue;
-          const row = reportOf(e);
-          if (!this.history.has(reportKey(row))) this.history.record(row);
-        }
       }
       if (Date.now() - this.prunedAtMs >= PRUNE_EVERY_MS) {
         this.prunedAtMs = Date.now();
