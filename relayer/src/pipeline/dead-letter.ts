@@ -60,12 +60,13 @@ function varintBytes(n: number): number {
  */
 export function encodeFitting(dl: DeadLetter, maxValueBytes: number): Buffer {
   const codec = codecs().deadLetter;
-  const n = dl.original.length;
+  // Nearly every dead letter fits whole: one encoding, and the cut is worked out only when it does not.
+  const whole = codec.encode(dl);
+  if (whole.length <= maxValueBytes) return whole;
   // Everything but the original's bytes and length varint: the same in the whole and the cut record,
   // but for the flag, which is one byte either way.
   const bare = codec.encode(truncateDeadLetter(dl, 0));
   const overhead = bare.length - varintBytes(0);
-  if (overhead + varintBytes(n) + n <= maxValueBytes) return codec.encode(dl);
   const room = maxValueBytes - overhead;
   let keep = room - varintBytes(room);
   if (keep < 0) throw new DeadLetterTooLargeError(bare.length, maxValueBytes);

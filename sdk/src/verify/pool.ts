@@ -1,6 +1,6 @@
 /**
  * `VerifierPool`: the verifier on every core. Batches are cut into chunks, packed into one transferable
- * buffer each (no per-message structured cloning) and kept two deep per thread so no thread idles
+ * buffer each (no per-message structured cloning) and kept a few deep per thread so no thread idles
  * between chunks. Results come back as reason codes and transfer hashes, in input order.
  */
 import os from "node:os";
@@ -29,6 +29,13 @@ interface Slot {
   readonly worker: Worker;
   readonly inFlight: Map<number, Chunk>;
 }
+
+/**
+ * Chunks queued per thread. A node's main thread has synchronous stretches of tens of ms (decoding a
+ * fetch of a few MiB, encoding a flush): with only two chunks (~20 ms of work) a thread would run dry
+ * and idle during them. Four keep it busy through them, at ~100 KB of buffer per chunk.
+ */
+const CHUNKS_PER_THREAD = 4;
 
 const WORKER_FILE = path.join(__dirname, `pool-worker${path.extname(__filename)}`);
 
@@ -130,7 +137,8 @@ export class VerifierPool {
       if (this.queue.length === 0) return;
       let best: Slot | null = null;
       for (const slot of this.slots)
-        if (slot.inFlight.size < 2 && (!best || slot.inFlight.size < best.inFlight.size)) best = slot;
+        if (slot.inFlight.size < CHUNKS_PER_THREAD && (!best || slot.inFlight.size < best.inFlight.size))
+          best = slot;
       if (!best) return;
       const chunk = this.queue.shift() as Chunk;
       this.send(best, chunk);
