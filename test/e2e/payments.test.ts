@@ -112,6 +112,44 @@ const BOB_TO_CAROL = parseEther("0.02");
     return { context, page, session };
   };
 
+  /**
+   * Carol requests an invoice; resolves with its text once her page shows it. The page keeps the previous
+   * invoice (also "waiting for payment") until the new one is signed: wait for the new text itself.
+   */
+  const requestInvoice = async (amount: string, description: string): Promise<string> => {
+    const c = carol.page;
+    const before = await c
+      .getByTestId("invoice-text")
+      .inputValue()
+      .catch(() => "");
+    await c.getByTestId("request-amount").fill(amount);
+    await c.getByTestId("request-description").fill(description);
+    await c.getByTestId("request-create").click();
+    let text = "";
+    await eventually(`the invoice for ${amount} (${description}) shows`, async () => {
+      text = await c.getByTestId("invoice-text").inputValue();
+      expect(text).to.match(/^parsec1/);
+      expect(text).to.not.equal(before);
+      const inv = parseRoutedInvoice(text, { allowExpired: true }).invoice;
+      expect(inv.amount).to.equal(parseEther(amount));
+      expect(inv.description).to.equal(description);
+      expect(await c.getByTestId("invoice-status").textContent()).to.contain("waiting for payment");
+    });
+    return text;
+  };
+  /** Alice previews `text`; resolves once the preview (and the confirm button) shows, else says why not. */
+  const previewInvoice = async (text: string): Promise<void> => {
+    const a = alice.page;
+    await a.getByTestId("pay-invoice").fill(text);
+    await a.getByTestId("pay-preview").click();
+    await eventually("the preview shows", async () => {
+      const status = await a.getByTestId("pay-status").getAttribute("data-status");
+      if (status === "failed")
+        throw new Error(`the preview failed: ${await textOf(a.getByTestId("pay-status"))}`);
+      expect(await a.getByTestId("pay-confirm").isVisible(), "the confirm button").to.equal(true);
+    });
+  };
+
   before(async function () {
     this.timeout(900_000);
     const restore = setPrinter(() => undefined);
@@ -146,10 +184,7 @@ const BOB_TO_CAROL = parseEther("0.02");
       token: deployment.TestToken as string,
       fromBlock: String(deployment.blockNumber),
       relayer: relayer.url,
-      nodeKey: bobKey.signingKey.compressedPublicKey,
-      nodeFeeBase: POLICY.feeBase.toString(),
-      nodeFeePpm: String(POLICY.feePpm),
-      nodeExpiryDelta: String(POLICY.expiryDelta),
+      // No node key or fees: the pages learn Bob's node, its routing key and its policy from its graph.
     })}`;
     browser = await chromium.launch({ executablePath, headless: true, args: [...CHROMIUM_ARGS] });
     const accounts = await provider.listAccounts();
@@ -182,20 +217,27 @@ const BOB_TO_CAROL = parseEther("0.02");
     await expectText("Carol can send nothing", carolRow.getByTestId("can-send"), "0 ETH");
     // One wallet signature (the key) and one wallet transaction (the funding) for Alice: no more.
     await eventually("the node holds Alice's channel", async () => void (await nodeChannel(aliceChannel)));
+    // The pages route on the node's graph: Bob's node announces that it forwards into Carol's channel.
+    await eventually("Bob's node announces Bob → Carol", async () => {
+      const { entries } = (await (await fetch(`${relayer.url}/graph`)).json()) as {
+        entries: { announcer: string; channel: { participant0: string; participant1: string } }[];
+      };
+      const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+      const announced = entries.some(
+        (e) =>
+          same(e.announcer, bob.address) &&
+          same(e.channel.participant0, bob.address) &&
+          same(e.channel.participant1, carol.session),
+      );
+      expect(announced, JSON.stringify(entries)).to.equal(true);
+    });
   });
 
   it("Carol requests an invoice; Alice previews it (payee, amount, description, route, fee, expiry) and pays it across two hops", async () => {
     const amount = parseEther("0.004");
     const c = carol.page;
-    await c.getByTestId("request-amount").fill("0.004");
-    await c.getByTestId("request-description").fill("coffee");
-    await c.getByTestId("request-create").click();
-    await eventually("the invoice shows", async () =>
-      expect(await c.getByTestId("invoice-text").inputValue()).to.match(/^parsec1/),
-    );
+    const text = await requestInvoice("0.004", "coffee");
     expect(await c.getByTestId("invoice-qr").getAttribute("src")).to.match(/^data:image\/png;base64,/);
-    await expectText("waiting for payment", c.getByTestId("invoice-status"), "waiting for payment");
-    const text = await c.getByTestId("invoice-text").inputValue();
     await screenshot(c, "request");
 
     const a = alice.page;
@@ -223,15 +265,9 @@ const BOB_TO_CAROL = parseEther("0.02");
   });
 
   it("a payment above Alice's capacity is refused before anything is signed, with the reason in words", async () => {
-    const c = carol.page;
-    await c.getByTestId("request-amount").fill("1");
-    await c.getByTestId("request-description").fill("too much");
-    await c.getByTestId("request-create").click();
-    await eventually("a new invoice", async () =>
-      expect(await c.getByTestId("invoice-status").textContent()).to.contain("waiting for payment"),
-    );
+    const text = await requestInvoice("1", "too much");
     const a = alice.page;
-    await a.getByTestId("pay-invoice").fill(await c.getByTestId("invoice-text").inputValue());
+    await a.getByTestId("pay-invoice").fill(text);
     await a.getByTestId("pay-preview").click();
     await expectText("the reason", a.getByTestId("pay-status"), /failed: No route can carry this amount/);
     expect(await a.getByTestId("pay-confirm").isVisible()).to.equal(false);
@@ -241,21 +277,14 @@ const BOB_TO_CAROL = parseEther("0.02");
   it("a reload in the middle of a payment resumes it: the journaled LOCK is sent, never a second one", async () => {
     const amount = parseEther("0.002");
     const c = carol.page;
-    await c.getByTestId("request-amount").fill("0.002");
-    await c.getByTestId("request-description").fill("resume me");
-    await c.getByTestId("request-create").click();
-    await eventually("a new invoice", async () =>
-      expect(await c.getByTestId("invoice-status").textContent()).to.contain("waiting for payment"),
-    );
-    const text = await c.getByTestId("invoice-text").inputValue();
+    const text = await requestInvoice("0.002", "resume me");
     const a = alice.page;
     // The tab "dies" while writing the LOCK to the node: the POST never completes.
     const postTransfers = (u: URL) => u.pathname === "/transfers";
     await a.route(postTransfers, async (route) =>
       route.request().method() === "POST" ? undefined : route.continue(),
     );
-    await a.getByTestId("pay-invoice").fill(text);
-    await a.getByTestId("pay-preview").click();
+    await previewInvoice(text);
     await a.getByTestId("pay-confirm").click();
     const lockKey = async () =>
       a.evaluate(() => {

@@ -111,6 +111,9 @@ export function createPaymentsPanel(
       previewed = null;
       confirmButton.hidden = true;
       previewBox.hidden = true;
+      // A new preview replaces the last outcome: a stale "failed" must not read as this invoice's.
+      payStatus.textContent = "";
+      delete payStatus.dataset.status;
       if (!engine) throw new Error("Enable payments first.");
       previewedText = invoiceInput.value.trim();
       const p = await engine.preview(previewedText, undefined).catch(async (e: unknown) => {
