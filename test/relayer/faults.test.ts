@@ -341,7 +341,7 @@ describe("relayer faults", function () {
       // While the broker is down: the commit fails, the abort cannot run, and the node opens a new writer.
       await waitFor("the stuck writer replaced", async () => (await reopened()) >= 1 || undefined, 120_000);
       await startBroker(dir, 0);
-      await converged(() => [running.url], channels, 90_000);
+      await converged(() => [running.url as string], channels, 90_000);
       await running.flush();
       await waitFor(
         "dead letters of the junk",
