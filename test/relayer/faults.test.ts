@@ -302,7 +302,9 @@ describe("relayer faults", function () {
       const running = node;
       await waitFor("health ok", () => running.health().ok || undefined, 20_000);
     });
-    it("a broker lost inside a flush's transaction (before its commit) leaves no stuck writer: the partition is acquired again", async () => {
+    it("a broker lost inside a flush's transaction (before its commit) leaves no stuck writer: the partition is acquired again", async function () {
+      // Every wait below is bounded, and they add up to less than this: a failure names its step.
+      this.timeout(420_000);
       await node?.stop();
       node = null;
       const random = prng(13);
@@ -331,18 +333,30 @@ describe("relayer faults", function () {
         return Number(/parsec_partition_writers_reopened_total (\d+)/.exec(text)?.[1] ?? 0);
       };
       expect(await reopened()).to.equal(0);
-      armed = true;
       const second = workload(channels, 100, random);
+      await h.produce(second.records);
+      armed = true;
+      // The next flush kills the broker, maybe while this is being produced: it lands after the restart
+      // (the producer retries until then), so it is awaited only after the restart.
       const junk = channels.map((c) => ({ key: channelKey(c.id), value: randomBytes(64) }));
-      await h.produce([...second.records, ...junk]);
+      const producingJunk = h.produce(junk);
       await waitFor("the broker killed inside a transaction", () => killing !== null || undefined, 30_000);
       // Started again only once it is down: a writer may fail (and be replaced) while the kill is under way.
       await killing;
       // While the broker is down: the commit fails, the abort cannot run, and the node opens a new writer.
       await waitFor("the stuck writer replaced", async () => (await reopened()) >= 1 || undefined, 120_000);
       await startBroker(dir, 0);
-      await converged(() => [running.url as string], channels, 90_000);
-      await running.flush();
+      await producingJunk;
+      await converged(() => [running.url as string], channels, 90_000).catch((e: unknown) => {
+        const health = JSON.stringify(running.health(), (_, v: unknown) =>
+          typeof v === "bigint" ? `${v}` : v,
+        );
+        throw new Error(`${(e as Error).message}; health: ${health}`);
+      });
+      await Promise.race([
+        running.flush(),
+        sleep(30_000).then(() => Promise.reject(new Error("the node's flush did not end within 30 s"))),
+      ]);
       await waitFor(
         "dead letters of the junk",
         async () => {
