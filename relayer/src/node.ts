@@ -351,6 +351,11 @@ export class ParsecNode {
       });
   }
 
+  /** Whether the group's current assignment gives this node partition `p`. */
+  private assigned(p: number): boolean {
+    return (this.consumer?.assignment().get(this.config.kafka.topics.transfers) ?? []).includes(p);
+  }
+
   private countFenced(): void {
     this.metrics.inc(M.fenced, "Partitions dropped because another node took over their writer");
   }
@@ -367,8 +372,7 @@ export class ParsecNode {
       error: e.message,
     });
     const releasing = this.release(ps, "stuck");
-    const mine = this.consumer?.assignment().get(this.config.kafka.topics.transfers) ?? [];
-    if (!this.stopping && mine.includes(ps.partition)) this.acquire(ps.partition, releasing);
+    if (!this.stopping && this.assigned(ps.partition)) this.acquire(ps.partition, releasing);
   }
 
   /**
@@ -388,8 +392,7 @@ export class ParsecNode {
     const retake = setTimeout(() => {
       this.timers = this.timers.filter((t) => t !== retake);
       if (this.stopping || this.assignments !== seen || this.partitions.has(ps.partition)) return;
-      const mine = this.consumer?.assignment().get(this.config.kafka.topics.transfers) ?? [];
-      if (mine.includes(ps.partition)) this.acquire(ps.partition, releasing);
+      if (this.assigned(ps.partition)) this.acquire(ps.partition, releasing);
     }, 3 * this.config.kafka.heartbeatIntervalMs);
     this.timers.push(retake);
   }

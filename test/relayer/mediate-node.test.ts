@@ -51,6 +51,24 @@ import { twoHopOnion } from "./mediate-fixtures";
 
 const { feeBase: FEE_BASE, feePpm: FEE_PPM, expiryDelta: DELTA } = TEST_MEDIATION_POLICY;
 
+/** Alice's onion for Alice → Bob → Carol: Bob forwards `amount` onto Bob–Carol, expiring at `expiry`. */
+function bobToCarolOnion(
+  w: { readonly bob: Wallet; readonly carol: Wallet; readonly bc: TestChannel },
+  hashlock: Hash,
+  amount: bigint,
+  expiry: bigint,
+): ReturnType<typeof twoHopOnion> {
+  return twoHopOnion({
+    hashlock,
+    bobKey: w.bob.privateKey as Hex,
+    carolKey: w.carol.privateKey as Hex,
+    nextChannel: w.bc.id,
+    amount,
+    expiry,
+    paymentSecret: hashlock,
+  });
+}
+
 describe("relayer: a node mediates routed payments", function () {
   this.timeout(240_000);
   let h: Harness;
@@ -86,15 +104,7 @@ describe("relayer: a node mediates routed payments", function () {
     const expiryOut = (await chainNow()) + 3_600n;
     const expiryIn = expiryOut + BigInt(DELTA);
     const amountIn = amount + forwardingFee({ feeBase: FEE_BASE, feePpm: FEE_PPM }, amount);
-    const { packet, sharedSecrets } = twoHopOnion({
-      hashlock,
-      bobKey: bob.privateKey as Hex,
-      carolKey: carol.privateKey as Hex,
-      nextChannel: bc.id,
-      amount,
-      expiry: expiryOut,
-      paymentSecret: hashlock,
-    });
+    const { packet, sharedSecrets } = bobToCarolOnion({ bob, carol, bc }, hashlock, amount, expiryOut);
     const { transfer } = ab.next(0, { kind: "LOCK", amount: amountIn, expiry: expiryIn, hashlock });
     const value = codecs().transfer.encode(
       transferMessage(h.domain, transfer, alice.address as Address, {
@@ -408,15 +418,7 @@ describe("relayer: a mediating node killed mid-payment", function () {
     const hashlock = hashlockOf(secret);
     const block = await hre.ethers.provider.getBlock("latest");
     const expiryOut = BigInt(Math.max(block?.timestamp ?? 0, Math.floor(Date.now() / 1000))) + 3_600n;
-    const { packet } = twoHopOnion({
-      hashlock,
-      bobKey: bob.privateKey as Hex,
-      carolKey: carol.privateKey as Hex,
-      nextChannel: bc.id,
-      amount,
-      expiry: expiryOut,
-      paymentSecret: hashlock,
-    });
+    const { packet } = bobToCarolOnion({ bob, carol, bc }, hashlock, amount, expiryOut);
     const { transfer } = ab.next(0, { kind: "LOCK", amount, expiry: expiryOut + BigInt(DELTA), hashlock });
     await h.produce([
       {
