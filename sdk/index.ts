@@ -3,14 +3,23 @@
  * there for a guided tour. Browser code imports `./isomorphic` instead (no Avro, no native verifier).
  */
 export * from "./isomorphic";
+import { keccak256 } from "ethers";
 import { useEcBackend } from "./src/crypto/ec";
 import { nativeEcBackend } from "./src/crypto/native-ec";
+import { nativeKeccak256 } from "./src/verify/native";
 // Under Node, signatures and onions go through libsecp256k1 (`crypto/ec.ts`); its prebuilt addon ships
 // inside the `secp256k1` package, so this only falls back to the JS curve on a platform it lacks.
 try {
   useEcBackend(nativeEcBackend());
 } catch {
   // keep @noble/curves
+}
+// ethers' keccak256 (EIP-712 digests, lock roots, peer messages, addresses) is JS: 12 µs for 64 bytes,
+// 42 µs for 416; the `keccak` package's prebuilt addon takes 1.9 and 3.3 µs. Same fallback rule.
+try {
+  keccak256.register(nativeKeccak256());
+} catch {
+  // keep @noble/hashes
 }
 export { ecBackend, nobleEcBackend, useEcBackend } from "./src/crypto/ec";
 export type { EcBackend } from "./src/crypto/ec";

@@ -41,7 +41,7 @@ import { NodeMediation } from "./mediate/wiring";
 import { RequestPipeline } from "./pipeline/requests";
 import { TransferPipeline } from "./pipeline/transfers";
 import { ChannelState } from "./state/channel";
-import { PartitionState, type FaultPoint } from "./state/partition";
+import { PartitionState, type FaultPoint, type FlushMode } from "./state/partition";
 import { CheckpointSigner, signerGroupId } from "./signer/signer";
 
 export interface NodeOptions {
@@ -497,9 +497,9 @@ export class ParsecNode {
   }
 
   /** Flushes one partition now, with the failure handling `flushDue` describes. */
-  private flushOne(ps: PartitionState): Promise<void> {
+  private flushOne(ps: PartitionState, mode: FlushMode = "full"): Promise<void> {
     return ps.lock
-      .run(() => (ps.revoked ? undefined : ps.flush()))
+      .run(() => (ps.revoked ? undefined : ps.flush(mode)))
       .then(() => {
         ps.flushFailures = 0;
       })
@@ -547,7 +547,7 @@ export class ParsecNode {
             (ps) => ps.flushFailures === 0 && [...ps.dirty].some((id) => this.mediates(id)),
           );
           const before = urgent.map((ps) => ps.lastFlushMs);
-          await Promise.all(urgent.map((ps) => this.flushOne(ps)));
+          await Promise.all(urgent.map((ps) => this.flushOne(ps, "journal")));
           // What a flush made durable may be acted on now (a partition still restoring does not flush).
           if (urgent.some((ps, i) => ps.lastFlushMs !== before[i])) this.mediateAgain = true;
         } while (this.mediateAgain && !this.stopping);

@@ -417,6 +417,14 @@ const MAX_SEND_BYTES = 900_000;
 const MAX_SEND_RECORDS = 500;
 /** How long a transaction may stay open: far above a flush, far below the broker's 15-minute maximum. */
 const TRANSACTION_TIMEOUT_MS = 60_000;
+/**
+ * The transactional writer's retries. A transaction that starts right after the previous commit is
+ * refused with CONCURRENT_TRANSACTIONS while the coordinator still writes that commit's markers (a few
+ * ms); kafkajs retries it with this backoff. Starting at 200 ms (as before) put ~300 ms into one flush
+ * in ten, on the path of every routed payment. Starting at 10 ms and doubling to 5 s, 13 retries still
+ * wait ~25 s in all, past a broker's restart.
+ */
+const WRITER_RETRY = { retries: 13, initialRetryTime: 10, maxRetryTime: 5000 } as const;
 
 // ---------------------------------------------------------------- idempotent produce
 
@@ -803,7 +811,7 @@ class KafkajsClient implements LogClient {
       maxInFlightRequests: 1,
       // An open transaction of a writer that stalls is aborted after this (or at once by the next owner).
       transactionTimeout: TRANSACTION_TIMEOUT_MS,
-      retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5000 },
+      retry: WRITER_RETRY,
     });
     const fail = (what: string, e: unknown): Error =>
       isFenced(e) ? new FencedError(transactionalId, e) : new KafkaError(what, e);

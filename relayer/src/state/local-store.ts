@@ -146,17 +146,20 @@ export class StoreWriter {
   }
 
   /**
-   * Appends puts and deletes followed by a commit frame, and syncs to disk. Returns where each put's
-   * value now lies.
+   * Appends puts and deletes followed by a commit frame, and syncs to disk unless `sync` is false.
+   * Returns where each put's value now lies. Unsynced frames survive a process crash (they are in the
+   * page cache); one lost with the machine is a torn or missing tail, and the restore reads the
+   * changelog from the last frame that survived.
    */
   commit(
     puts: readonly (readonly [string, Buffer])[],
     deletes: readonly string[],
     meta: StoreMeta,
+    sync = true,
   ): StoredValue[] {
     const { buf, positions } = commitFrame(puts, deletes, meta);
     fs.writeSync(this.fd, buf, 0, buf.length, this.size);
-    fs.fdatasyncSync(this.fd);
+    if (sync) fs.fdatasyncSync(this.fd);
     const base = this.size;
     this.size += buf.length;
     return positions.map((p, i) => ({ pos: base + p, len: puts[i][1].length }));

@@ -35,6 +35,9 @@ export interface Progress {
 }
 
 /** Verifies wires and returns their transfer hashes (null where invalid). */
+/** `full`: everything, consumer offsets included; `journal`: a mediator's flush (see `flush`). */
+export type FlushMode = "full" | "journal";
+
 export type HashWires = (wires: readonly Buffer[]) => Promise<(Hash | null)[]>;
 
 export interface PartitionDeps {
@@ -108,6 +111,7 @@ export class PartitionState {
   private flushedProgress: Progress = { transfers: -1, control: -1, signatures: -1, payments: -1 };
   /** The progress whose consumer offsets this state's own last flush committed (null: none yet). */
   private offsetsCommitted: Progress | null = null;
+  private offsetsCommittedAtMs = 0;
   private writer: StoreWriter | null = null;
   /** The partition's transactional writer: open means this node owns the partition (see `attach`). */
   private owner: PartitionWriter | null = null;
@@ -210,7 +214,9 @@ export class PartitionState {
       p.transfers !== f.transfers ||
       p.control !== f.control ||
       p.signatures !== f.signatures ||
-      p.payments !== f.payments
+      p.payments !== f.payments ||
+      // A journal flush left the consumer offsets behind the changelog's progress.
+      (this.offsetsCommitted !== null && !sameProgress(this.offsetsCommitted, f))
     );
   }
 
@@ -493,8 +499,15 @@ export class PartitionState {
    * consumer offsets in one Kafka transaction, then the local copy. Call under `lock`. On a failure
    * nothing is committed and the state stays dirty for the next flush; `FencedError` means another
    * node owns the partition now.
+   *
+   * A `"journal"` flush (the mediator's, on the path of a routed payment) leaves the consumer offsets
+   * out unless the last commit of them is a flush interval old: that saves the transaction two round
+   * trips. Nothing depends on them being current — a restore seeks to the changelog's progress marker,
+   * which every flush writes — and the next full flush (periodic, or the last one on release) sends them.
+   * It also writes the local copy without an fdatasync: the local store is a cache of the changelog
+   * (a tail lost with the machine is read from the changelog again, transfers from their topic).
    */
-  async flush(): Promise<void> {
+  async flush(mode: FlushMode = "full"): Promise<void> {
     if (!this.needsFlush || !this.writer) return;
     const owner = this.owner;
     if (!owner) throw new KafkaError(`flushing partition ${this.partition} before it was attached`);
@@ -519,19 +532,21 @@ export class PartitionState {
     records.push({ key: PROGRESS_KEY, value: progress, partition: this.partition });
     puts.push(["progress", progress]);
     const committed: Progress = { ...this.progress };
+    const offsetsDue =
+      !sameProgress(this.offsetsCommitted, committed) &&
+      (mode === "full" || Date.now() - this.offsetsCommittedAtMs >= config.state.flushIntervalMs);
     const written = await owner.commit(
       [
         { topic: topics.deadLetter, records: deadLetters },
         { topic: topics.stateChangelog, records },
       ],
-      // Offsets this state already committed are not sent again: a flush that only journals (a mediator's
-      // step) saves the transaction two round trips.
-      {
-        groupId: config.kafka.groupId,
-        offsets: sameProgress(this.offsetsCommitted, committed) ? [] : this.offsetsOf(committed),
-      },
+      // Offsets this state already committed are not sent again.
+      { groupId: config.kafka.groupId, offsets: offsetsDue ? this.offsetsOf(committed) : [] },
     );
-    this.offsetsCommitted = committed;
+    if (offsetsDue) {
+      this.offsetsCommitted = committed;
+      this.offsetsCommittedAtMs = Date.now();
+    }
     if (deadLetters.length > 0) this.deps.fault?.("after-dead-letters");
     this.deadLetters = this.deadLetters.slice(deadLetters.length);
     const last = written.get(topics.stateChangelog) ?? -1;
@@ -548,7 +563,8 @@ export class PartitionState {
       owners.push(w.entry);
     }
     const deletes = [...this.droppedWires].map(wireKey);
-    const places = this.writer.commit(puts, deletes, this.meta(last));
+    // A journal flush does not wait for the disk: the changelog is the record (see `flush`).
+    const places = this.writer.commit(puts, deletes, this.meta(last), mode === "full");
     // The bytes are on disk now: history keeps their place, memory lets them go.
     owners.forEach((e, i) => {
       if (e && e.wire) {
