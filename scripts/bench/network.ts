@@ -48,6 +48,7 @@ import { resolveTopicNames } from "../../relayer/src/config";
 import { Harness, TEST_MEDIATION_POLICY, type TestChannel } from "../../test/relayer/harness";
 import { followingPaymentLog, type FollowingLog } from "./network/log";
 import { quantile, round } from "./network/stats";
+import { PaymentTrace } from "./network/trace";
 
 const SECONDS = Number(process.env.BENCH_NETWORK_SECONDS ?? 10);
 const RATE = Number(process.env.BENCH_NETWORK_RATE ?? 100);
@@ -214,12 +215,25 @@ async function main(): Promise<void> {
     const routingKeys = new Map<Address, Uint8Array>();
     for (const w of [m1, m2, c1, c2, c3])
       routingKeys.set(w.address as Address, onionPublicKey(w.privateKey as Hex));
+    // The latency phases are traced hop by hop, as the reader sees each LOCK, SECRET and UNLOCK.
+    const hopNames = new Map<string, string>([
+      [m1m2.id.toLowerCase(), "M1–M2"],
+      [m1c2.id.toLowerCase(), "M1–C2"],
+      [m2c3.id.toLowerCase(), "M2–C3"],
+    ]);
+    for (const p of payers) {
+      hopNames.set((toM1.get(p.wallet) as TestChannel).id.toLowerCase(), "P–M1");
+      hopNames.set((toC1.get(p.wallet) as TestChannel).id.toLowerCase(), "P–C1");
+    }
+    const trace = new PaymentTrace(hopNames);
+    let tracing = false;
     h.extraGroups.push(`${h.prefix}bench-reader`);
     reader = await followingPaymentLog({
       client: h.client,
       topics,
       domain: h.domain,
       groupId: `${h.prefix}bench-reader`,
+      observe: (r) => trace.observe(r),
     });
     const peer = { sign: signPaymentMessage, verify: verifyPaymentMessage };
 
@@ -291,6 +305,7 @@ async function main(): Promise<void> {
           validity: 3_600,
           now: chainNowS(),
         });
+        if (tracing) trace.start(invoice.invoice.hashlock);
         invoices.set(invoice.invoice.hashlock.toLowerCase(), {
           invoiceId: invoice.invoiceId,
           hashlock: invoice.invoice.hashlock,
@@ -417,7 +432,10 @@ async function main(): Promise<void> {
         } else log(`${hops} hop(s): a warm-up payment failed: ${w.error}`);
       }
       log(`${hops} hop(s): ${RATE}/s offered for ${SECONDS} s`);
+      trace.clear();
+      tracing = true;
       const lat = await latencyPhase(hops, RATE, SECONDS);
+      tracing = false;
       log(
         `${hops} hop(s): p50 ${lat.p50Ms} ms, p99 ${lat.p99Ms} ms, ${lat.succeeded}/${lat.payments} ok, ` +
           `${lat.dropped} of ${lat.offered} dropped (no free payer within ${QUEUE_MS} ms)`,
@@ -451,6 +469,8 @@ async function main(): Promise<void> {
           p50Ms: thr.p50Ms,
           p99Ms: thr.p99Ms,
         },
+        // The latency phase step by step: ms from the invoice until the reader saw each event.
+        steps: trace.steps(),
         errors: [...lat.errors, ...thr.errors],
       };
     }

@@ -285,18 +285,69 @@ type ClusterFactory = (opts: {
   allowAutoTopicCreation?: boolean;
 }) => InternalCluster;
 
-function internalCluster(kafka: Kafka): InternalCluster {
+/** The Kafka instance's private cluster factory (every producer, consumer and admin gets its cluster here). */
+function clusterFactory(kafka: Kafka, what: string): { key: symbol; factory: ClusterFactory } {
   const key = Object.getOwnPropertySymbols(kafka).find(
     (s) => s.description === "private:Kafka:createCluster",
   );
   const factory =
     key === undefined ? undefined : (kafka as unknown as Record<symbol, ClusterFactory | undefined>)[key];
-  if (typeof factory !== "function") {
-    throw new KafkaError(
-      "reading a partition (this kafkajs version has no internal cluster factory; pin kafkajs 2.2.4)",
-    );
+  if (key === undefined || typeof factory !== "function") {
+    throw new KafkaError(`${what} (this kafkajs version has no internal cluster factory; pin kafkajs 2.2.4)`);
   }
-  return factory({ allowAutoTopicCreation: false });
+  return { key, factory };
+}
+
+function internalCluster(kafka: Kafka): InternalCluster {
+  return clusterFactory(kafka, "reading a partition").factory({ allowAutoTopicCreation: false });
+}
+
+// ---------------------------------------------------------------- the transaction coordinator, cached
+
+/** How long a cluster reuses the coordinator it found (an error on a call to it drops it sooner). */
+const COORDINATOR_TTL_MS = 10_000;
+
+type FindCoordinator = (q: { groupId: string; coordinatorType?: number }) => Promise<object>;
+
+/**
+ * kafkajs asks the cluster for the transaction coordinator (a FindCoordinator round trip) before every
+ * AddPartitionsToTxn and before every EndTxn: two of a flush's five sequential round trips, on the path
+ * of every routed payment, and as many requests to the broker as the flushes themselves. This makes the
+ * clusters `kafka` creates keep the coordinator they found for `COORDINATOR_TTL_MS`. A call to it that
+ * fails (it moved: NOT_COORDINATOR, or its broker is gone) drops the entry, so the retry asks again.
+ */
+export function cacheCoordinators(kafka: Kafka): void {
+  const { key, factory } = clusterFactory(kafka, "opening a transactional writer");
+  const wrapped: ClusterFactory = (opts) => {
+    const cluster = factory(opts) as InternalCluster & { findGroupCoordinator: FindCoordinator };
+    const find = cluster.findGroupCoordinator.bind(cluster);
+    const cache = new Map<string, { broker: object; atMs: number }>();
+    cluster.findGroupCoordinator = async (q) => {
+      const id = `${q.coordinatorType ?? 0}/${q.groupId}`;
+      const hit = cache.get(id);
+      if (hit && Date.now() - hit.atMs < COORDINATOR_TTL_MS) return hit.broker;
+      const found = await find(q);
+      const broker = new Proxy(found, {
+        get(target, prop, receiver) {
+          const v: unknown = Reflect.get(target, prop, receiver);
+          if (typeof v !== "function") return v;
+          return (...args: unknown[]) => {
+            const out: unknown = (v as (...a: unknown[]) => unknown).apply(target, args);
+            return out instanceof Promise
+              ? out.catch((e: unknown) => {
+                  if (cache.get(id)?.broker === broker) cache.delete(id);
+                  throw e;
+                })
+              : out;
+          };
+        },
+      });
+      cache.set(id, { broker, atMs: Date.now() });
+      return broker;
+    };
+    return cluster;
+  };
+  (kafka as unknown as Record<symbol, ClusterFactory>)[key] = wrapped;
 }
 
 type AbortedFilter = (batch: {
@@ -532,6 +583,8 @@ class IdempotentProducer {
 
 class KafkajsClient implements LogClient {
   private readonly kafka: Kafka;
+  /** The transactional writers' client: its clusters keep the transaction coordinator they found. */
+  private readonly writerKafka: Kafka;
   private adminClient: Admin | null = null;
   private cluster: InternalCluster | null = null;
   private readonly closers = new Set<() => Promise<void>>();
@@ -541,7 +594,7 @@ class KafkajsClient implements LogClient {
     clientId: string,
     private readonly logger: Logger,
   ) {
-    this.kafka = new Kafka({
+    const config = {
       brokers: [...brokers],
       clientId,
       logLevel: KafkaLogLevel.WARN,
@@ -550,7 +603,10 @@ class KafkajsClient implements LogClient {
       requestTimeout: 30_000,
       // A broker restart takes a few seconds to elect new leaders; retry well past it.
       retry: { retries: 12, initialRetryTime: 200, maxRetryTime: 5000, factor: 0.2, multiplier: 1.6 },
-    });
+    };
+    this.kafka = new Kafka(config);
+    this.writerKafka = new Kafka(config);
+    cacheCoordinators(this.writerKafka);
   }
 
   private async admin(): Promise<Admin> {
@@ -803,7 +859,7 @@ class KafkajsClient implements LogClient {
   }
 
   async partitionWriter(transactionalId: string, hooks: WriterHooks = {}): Promise<PartitionWriter> {
-    const producer: Producer = this.kafka.producer({
+    const producer: Producer = this.writerKafka.producer({
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
       transactionalId,

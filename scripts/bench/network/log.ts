@@ -11,6 +11,7 @@ import type { LoggedTransfer, PaymentLog, PeerMessage, Subscription } from "../.
 import type { TopicNames } from "../../../relayer/src/config";
 import type { GroupConsumer, InRecord, LogClient } from "../../../relayer/src/kafka/client";
 import { kafkaPaymentLog } from "../../../tasks/lib/payment-kafka";
+import type { TracedRecord } from "./trace";
 
 /** How long the consumer's join may take before the bench gives up (a fresh group on a local broker). */
 const JOIN_TIMEOUT_MS = 60_000;
@@ -22,7 +23,11 @@ class Fanout<T> {
   private readonly seen = new Map<string, T[]>();
   private readonly listeners = new Map<string, Set<Listener<T>>>();
 
-  constructor(private readonly decode: (value: Buffer) => T) {}
+  constructor(
+    private readonly decode: (value: Buffer) => T,
+    /** Sees every record first (the bench's payment trace). */
+    private readonly observe?: Listener<T>,
+  ) {}
 
   push(r: InRecord): void {
     if (r.key === null || r.value === null) return;
@@ -36,6 +41,7 @@ class Fanout<T> {
     let list = this.seen.get(key);
     if (!list) this.seen.set(key, (list = []));
     list.push(m);
+    this.observe?.(m);
     for (const l of this.listeners.get(key) ?? []) l(m);
   }
 
@@ -55,6 +61,8 @@ export interface FollowingLogOptions {
   readonly domain: Domain;
   /** The consumer group of the bench's reader (deleted by the caller at the end). */
   readonly groupId: string;
+  /** Sees every transfer and peer message as it is read, before the subscriptions. */
+  readonly observe?: (r: TracedRecord) => void;
 }
 
 export interface FollowingLog extends PaymentLog {
@@ -65,11 +73,18 @@ export interface FollowingLog extends PaymentLog {
 export async function followingPaymentLog(opts: FollowingLogOptions): Promise<FollowingLog> {
   const { client, topics, domain } = opts;
   const writes = kafkaPaymentLog({ client, topics, domain });
-  const transfers = new Fanout<LoggedTransfer>((v) => {
-    const m = codecs().transfer.decode(v);
-    return { transfer: m.transfer, appKind: m.appKind, appData: m.appData };
-  });
-  const messages = new Fanout<PeerMessage>((v) => codecs().paymentMessage.decode(v));
+  const { observe } = opts;
+  const transfers = new Fanout<LoggedTransfer>(
+    (v) => {
+      const m = codecs().transfer.decode(v);
+      return { transfer: m.transfer, appKind: m.appKind, appData: m.appData };
+    },
+    observe && ((transfer) => observe({ transfer })),
+  );
+  const messages = new Fanout<PeerMessage>(
+    (v) => codecs().paymentMessage.decode(v),
+    observe && ((message) => observe({ message })),
+  );
   const consumer: GroupConsumer = await client.groupConsumer({
     groupId: opts.groupId,
     topics: [topics.transfers, topics.paymentMessages],
