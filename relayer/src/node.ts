@@ -527,8 +527,9 @@ export class ParsecNode {
   /**
    * Runs the mediator now (coalesced: one run at a time; a request during a run makes it go once more).
    * A round steps every payment, then flushes at once each partition whose dirty channels a payment
-   * waits on, then steps again: an action waits for a Kafka commit, not for `state.flushIntervalMs`.
-   * Journal before sign is kept: the service acts only on entries the flush made durable.
+   * waits on (while the round's sends go out), then steps again: an action waits for a Kafka commit, not
+   * for `state.flushIntervalMs`. Journal before sign is kept: the service acts only on entries a flush
+   * made durable, and a send's outcome is journaled after it, for the next round's flush.
    */
   private wakeMediation(): void {
     if (!this.mediation || this.stopping) return;
@@ -542,14 +543,18 @@ export class ParsecNode {
       try {
         do {
           this.mediateAgain = false;
-          await mediation.tick();
-          const urgent = this.owned().filter(
-            (ps) => ps.flushFailures === 0 && [...ps.dirty].some((id) => this.mediates(id)),
-          );
-          const before = urgent.map((ps) => ps.lastFlushMs);
-          await Promise.all(urgent.map((ps) => this.flushOne(ps, "journal")));
-          // What a flush made durable may be acted on now (a partition still restoring does not flush).
-          if (urgent.some((ps, i) => ps.lastFlushMs !== before[i])) this.mediateAgain = true;
+          // The round's journal is flushed while its sends (of what earlier flushes made durable) go out.
+          const journaled = await mediation.tick(async () => {
+            const urgent = this.owned().filter(
+              (ps) => ps.flushFailures === 0 && [...ps.dirty].some((id) => this.mediates(id)),
+            );
+            const before = urgent.map((ps) => ps.lastFlushMs);
+            await Promise.all(urgent.map((ps) => this.flushOne(ps, "journal")));
+            // What a flush made durable may be acted on now (a partition still restoring does not flush).
+            if (urgent.some((ps, i) => ps.lastFlushMs !== before[i])) this.mediateAgain = true;
+          });
+          // What the sends achieved is journaled now: one more round flushes it.
+          if (journaled) this.mediateAgain = true;
         } while (this.mediateAgain && !this.stopping);
       } catch (e) {
         this.logger.warn("mediation tick failed", { error: messageOf(e) });

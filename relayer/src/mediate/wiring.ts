@@ -366,8 +366,14 @@ export class NodeMediation {
   }
 
   /** One round: every owned channel's payments (under each partition's lock), then announcements. */
-  async tick(): Promise<void> {
-    if (this.ticking) return;
+  /**
+   * One round: steps every payment, then produces the round's sends while `whileSending` runs (the
+   * node's flush of what the steps journaled: the two round trips overlap), then journals what each
+   * send achieved (made durable by the next flush; a send it does not cover is repeated after a crash,
+   * as any unacknowledged one is). Resolves true when it journaled such outcomes: they wait for a flush.
+   */
+  async tick(whileSending?: () => Promise<void>): Promise<boolean> {
+    if (this.ticking) return false;
     this.ticking = true;
     try {
       const books: [PartitionState, ChannelState][] = [];
@@ -379,11 +385,12 @@ export class NodeMediation {
       for (const [ps, ch] of books) {
         await ps.lock.run(() => (ps.revoked ? undefined : this.service.step(bookOf(ps, ch), sends)));
       }
-      const afters = await sends.settle();
+      const [afters] = await Promise.all([sends.settle(), whileSending?.()]);
       for (const [ps, ch] of books) {
         const journal = afters.get(ch.channelId);
         if (journal) await ps.lock.run(() => (ps.revoked ? undefined : journal.forEach((f) => f())));
       }
+      const journaled = afters.size > 0;
       if (Date.now() - this.prunedAtMs >= PRUNE_EVERY_MS) {
         this.prunedAtMs = Date.now();
         await this.pruneInboxes(books);
@@ -392,6 +399,7 @@ export class NodeMediation {
         this.announcedAtMs = Date.now();
         await this.announce();
       }
+      return journaled;
     } finally {
       this.ticking = false;
     }
