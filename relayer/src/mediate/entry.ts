@@ -75,10 +75,22 @@ export function encodeMediation(s: MediationState): Uint8Array {
   // stay listed in memory until pruned), and each flush writes only the payments still in flight.
   const live = [...s.payments].filter(([, e]) => !isTerminal(e.record));
   if (live.length === 0 && s.inbox.size === 0) return EMPTY;
-  const json = JSON.stringify({ v: 1, payments: live, inbox: [...s.inbox] }, (_, v: unknown) =>
-    typeof v === "bigint" ? { $n: v.toString() } : v,
-  );
+  // The same text as JSON.stringify of the whole object, built from each entry's memoised text: entries
+  // are immutable (a change replaces the object), and a channel's flush re-writes every entry in flight.
+  const pair = ([key, entry]: readonly [string, object]): string =>
+    `[${JSON.stringify(key)},${jsonOf(entry)}]`;
+  const json = `{"v":1,"payments":[${live.map(pair).join(",")}],"inbox":[${[...s.inbox].map(pair).join(",")}]}`;
   return Buffer.from(json, "utf8");
+}
+
+const bigintAsObject = (_: string, v: unknown): unknown => (typeof v === "bigint" ? { $n: v.toString() } : v);
+const texts = new WeakMap<object, string>();
+
+/** An entry's JSON (bigints as `{"$n": …}`), computed once per entry object. */
+function jsonOf(entry: object): string {
+  let text = texts.get(entry);
+  if (text === undefined) texts.set(entry, (text = JSON.stringify(entry, bigintAsObject)));
+  return text;
 }
 
 /** Reads `encodeMediation`'s bytes (`Malformed` when they are not). */
