@@ -471,9 +471,9 @@ const TRANSACTION_TIMEOUT_MS = 60_000;
 /**
  * The transactional writer's retries. A transaction that starts right after the previous commit is
  * refused with CONCURRENT_TRANSACTIONS while the coordinator still writes that commit's markers (a few
- * ms); kafkajs retries it with this backoff. Starting at 200 ms (as before) put ~300 ms into one flush
- * in ten, on the path of every routed payment. Starting at 10 ms and doubling to 5 s, 13 retries still
- * wait ~25 s in all, past a broker's restart.
+ * ms); kafkajs retries it with this backoff. Starting at 200 ms put ~300 ms into one flush in ten, on
+ * the path of every routed payment. Starting at 10 ms and doubling to 5 s, 13 retries still wait ~25 s
+ * in all, past a broker's restart.
  */
 const WRITER_RETRY = { retries: 13, initialRetryTime: 10, maxRetryTime: 5000 } as const;
 

@@ -365,12 +365,12 @@ export class NodeMediation {
     this.messages.process(ps, records);
   }
 
-  /** One round: every owned channel's payments (under each partition's lock), then announcements. */
   /**
-   * One round: steps every payment, then produces the round's sends while `whileSending` runs (the
-   * node's flush of what the steps journaled: the two round trips overlap), then journals what each
-   * send achieved (made durable by the next flush; a send it does not cover is repeated after a crash,
-   * as any unacknowledged one is). Resolves true when it journaled such outcomes: they wait for a flush.
+   * One round: steps every owned channel's payments (under each partition's lock), then produces the
+   * round's sends while `whileSending` runs (the node's flush of what the steps journaled: the two round
+   * trips overlap), then journals what each send achieved (made durable by the next flush; a send it
+   * does not cover is repeated after a crash, as any unacknowledged one is), then announcements.
+   * Resolves true when it journaled such outcomes: they wait for a flush.
    */
   async tick(whileSending?: () => Promise<void>): Promise<boolean> {
     if (this.ticking) return false;

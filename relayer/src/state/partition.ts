@@ -34,10 +34,10 @@ export interface Progress {
   payments: number;
 }
 
-/** Verifies wires and returns their transfer hashes (null where invalid). */
 /** `full`: everything, consumer offsets included; `journal`: a mediator's flush (see `flush`). */
 export type FlushMode = "full" | "journal";
 
+/** Verifies wires and returns their transfer hashes (null where invalid). */
 export type HashWires = (wires: readonly Buffer[]) => Promise<(Hash | null)[]>;
 
 export interface PartitionDeps {
@@ -565,7 +565,7 @@ export class PartitionState {
     const deletes = [...this.droppedWires].map(wireKey);
     // A journal flush does not wait for the disk: the changelog is the record (see `flush`).
     const places = this.writer.commit(puts, deletes, this.meta(last), mode === "full");
-    // The bytes are on disk now: history keeps their place, memory lets them go.
+    // The bytes are in the local file now: history keeps their place, memory lets them go.
     owners.forEach((e, i) => {
       if (e && e.wire) {
         e.pos = places[firstWire + i].pos;
