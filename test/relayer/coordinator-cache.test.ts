@@ -13,7 +13,6 @@ interface FakeBroker {
 function fakeKafka(): {
   kafka: Kafka;
   finds: () => number;
-  cluster: () => Record<string, unknown>;
   failNext: () => void;
 } {
   let finds = 0;
@@ -28,7 +27,6 @@ function fakeKafka(): {
       return "ok";
     },
   };
-  const clusters: Record<string, unknown>[] = [];
   const kafka = {
     [Symbol("private:Kafka:createCluster")]: () => {
       const c = {
@@ -37,14 +35,12 @@ function fakeKafka(): {
           return broker;
         },
       };
-      clusters.push(c);
       return c;
     },
   } as unknown as Kafka;
   return {
     kafka,
     finds: () => finds,
-    cluster: () => clusters[clusters.length - 1],
     failNext: () => (fail = true),
   };
 }

@@ -17,7 +17,9 @@ interface Commit {
   readonly offsets: GroupOffsets["offsets"];
 }
 
-async function partition(flushIntervalMs: number): Promise<{ ps: PartitionState; commits: Commit[] }> {
+async function partition(
+  flushIntervalMs: number,
+): Promise<{ ps: PartitionState; commits: Commit[]; done: () => Promise<void> }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "parsec-flush-modes-"));
   const config = loadConfig({
     env: {
@@ -53,7 +55,11 @@ async function partition(flushIntervalMs: number): Promise<{ ps: PartitionState;
   };
   ps.attach(writer);
   await ps.restore();
-  return { ps, commits };
+  const done = async (): Promise<void> => {
+    await ps.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  return { ps, commits, done };
 }
 
 const transfersOffset = (c: Commit): number | undefined =>
@@ -61,7 +67,7 @@ const transfersOffset = (c: Commit): number | undefined =>
 
 describe("relayer: journal and full flushes of a partition", () => {
   it("a journal flush leaves recent offsets to the next full flush; the lag keeps the partition due", async () => {
-    const { ps, commits } = await partition(600_000);
+    const { ps, commits, done } = await partition(600_000);
     ps.progress.transfers = 4;
     await ps.flush("full");
     expect(transfersOffset(commits[0])).to.equal(5);
@@ -81,11 +87,11 @@ describe("relayer: journal and full flushes of a partition", () => {
     // Nothing new: no transaction at all.
     await ps.flush("full");
     expect(commits).to.have.length(3);
-    await ps.close();
+    await done();
   });
 
   it("a journal flush sends the offsets once their last commit is a flush interval old", async () => {
-    const { ps, commits } = await partition(1);
+    const { ps, commits, done } = await partition(1);
     ps.progress.transfers = 2;
     await ps.flush("journal");
     expect(transfersOffset(commits[0]), "never committed: due at once").to.equal(3);
@@ -94,6 +100,6 @@ describe("relayer: journal and full flushes of a partition", () => {
     await ps.flush("journal");
     expect(transfersOffset(commits[1])).to.equal(7);
     expect(ps.needsFlush).to.equal(false);
-    await ps.close();
+    await done();
   });
 });
