@@ -34,6 +34,7 @@ import {
   type LogProducer,
   type PartitionBatch,
 } from "./kafka/client";
+import { shouldRejoin } from "./kafka/assignment";
 import { channelPartition, consumedTopics, prepareTopics } from "./kafka/topics";
 import { createLogger, type Logger } from "./log";
 import { checkMediationPolicy } from "./mediate/forward";
@@ -64,6 +65,10 @@ const MAX_FLUSH_FAILURES = 10;
 const MAX_RESTORE_ATTEMPTS = 8;
 /** The mediator's periodic round (input wakes it at once; this catches time-driven steps). */
 const MEDIATION_TICK_MS = 200;
+/** How often a mediator compares the partitions it needs together with what the group gave it. */
+const COLOCATION_CHECK_MS = 2_000;
+/** The least time between two rejoins for the mediator's claim (each one moves every partition). */
+const MIN_REJOIN_INTERVAL_MS = 30_000;
 
 export class ParsecNode {
   private readonly partitions = new Map<number, PartitionState>();
@@ -92,6 +97,8 @@ export class ParsecNode {
   /** A mediation round is running; another was asked for meanwhile. */
   private mediating = false;
   private mediateAgain = false;
+  /** When the node last left and joined the group for its mediation claim. */
+  private rejoinedAtMs = 0;
 
   private constructor(
     readonly config: RelayerConfig,
@@ -349,6 +356,33 @@ export class ParsecNode {
         );
         this.timers.push(retry);
       });
+  }
+
+  /** The partitions of the channels the node mediates between, which the group keeps on one member. */
+  private mediatedPartitions(): number[] {
+    const ids = this.mediation?.mediatedChannels() ?? [];
+    return [...new Set(ids.map((id) => channelPartition(id, this.partitionCount)))].sort((a, b) => a - b);
+  }
+
+  /**
+   * Joins the group again when a channel opened since the last join split the mediated partitions
+   * between members (`shouldRejoin`): a forward onto the other member's channel would wait, then fail.
+   */
+  private checkColocation(): void {
+    const consumer = this.consumer;
+    if (!consumer || this.stopping || Date.now() - this.rejoinedAtMs < MIN_REJOIN_INTERVAL_MS) return;
+    const held = consumer.assignment().get(this.config.kafka.topics.transfers) ?? [];
+    const wanted = this.mediatedPartitions();
+    if (!shouldRejoin(wanted, consumer.claimed(), held)) return;
+    this.rejoinedAtMs = Date.now();
+    this.logger.info("joining the group again to keep the mediated channels together", {
+      wanted,
+      held,
+      claimed: consumer.claimed(),
+    });
+    consumer.rejoin().catch((e) => {
+      if (!this.stopping) this.fail(`joining the consumer group again failed: ${messageOf(e)}`);
+    });
   }
 
   /** Whether the group's current assignment gives this node partition `p`. */
@@ -662,6 +696,7 @@ export class ParsecNode {
       sessionTimeoutMs: config.kafka.sessionTimeoutMs,
       heartbeatIntervalMs: config.kafka.heartbeatIntervalMs,
       coPartitioned: true,
+      colocate: this.mediation ? () => this.mediatedPartitions() : undefined,
       fromBeginning: true,
       concurrency: this.partitionCount * 3,
       maxBytesPerPartition: config.kafka.fetchMaxBytesPerPartition,
@@ -704,6 +739,7 @@ export class ParsecNode {
     );
     // Besides the wake-ups on input, a periodic round sees what time alone changes (expiries, outcomes).
     if (this.mediation) this.timers.push(setInterval(() => this.wakeMediation(), MEDIATION_TICK_MS));
+    if (this.mediation) this.timers.push(setInterval(() => this.checkColocation(), COLOCATION_CHECK_MS));
     if (config.http.enabled) {
       this.http = await startHttpApi(
         {

@@ -21,6 +21,7 @@ import {
 } from "kafkajs";
 import type { Logger } from "../log";
 import { FencedError, KafkaError, WriterStuckError } from "../errors";
+import { assignPartitions, decodeClaim, encodeClaim } from "./assignment";
 
 /** A record read from a topic. Offsets are numbers: safe up to 2^53, far beyond any real log. */
 export interface InRecord {
@@ -82,6 +83,11 @@ export interface GroupConsumerOptions {
   readonly heartbeatIntervalMs: number;
   /** Topics whose same-numbered partitions must go to one member (all keyed by channel id). */
   readonly coPartitioned: boolean;
+  /**
+   * Partitions this member asks the group to keep on one member (with `coPartitioned`; asked at every
+   * join): a mediator's channels. Default: none.
+   */
+  readonly colocate?: () => readonly number[];
   /** Where a group without committed offsets starts: the beginning (true) or the end. */
   readonly fromBeginning: boolean;
   /** Partitions handled at once (default: all assigned). */
@@ -104,6 +110,13 @@ export interface GroupConsumer {
   onCrash(listener: (error: Error, restarting: boolean) => void): void;
   /** Moves the next fetch of a partition to `offset`. */
   seek(topic: string, partition: number, offset: number): void;
+  /** The partitions this member claimed (`colocate`) when it last joined. */
+  claimed(): readonly number[];
+  /**
+   * Leaves the group and joins it again, so the group splits its partitions anew with this member's
+   * current claim. Listeners first hear an empty assignment (this member gives up every partition).
+   */
+  rejoin(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -409,33 +422,44 @@ function kafkaLogCreator(logger: Logger) {
     };
 }
 
-/** Same-numbered partitions of every subscribed topic go to the same member, spread round-robin. */
-function coPartitionedAssigner(): PartitionAssigner {
+/**
+ * Same-numbered partitions of every subscribed topic go to the same member (`assignPartitions`: the
+ * partitions a member claims through `colocate` stay together, the rest are spread evenly). `declared`
+ * hears the claim this member sends with each join.
+ */
+function coPartitionedAssigner(
+  colocate: () => readonly number[],
+  declared: (claim: readonly number[]) => void,
+): PartitionAssigner {
   return ({ cluster }) => ({
     name: "ParsecCoPartitioned",
     version: 1,
     async assign({ members, topics }) {
-      const ids = members.map((m) => m.memberId).sort();
-      const perMember = new Map<string, Record<string, number[]>>(ids.map((id) => [id, {}]));
+      const claims = members.map((m) => ({
+        memberId: m.memberId,
+        colocate: decodeClaim(AssignerProtocol.MemberMetadata.decode(m.memberMetadata)?.userData),
+      }));
+      const perMember = new Map<string, Record<string, number[]>>(claims.map((c) => [c.memberId, {}]));
       for (const topic of topics) {
-        for (const { partitionId } of cluster.findTopicPartitionMetadata(topic)) {
-          const owner = perMember.get(ids[partitionId % ids.length]) as Record<string, number[]>;
-          (owner[topic] ??= []).push(partitionId);
-        }
+        const count = cluster.findTopicPartitionMetadata(topic).length;
+        for (const [memberId, parts] of assignPartitions(claims, count))
+          if (parts.length > 0) (perMember.get(memberId) as Record<string, number[]>)[topic] = parts;
       }
-      return ids.map((memberId) => ({
+      return [...perMember].map(([memberId, assignment]) => ({
         memberId,
         memberAssignment: AssignerProtocol.MemberAssignment.encode({
           version: 1,
-          assignment: perMember.get(memberId) as Record<string, number[]>,
+          assignment,
           userData: Buffer.alloc(0),
         }),
       }));
     },
     protocol({ topics }) {
+      const claim = [...colocate()];
+      declared(claim);
       return {
         name: "ParsecCoPartitioned",
-        metadata: AssignerProtocol.MemberMetadata.encode({ version: 1, topics, userData: Buffer.alloc(0) }),
+        metadata: AssignerProtocol.MemberMetadata.encode({ version: 1, topics, userData: encodeClaim(claim) }),
       };
     },
   });
@@ -931,6 +955,7 @@ class KafkajsClient implements LogClient {
   }
 
   async groupConsumer(opts: GroupConsumerOptions): Promise<GroupConsumer> {
+    let claimed: readonly number[] = [];
     const consumer: Consumer = this.kafka.consumer({
       groupId: opts.groupId,
       sessionTimeout: opts.sessionTimeoutMs,
@@ -942,7 +967,9 @@ class KafkajsClient implements LogClient {
       maxBytes: 4 << 20,
       maxWaitTimeInMs: 100,
       allowAutoTopicCreation: false,
-      partitionAssigners: opts.coPartitioned ? [coPartitionedAssigner()] : undefined,
+      partitionAssigners: opts.coPartitioned
+        ? [coPartitionedAssigner(opts.colocate ?? (() => []), (c) => (claimed = c))]
+        : undefined,
       retry: { retries: 12, initialRetryTime: 300, maxRetryTime: 5000 },
     });
     await consumer.connect();
@@ -974,9 +1001,10 @@ class KafkajsClient implements LogClient {
     };
     this.closers.add(stop);
     const concurrency = opts.concurrency;
+    let running: Parameters<Consumer["run"]>[0] | null = null;
     return {
       async run(handler) {
-        await consumer.run({
+        running = {
           autoCommit: false,
           eachBatchAutoResolve: false,
           partitionsConsumedConcurrently: concurrency ?? 64,
@@ -1005,8 +1033,18 @@ class KafkajsClient implements LogClient {
             // Moves the fetch position only; offsets are committed explicitly after a durable flush.
             if (records.length > 0 && !isStale()) resolveOffset(batch.lastOffset());
           },
-        });
+        };
+        await consumer.run(running);
       },
+      async rejoin() {
+        if (stopped || running === null) return;
+        assignment = new Map();
+        for (const l of assignListeners) l(assignment);
+        // kafkajs's stop leaves the group (its batches in flight finish first); run joins it again.
+        await consumer.stop();
+        if (!stopped) await consumer.run(running);
+      },
+      claimed: () => claimed,
       async commit(offsets) {
         const owned = offsets.filter((o) => assignment.get(o.topic)?.includes(o.partition));
         if (owned.length === 0) return;

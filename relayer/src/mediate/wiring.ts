@@ -6,8 +6,9 @@
  * owns no partition and no timer.
  *
  * The node mediates only between channels where it holds exactly one participant key (payee of the
- * incoming lock, payer of the outgoing one), and assumes it owns the partitions of both channels (one
- * node per deployment, or a group whose members own every channel they mediate between).
+ * incoming lock, payer of the outgoing one). It needs the partitions of both channels: in a group of
+ * several members, the members claim the partitions of these channels (`mediatedChannels`) and the group
+ * keeps them on one member.
  */
 import path from "node:path";
 import { Interface, sha256 } from "ethers";
@@ -232,6 +233,19 @@ export class NodeMediation {
   /** Chain time (the contract's clock), never behind the wall clock: as the transfer pipeline judges. */
   chainNow(): bigint {
     return BigInt(Math.max(this.deps.registry.latestTimestamp, Math.floor(Date.now() / 1000)));
+  }
+
+  /**
+   * The channels the node forwards between (it holds exactly one key; not settled yet). A group keeps
+   * their partitions on one member (`assignPartitions`), so the member that journals an incoming lock
+   * also holds the outgoing channel it signs on.
+   */
+  mediatedChannels(): Hash[] {
+    const ids = new Set<Hash>();
+    for (const address of this.deps.signers.keys())
+      for (const c of this.deps.registry.byParticipant(address))
+        if (c.status !== "SETTLED" && this.ownIndex(c) !== null) ids.add(c.channelId);
+    return [...ids];
   }
 
   /** The participant index whose key the node holds, when it holds exactly one. */
