@@ -375,6 +375,10 @@ export class ParsecNode {
     const wanted = this.mediatedPartitions();
     if (!shouldRejoin(wanted, consumer.claimed(), held)) return;
     this.rejoinedAtMs = Date.now();
+    this.metrics.inc(
+      M.rejoins,
+      "Times the node left and joined its group to keep its mediated channels together",
+    );
     this.logger.info("joining the group again to keep the mediated channels together", {
       wanted,
       held,

@@ -211,6 +211,12 @@ describe("relayer: a mediator run as a group of two members", function () {
     const bd = await openFromBob(dave, (p) => other.includes(p));
     const holder = await togetherOn(urls, [ab, bc, bd]);
     await pay(urls, bd, dave, parseEther("0.002"));
+    const rejoins = await Promise.all(
+      urls.map(async (u) =>
+        Number(/parsec_group_rejoins_total (\d+)/.exec(await (await fetch(`${u}/metrics`)).text())?.[1] ?? 0),
+      ),
+    );
+    expect(rejoins[0] + rejoins[1]).to.be.greaterThan(0);
 
     // kill -9 of the member holding them: the other restores them from the changelog and forwards.
     const [dead, survivor] = holder === 0 ? [a, b] : [b, a];

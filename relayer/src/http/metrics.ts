@@ -220,6 +220,7 @@ export const M = {
   duplicateApply: "parsec_double_apply_total",
   fenced: "parsec_partitions_fenced_total",
   writersReopened: "parsec_partition_writers_reopened_total",
+  rejoins: "parsec_group_rejoins_total",
   windowOldest: "parsec_window_oldest_seconds",
   stalled: "parsec_partitions_stalled",
   reorgs: "parsec_chain_reorgs_total",

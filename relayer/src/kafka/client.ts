@@ -459,7 +459,11 @@ function coPartitionedAssigner(
       declared(claim);
       return {
         name: "ParsecCoPartitioned",
-        metadata: AssignerProtocol.MemberMetadata.encode({ version: 1, topics, userData: encodeClaim(claim) }),
+        metadata: AssignerProtocol.MemberMetadata.encode({
+          version: 1,
+          topics,
+          userData: encodeClaim(claim),
+        }),
       };
     },
   });
