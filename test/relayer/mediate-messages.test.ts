@@ -25,9 +25,23 @@ import { parsecDomain } from "../../sdk/src/eip712";
 import { loadSchemaFile } from "../../sdk/src/avro/codec";
 import { frame } from "../../sdk/src/avro/framing";
 import { paymentMessageMapping } from "../../sdk/src/routing/payment-message-avro";
-import { decodeMediation, encodeMediation, type PaymentEntry } from "../../relayer/src/mediate/entry";
+import {
+  decodeMediation,
+  decodePaymentEntry,
+  encodeMediation,
+  encodePaymentEntry,
+  type PaymentEntry,
+} from "../../relayer/src/mediate/entry";
 import { startPayment } from "../../relayer/src/mediate";
-import { encodeSnapshot, snapshotOf, stateCodecs } from "../../relayer/src/state/snapshot";
+import {
+  PROGRESS_KEY,
+  encodeSnapshot,
+  paymentChangelogKey,
+  paymentOfChangelogKey,
+  snapshotOf,
+  stateCodecs,
+} from "../../relayer/src/state/snapshot";
+import { channelKey } from "../../relayer/src/kafka/topics";
 import { ChannelState } from "../../relayer/src/state/channel";
 import avro from "avsc";
 import fs from "node:fs";
@@ -195,16 +209,30 @@ describe("relayer unit: mediation peer messages", () => {
       updatedAt: 1_700_000_000n,
     };
 
-    it("mediation state round-trips through the snapshot (hand encoder = codec)", () => {
+    it("mediation state round-trips through the snapshot (hand encoder = codec); payments are records of their own", () => {
       const ch = new ChannelState(CHANNEL);
-      ch.payments.set("0/7", entry);
+      ch.putPayment("0/7", entry);
       ch.inbox.set("1/3/SECRET", { kind: "SECRET", seq: 3, secret: SECRET, at: 1_700_000_100n });
       const snap = snapshotOf(ch);
+      expect(snap.mediation.payments.size).to.equal(0);
       const wire = encodeSnapshot(snap);
       expect(wire.equals(stateCodecs().snapshot.encode(snap))).to.equal(true);
       const back = stateCodecs().snapshot.decode(wire);
-      expect(back.mediation.payments.get("0/7")).to.deep.equal(entry);
       expect(back.mediation.inbox.get("1/3/SECRET")).to.deep.equal(ch.inbox.get("1/3/SECRET"));
+      expect(decodePaymentEntry(encodePaymentEntry(entry))).to.deep.equal(entry);
+      expect(paymentOfChangelogKey(paymentChangelogKey(CHANNEL, "0/7"))).to.deep.equal({
+        channelId: CHANNEL,
+        key: "0/7",
+      });
+      expect(paymentOfChangelogKey(channelKey(CHANNEL))).to.equal(null);
+      expect(paymentOfChangelogKey(PROGRESS_KEY)).to.equal(null);
+      expect(() => decodePaymentEntry(Buffer.from("[1]"))).to.throw(/unknown layout/);
+      // A snapshot written before payments had records of their own still carries them.
+      const legacy = encodeSnapshot({
+        ...snap,
+        mediation: { payments: new Map([["0/7", entry]]), inbox: new Map() },
+      });
+      expect(stateCodecs().snapshot.decode(legacy).mediation.payments.get("0/7")).to.deep.equal(entry);
       expect(
         decodeMediation(encodeMediation({ payments: new Map(), inbox: new Map() })).payments.size,
       ).to.equal(0);

@@ -1,9 +1,10 @@
 /**
- * What a node keeps per channel for mediation (protocol §11.5), in the channel's snapshot: the payments
- * whose INCOMING lock is in the channel (`PaymentEntry`: the pure core's record plus what the node needs
- * to act on it) and the peer messages received about the node's own locks in the channel (`InboxEntry`).
- * Both travel in the snapshot's `mediation` bytes (`encodeMediation`), so restore, fencing and the flush
- * transaction cover them like the rest of the channel.
+ * What a node keeps per channel for mediation (protocol §11.5): the payments whose INCOMING lock is in
+ * the channel (`PaymentEntry`: the pure core's record plus what the node needs to act on it), each a
+ * changelog record of its own (`encodePaymentEntry`), and the peer messages received about the node's own
+ * locks in the channel (`InboxEntry`), in the snapshot's `mediation` bytes (`encodeMediation`). Both are
+ * written in the partition's flush transaction, so restore and fencing cover them like the rest of the
+ * channel.
  */
 import type { Hash, Hex, PayerIndex } from "../../../sdk";
 import type { CancelConsentRef } from "../../../sdk/src/routing/payment-message";
@@ -68,7 +69,8 @@ const EMPTY = new Uint8Array(0);
 /**
  * The snapshot's `mediation` bytes: UTF-8 JSON `{v: 1, payments: [[key, entry]…] (in flight only), inbox: [[key, entry]…]}`
  * with bigints as `{"$n": "<decimal>"}`; empty when the channel has neither (the common case costs
- * one byte of Avro).
+ * one byte of Avro). The node writes its payments as records of their own (`snapshotOf` leaves them
+ * out); `payments` is read from snapshots written before.
  */
 export function encodeMediation(s: MediationState): Uint8Array {
   // Finished payments are not journaled: nothing can change them, so a restore does not need them (they
@@ -93,12 +95,10 @@ function jsonOf(entry: object): string {
   return text;
 }
 
-/** Reads `encodeMediation`'s bytes (`Malformed` when they are not). */
-export function decodeMediation(bytes: Uint8Array): MediationState {
-  if (bytes.length === 0) return { payments: new Map(), inbox: new Map() };
-  let parsed: unknown;
+/** Parses JSON with bigints as `{"$n": "<decimal>"}` (`Malformed` when it is not). */
+function parseTagged(bytes: Uint8Array, what: string): unknown {
   try {
-    parsed = JSON.parse(Buffer.from(bytes).toString("utf8"), (_, v: unknown) => {
+    return JSON.parse(Buffer.from(bytes).toString("utf8"), (_, v: unknown) => {
       if (v !== null && typeof v === "object" && !Array.isArray(v)) {
         const n = (v as { $n?: unknown }).$n;
         if (typeof n === "string" && Object.keys(v).length === 1) {
@@ -109,15 +109,31 @@ export function decodeMediation(bytes: Uint8Array): MediationState {
       return v;
     });
   } catch (e) {
-    throw new MalformedError(
-      `mediation state is not readable (${e instanceof Error ? e.message : String(e)})`,
-    );
+    throw new MalformedError(`${what} is not readable (${e instanceof Error ? e.message : String(e)})`);
   }
-  const o = parsed as { v?: unknown; payments?: unknown; inbox?: unknown };
+}
+
+/** Reads `encodeMediation`'s bytes (`Malformed` when they are not). */
+export function decodeMediation(bytes: Uint8Array): MediationState {
+  if (bytes.length === 0) return { payments: new Map(), inbox: new Map() };
+  const o = parseTagged(bytes, "mediation state") as { v?: unknown; payments?: unknown; inbox?: unknown };
   if (o?.v !== 1 || !Array.isArray(o.payments) || !Array.isArray(o.inbox))
     throw new MalformedError("mediation state has an unknown layout");
   return {
     payments: new Map(o.payments as [string, PaymentEntry][]),
     inbox: new Map(o.inbox as [string, InboxEntry][]),
   };
+}
+
+/** One payment's changelog value: its entry as `encodeMediation` writes it (UTF-8 JSON). */
+export function encodePaymentEntry(entry: PaymentEntry): Buffer {
+  return Buffer.from(jsonOf(entry), "utf8");
+}
+
+/** Reads `encodePaymentEntry`'s bytes (`Malformed` when they are not an entry). */
+export function decodePaymentEntry(bytes: Uint8Array): PaymentEntry {
+  const e = parseTagged(bytes, "payment entry") as Partial<PaymentEntry> | null;
+  if (e === null || typeof e !== "object" || typeof e.record !== "object" || e.record === null)
+    throw new MalformedError("payment entry has an unknown layout");
+  return e as PaymentEntry;
 }

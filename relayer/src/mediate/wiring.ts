@@ -74,6 +74,12 @@ const INBOX_KINDS: readonly InboxEntry["kind"][] = ["SECRET", "FAIL", "CONSENT"]
 
 /** How often peer messages no payment needs are looked for (it reads every owned channel's inbox size). */
 const PRUNE_EVERY_MS = 5_000;
+/**
+ * How long a finished payment stays in its channel's memory: long enough for a few inbox prunes to see
+ * it finished. `GET /payments` lists it from the history file for a day; every round steps the payments
+ * in memory, so keeping finished ones longer only costs time.
+ */
+const FINISHED_IN_MEMORY_SECONDS = 30n;
 
 export interface NodeMediationDeps {
   readonly config: RelayerConfig;
@@ -103,11 +109,11 @@ function bookOf(ps: PartitionState, ch: ChannelState): PaymentBook {
     get: (k) => ch.payments.get(k),
     isDurable: (k, e) => ch.durablePayments.get(k) === e,
     put: (k, e) => {
-      ch.payments.set(k, e);
+      ch.putPayment(k, e);
       ps.markDirty(ch);
     },
     delete: (k) => {
-      ch.payments.delete(k);
+      ch.deletePayment(k);
       ps.markDirty(ch);
     },
   };
@@ -197,6 +203,7 @@ export class NodeMediation {
         },
         failed: (reason) => m.inc(M.paymentsFailed, "Routed payments failed, by reason", { reason }),
       },
+      retainSeconds: FINISHED_IN_MEMORY_SECONDS,
       // The changelog journals payments in flight only: a finished one is kept on disk for GET /payments.
       onFinished: (e) => {
         const row = reportOf(e);

@@ -136,10 +136,16 @@ export class ChannelState {
   proposal: ProposalState | null = null;
   checkpoint: CheckpointState | null = null;
   control: ControlState | null = null;
-  /** Routed payments the node mediates whose incoming lock is in this channel (`paymentKey`). */
-  payments = new Map<string, PaymentEntry>();
+  /**
+   * Routed payments the node mediates whose incoming lock is in this channel (`paymentKey`). Change them
+   * with `putPayment` / `deletePayment`: each payment is its own changelog record, and a flush writes
+   * only the ones that changed.
+   */
+  readonly payments = new Map<string, PaymentEntry>();
   /** `payments` as the last committed flush holds them: the mediator acts only on these entries. */
-  durablePayments: ReadonlyMap<string, PaymentEntry> = new Map();
+  readonly durablePayments = new Map<string, PaymentEntry>();
+  /** The payments changed since the last committed flush (their records are due). */
+  readonly changedPayments = new Set<string>();
   /** Verified peer messages about the node's own locks in this channel (`inboxKey`). */
   inbox = new Map<string, InboxEntry>();
   updatedAtMs = 0;
@@ -152,18 +158,47 @@ export class ChannelState {
   /** Each payer's seq as the last committed flush holds it (the mediator's transfers count as done then). */
   durableSeqs: readonly [number, number] = [0, 0];
 
-  /** The flush that wrote the channel's snapshot committed: its payments are journaled. */
-  markDurable(): void {
-    this.durableSeqs = [this.payers[0].state.seq, this.payers[1].state.seq];
-    if (this.payments.size > 0 || this.durablePayments.size > 0)
-      this.durablePayments = new Map(this.payments);
+  putPayment(key: string, entry: PaymentEntry): void {
+    this.payments.set(key, entry);
+    this.changedPayments.add(key);
   }
 
-  /** Installs the mediation state of a restored snapshot (durable: it came from the changelog). */
-  restoreMediation(m: MediationState): void {
-    this.payments = new Map(m.payments);
+  deletePayment(key: string): void {
+    this.payments.delete(key);
+    this.changedPayments.add(key);
+  }
+
+  /**
+   * The flush that wrote the channel's snapshot and `flushed` (the payments changed before it) committed:
+   * those payments are journaled as they are now (a flush runs under the partition's lock: nothing
+   * changed them since it read them).
+   */
+  markDurable(flushed: readonly string[]): void {
+    this.durableSeqs = [this.payers[0].state.seq, this.payers[1].state.seq];
+    for (const key of flushed) {
+      const e = this.payments.get(key);
+      if (e) this.durablePayments.set(key, e);
+      else this.durablePayments.delete(key);
+      this.changedPayments.delete(key);
+    }
+  }
+
+  /**
+   * Installs the mediation state of a restored snapshot and the payment records read with it (durable:
+   * they came from the changelog or the local store). Payments inside the snapshot (written before each
+   * payment had its own record) are due as records at the next flush.
+   */
+  restoreMediation(m: MediationState, records: ReadonlyMap<string, PaymentEntry> = new Map()): void {
+    this.payments.clear();
+    this.durablePayments.clear();
+    this.changedPayments.clear();
+    for (const [k, e] of m.payments) {
+      this.payments.set(k, e);
+      if (!records.has(k)) this.changedPayments.add(k);
+    }
+    for (const [k, e] of records) this.payments.set(k, e);
+    for (const [k, e] of this.payments) this.durablePayments.set(k, e);
     this.inbox = new Map(m.inbox);
-    this.durablePayments = new Map(m.payments);
     this.durableSeqs = [this.payers[0].state.seq, this.payers[1].state.seq];
   }
 

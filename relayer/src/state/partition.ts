@@ -14,11 +14,15 @@ import type { CommitOffset, InRecord, LogClient, OutRecord, PartitionWriter } fr
 import { channelIdOfKey, channelKey } from "../kafka/topics";
 import type { Logger } from "../log";
 import { M, type Metrics } from "../http/metrics";
+import { decodePaymentEntry, encodePaymentEntry, type PaymentEntry } from "../mediate/entry";
+import { isTerminal } from "../mediate/log";
 import { ChannelState, type HistoryEntry, type WindowItem } from "./channel";
 import { loadStore, StoreWriter, type StoreMeta, type StoredValue } from "./local-store";
 import {
   PROGRESS_KEY,
   encodeSnapshot,
+  paymentChangelogKey,
+  paymentOfChangelogKey,
   snapshotOf,
   stateCodecs,
   type ChannelSnapshot,
@@ -85,6 +89,12 @@ function sameProgress(a: Progress | null, b: Progress): boolean {
   );
 }
 const channelStoreKey = (id: Hash): string => `c/${id}`;
+/** A mediated payment in the local store: `m/<channel id>/<payment key>` (the id is 66 characters). */
+const paymentStoreKey = (id: Hash, key: string): string => `m/${id}/${key}`;
+
+/** Whether a payment's record is live in the changelog: journaled while in flight, dropped once finished. */
+const journaled = (e: PaymentEntry | undefined): e is PaymentEntry =>
+  e !== undefined && !isTerminal(e.record);
 
 export class PartitionState {
   readonly channels = new Map<Hash, ChannelState>();
@@ -241,9 +251,17 @@ export class PartitionState {
     const snapshots = new Map<Hash, Buffer>();
     const stored = new Map<number, StoredValue>();
     let progress: PartitionProgress | null = null;
+    // Each channel's payment records by payment key (null: a tombstone read after the record).
+    const payments = new Map<Hash, Map<string, Buffer | null>>();
+    const paymentRecord = (id: Hash, key: string, value: Buffer | null): void => {
+      let m = payments.get(id);
+      if (!m) payments.set(id, (m = new Map()));
+      m.set(key, value);
+    };
     for (const [k, v] of local.records) {
       if (k.startsWith("c/")) snapshots.set(k.slice(2) as Hash, writer.read(v));
       else if (k.startsWith("w/")) stored.set(Number(k.slice(2)), v);
+      else if (k.startsWith("m/")) paymentRecord(k.slice(2, 68) as Hash, k.slice(69), writer.read(v));
       else if (k === "progress") progress = stateCodecs().progress.decode(writer.read(v));
     }
     const end = (await client.endOffsets(topics.stateChangelog)).get(this.partition) ?? 0;
@@ -256,6 +274,7 @@ export class PartitionState {
       });
       snapshots.clear();
       stored.clear();
+      payments.clear();
       progress = null;
       from = 0;
     }
@@ -270,6 +289,11 @@ export class PartitionState {
           fromChangelog++;
           if (r.key && r.key.equals(PROGRESS_KEY)) {
             if (r.value) progress = stateCodecs().progress.decode(r.value);
+            continue;
+          }
+          const payment = paymentOfChangelogKey(r.key);
+          if (payment) {
+            paymentRecord(payment.channelId, payment.key, r.value);
             continue;
           }
           const id = channelIdOfKey(r.key);
@@ -311,7 +335,10 @@ export class PartitionState {
     const pendingHashes = await this.deps.hashWires(pendingWires.filter((w): w is Buffer => w !== null));
     const hashOf = new Map(present.map((o, i) => [o, pendingHashes[i]]));
 
-    for (const s of decoded) this.install(s, stored, fetched, wireAt, hashOf);
+    for (const s of decoded) {
+      this.install(s, stored, fetched, wireAt, hashOf);
+      this.channels.get(s.channelId)?.restoreMediation(s.mediation, this.readPayments(s.channelId, payments));
+    }
     if (progress !== null) {
       const p: PartitionProgress = progress;
       this.skip = {
@@ -368,6 +395,27 @@ export class PartitionState {
     return out;
   }
 
+  /** A channel's payment records as restored (an unreadable one is logged and left out). */
+  private readPayments(
+    id: Hash,
+    all: ReadonlyMap<Hash, ReadonlyMap<string, Buffer | null>>,
+  ): Map<string, PaymentEntry> {
+    const out = new Map<string, PaymentEntry>();
+    for (const [key, value] of all.get(id) ?? []) {
+      if (value === null) continue;
+      try {
+        out.set(key, decodePaymentEntry(value));
+      } catch (e) {
+        this.deps.logger.error("unreadable payment record; the payment is not resumed", {
+          channelId: id,
+          payment: key,
+          error: messageOf(e),
+        });
+      }
+    }
+    return out;
+  }
+
   private install(
     s: ChannelSnapshot,
     stored: Map<number, StoredValue>,
@@ -406,7 +454,6 @@ export class PartitionState {
     ch.proposal = s.proposal && { ...s.proposal };
     ch.checkpoint = s.checkpoint;
     ch.control = s.control;
-    ch.restoreMediation(s.mediation);
     ch.updatedAtMs = s.updatedAtMs;
     if (ch.uncommittedSinceMs > 0 || ch.commitDue) this.uncommitted.add(ch.channelId);
     if (ch.commitDue || ch.proposal) this.attention.add(ch.channelId);
@@ -436,6 +483,11 @@ export class PartitionState {
     for (const ch of this.channels.values()) {
       owners.push(null);
       yield [channelStoreKey(ch.channelId), encodeSnapshot(snapshotOf(ch))];
+      for (const [key, e] of ch.durablePayments) {
+        if (!journaled(e)) continue;
+        owners.push(null);
+        yield [paymentStoreKey(ch.channelId, key), encodePaymentEntry(e)];
+      }
       for (const t of ch.payers) {
         for (const e of t.history) {
           const wire = ch.wireOf(e);
@@ -518,6 +570,8 @@ export class PartitionState {
     const ids = [...this.dirty];
     const puts: [string, Buffer][] = [];
     const records: OutRecord[] = [];
+    const paymentDeletes: string[] = [];
+    const flushedPayments = new Map<Hash, string[]>();
     let n = 0;
     for (const id of ids) {
       // Encoding thousands of snapshots takes a while: let the event loop (and the verifier pool) run.
@@ -527,6 +581,20 @@ export class PartitionState {
       const value = encodeSnapshot(snapshotOf(ch));
       records.push({ key: channelKey(id), value, partition: this.partition });
       puts.push([channelStoreKey(id), value]);
+      // Only the payments that changed: one record each, a tombstone once finished (or dropped).
+      const changed = [...ch.changedPayments];
+      flushedPayments.set(id, changed);
+      for (const key of changed) {
+        const e = ch.payments.get(key);
+        if (journaled(e)) {
+          const entry = encodePaymentEntry(e);
+          records.push({ key: paymentChangelogKey(id, key), value: entry, partition: this.partition });
+          puts.push([paymentStoreKey(id, key), entry]);
+        } else if (journaled(ch.durablePayments.get(key))) {
+          records.push({ key: paymentChangelogKey(id, key), value: null, partition: this.partition });
+          paymentDeletes.push(paymentStoreKey(id, key));
+        }
+      }
     }
     const progress = this.progressRecord();
     records.push({ key: PROGRESS_KEY, value: progress, partition: this.partition });
@@ -562,7 +630,7 @@ export class PartitionState {
       puts.push([wireKey(o), w.wire]);
       owners.push(w.entry);
     }
-    const deletes = [...this.droppedWires].map(wireKey);
+    const deletes = [...[...this.droppedWires].map(wireKey), ...paymentDeletes];
     // A journal flush does not wait for the disk: the changelog is the record (see `flush`).
     const places = this.writer.commit(puts, deletes, this.meta(last), mode === "full");
     // The bytes are in the local file now: history keeps their place, memory lets them go.
@@ -577,7 +645,7 @@ export class PartitionState {
     for (const id of ids) {
       this.dirty.delete(id);
       // What the mediator may act on now: the payments this commit journaled.
-      this.channels.get(id)?.markDurable();
+      this.channels.get(id)?.markDurable(flushedPayments.get(id) ?? []);
     }
     this.newWires.clear();
     this.droppedWires.clear();

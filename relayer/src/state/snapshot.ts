@@ -20,7 +20,7 @@ import {
   toHex,
 } from "../../../sdk";
 import { locksRootOf } from "../../../sdk/src/eip712";
-import { decodeMediation, encodeMediation, type MediationState } from "../mediate/entry";
+import { decodeMediation, encodeMediation, type MediationState, type PaymentEntry } from "../mediate/entry";
 import type { ChannelState, CheckpointState, ControlState, ProposalState } from "./channel";
 
 /** The snapshot schema version written (1: before mediation; still read). */
@@ -513,6 +513,23 @@ export function snapshotOf(ch: ChannelState): ChannelSnapshot {
     checkpoint: ch.checkpoint,
     control: ch.control,
     updatedAtMs: ch.updatedAtMs,
-    mediation: { payments: ch.payments, inbox: ch.inbox },
+    // Each payment is its own changelog record (`paymentChangelogKey`): a flush writes only those changed.
+    mediation: { payments: NO_PAYMENTS, inbox: ch.inbox },
   };
+}
+
+const NO_PAYMENTS: ReadonlyMap<string, PaymentEntry> = new Map();
+
+/**
+ * The changelog key of a payment the node mediates: the channel's 32-byte key followed by the UTF-8 of
+ * its `paymentKey` (longer than a channel key, and not the progress marker's).
+ */
+export function paymentChangelogKey(channelId: Hash, key: string): Buffer {
+  return Buffer.concat([Buffer.from(channelId.slice(2), "hex"), Buffer.from(key, "utf8")]);
+}
+
+/** The channel and payment key of a `paymentChangelogKey`; null for any other key. */
+export function paymentOfChangelogKey(k: Buffer | null): { channelId: Hash; key: string } | null {
+  if (k === null || k.length <= 32 || k.equals(PROGRESS_KEY)) return null;
+  return { channelId: toHex(k.subarray(0, 32)) as Hash, key: k.subarray(32).toString("utf8") };
 }
