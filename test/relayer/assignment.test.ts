@@ -52,6 +52,26 @@ describe("relayer: the group's partition assignment", () => {
       expected: { a: [2, 3, 5], b: [0, 1, 4] },
     },
     {
+      name: "two mediators in one group: each keeps its own channels",
+      members: [
+        { memberId: "a", colocate: [0, 4] },
+        { memberId: "b", colocate: [1, 5] },
+        { memberId: "c", colocate: [] },
+      ],
+      partitions: 7,
+      expected: { a: [0, 4, 6], b: [1, 5], c: [2, 3] },
+    },
+    {
+      name: "claims joined by a shared partition go together to the first claimer",
+      members: [
+        { memberId: "c", colocate: [3, 0] },
+        { memberId: "b", colocate: [1, 2] },
+        { memberId: "a", colocate: [2, 3] },
+      ],
+      partitions: 5,
+      expected: { a: [0, 1, 2, 3], b: [4], c: [] },
+    },
+    {
       name: "claims outside the topic (or not integers) are ignored",
       members: [
         { memberId: "a", colocate: [9, -1, 1.5] },

@@ -14,27 +14,45 @@ export interface MemberClaim {
 }
 
 /**
- * The partitions of each member. Every claimed partition goes to one member: the first member (by id)
- * that claimed any, so that members holding the same keys, which claim the same sets, agree. The other
- * partitions go one by one, in order, to the member holding the fewest so far (ties by id): without
- * claims that is plain round-robin, and with one it evens out the members' shares.
+ * The partitions of each member. Claims that share a partition are one set (members holding the same
+ * keys claim the same channels, a stale claim a subset of a fresh one), and each set goes whole to the
+ * first member (by id) that claimed part of it: a claimer, so it holds the keys of those channels. The
+ * other partitions go one by one, in order, to the member holding the fewest so far (ties by id):
+ * without claims that is plain round-robin, and with claims it evens out the members' shares. Two
+ * mediators whose channels share a partition end up together on one of them (the other waits, then
+ * fails its forwards back): give them separate groups, or more partitions.
  */
 export function assignPartitions(members: readonly MemberClaim[], partitions: number): Map<string, number[]> {
   const ids = [...new Set(members.map((m) => m.memberId))].sort();
   const out = new Map<string, number[]>(ids.map((id) => [id, []]));
   if (ids.length === 0) return out;
   const claimed = new Set<number>();
-  for (const m of members)
-    for (const p of m.colocate) if (Number.isInteger(p) && p >= 0 && p < partitions) claimed.add(p);
-  const holder = ids.find((id) => members.some((m) => m.memberId === id && m.colocate.length > 0));
-  if (holder !== undefined)
-    out.set(
-      holder,
-      [...claimed].sort((a, b) => a - b),
-    );
+  for (const set of claimSets(members, partitions)) {
+    (out.get(set.holder) as number[]).push(...set.partitions);
+    for (const p of set.partitions) claimed.add(p);
+  }
   for (let p = 0; p < partitions; p++) if (!claimed.has(p)) (out.get(fewest(ids, out)) as number[]).push(p);
   for (const parts of out.values()) parts.sort((a, b) => a - b);
   return out;
+}
+
+/** The claims merged where they share a partition, each with its first claimer (partitions outside ignored). */
+function claimSets(
+  members: readonly MemberClaim[],
+  partitions: number,
+): { holder: string; partitions: Set<number> }[] {
+  let sets: { holder: string; partitions: Set<number> }[] = [];
+  const byId = [...members].sort((a, b) => (a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : 0));
+  for (const m of byId) {
+    const mine = new Set(m.colocate.filter((p) => Number.isInteger(p) && p >= 0 && p < partitions));
+    if (mine.size === 0) continue;
+    const touching = sets.filter((s) => [...mine].some((p) => s.partitions.has(p)));
+    // Members come in id order: an earlier set's holder precedes this member.
+    const holder = touching[0]?.holder ?? m.memberId;
+    for (const s of touching) for (const p of s.partitions) mine.add(p);
+    sets = [...sets.filter((s) => !touching.includes(s)), { holder, partitions: mine }];
+  }
+  return sets;
 }
 
 /** The member holding the fewest partitions so far (the first by id among equals). */
