@@ -4,8 +4,8 @@
  * different partitions, and the group keeps them on one member (each member claims them when it joins).
  * Alice (the test, with the SDK) pays Carol through Bob; then a channel Bob–Dave opens in a partition the
  * other member holds, and the members join again so that it joins the others; then the member holding
- * them is killed (-9) and the other forwards. Each payment settles both ways, and every hop's LOCK is
- * signed once.
+ * them is killed (-9) right after it journaled a forward, and the other completes that payment and
+ * forwards the next. Each payment settles both ways, and every hop's LOCK is signed once.
  */
 import { expect } from "chai";
 import hre from "hardhat";
@@ -96,7 +96,14 @@ describe("relayer: a mediator run as a group of two members", function () {
    * Alice pays `payee` (Bob's counterparty in `out`) through Bob's group, the test playing Alice and the
    * payee over the real topics; resolves once Bob's group lists the payment settled upstream.
    */
-  const pay = async (urls: readonly string[], out: TestChannel, payee: Wallet, amount: bigint) => {
+  const pay = async (
+    urls: readonly string[],
+    out: TestChannel,
+    payee: Wallet,
+    amount: bigint,
+    /** Runs once Alice's LOCK is on the topic (a fault mid-payment); resolves with the members to ask then. */
+    afterLock?: (hashlock: Hash) => Promise<readonly string[]>,
+  ) => {
     const secret = toHex(randomBytes(32)) as Hash;
     const hashlock = hashlockOf(secret);
     const block = await hre.ethers.provider.getBlock("latest");
@@ -125,6 +132,7 @@ describe("relayer: a mediator run as a group of two members", function () {
         ),
       },
     ]);
+    if (afterLock) urls = await afterLock(hashlock);
     // The payee reads Bob's LOCK, peels its layer and checks it, then shows the secret.
     const forwarded = await waitFor(
       "Bob's LOCK to the payee",
@@ -180,7 +188,8 @@ describe("relayer: a mediator run as a group of two members", function () {
       return false;
     });
     expect(BigInt(row.fee)).to.equal(forwardingFee(policy, amount));
-    expect(await bobsLocks(out, hashlock)).to.have.length(1);
+    // One LOCK per hop: a re-send after a crash is the same transfer, never a second one.
+    expect(new Set(await bobsLocks(out, hashlock)).size).to.equal(1);
   };
 
   before(async () => {
@@ -218,16 +227,29 @@ describe("relayer: a mediator run as a group of two members", function () {
     );
     expect(rejoins[0] + rejoins[1]).to.be.greaterThan(0);
 
-    // kill -9 of the member holding them: the other restores them from the changelog and forwards.
+    // kill -9 of the member holding them once it journaled the forward: the other restores the payment
+    // from the changelog (its own record) and completes it, signing no second LOCK.
     const [dead, survivor] = holder === 0 ? [a, b] : [b, a];
-    dead.child.kill("SIGKILL");
-    await dead.exited;
-    await waitFor(
-      "the survivor holds every partition",
-      async () => (await held(survivor.url)).length === PARTITIONS,
-      90_000,
-    );
-    await pay([survivor.url], bc, carol, parseEther("0.003"));
+    await pay([survivor.url], bc, carol, parseEther("0.003"), async (hashlock) => {
+      await waitFor(
+        "the forward journaled by the holder",
+        async () =>
+          (
+            await getJson<{ payments: { hashlock: string; state: string }[] }>(`${dead.url}/payments`)
+          ).body.payments.some((x) => x.hashlock === hashlock && x.state !== "RECEIVED"),
+        30_000,
+        5,
+      );
+      dead.child.kill("SIGKILL");
+      await dead.exited;
+      await waitFor(
+        "the survivor holds every partition",
+        async () => (await held(survivor.url)).length === PARTITIONS,
+        90_000,
+      );
+      return [survivor.url];
+    });
+    await pay([survivor.url], bd, dave, parseEther("0.004"));
     expect((await h.deadLetters()).filter((d) => d.reasonCode === "Equivocation")).to.have.length(0);
   });
 });
