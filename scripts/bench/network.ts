@@ -45,7 +45,7 @@ import {
 } from "../../sdk";
 import { paymentTransport, receivePayments, type IssuedInvoice, type Subscription } from "../../client";
 import { resolveTopicNames } from "../../relayer/src/config";
-import { Harness, TEST_MEDIATION_POLICY, type TestChannel } from "../../test/relayer/harness";
+import { Harness, mediationSettings, type TestChannel } from "../../test/relayer/harness";
 import { followingPaymentLog, type FollowingLog } from "./network/log";
 import { quantile, round } from "./network/stats";
 import { PaymentTrace } from "./network/trace";
@@ -157,13 +157,7 @@ async function main(): Promise<void> {
       commit: { everyM: 1_000_000 },
       ...(process.env.BENCH_NETWORK_NODE_LOG ? { logLevel: process.env.BENCH_NETWORK_NODE_LOG } : {}),
       signer: { enabled: false },
-      mediation: {
-        enabled: true,
-        feeBase: TEST_MEDIATION_POLICY.feeBase.toString(),
-        feePpm: TEST_MEDIATION_POLICY.feePpm,
-        expiryDelta: TEST_MEDIATION_POLICY.expiryDelta,
-        minConfirmationMarginSeconds: TEST_MEDIATION_POLICY.minConfirmationMarginSeconds,
-      },
+      mediation: mediationSettings(),
     });
     log("starting the mediating nodes M1 and M2 (child processes)");
     const nodes: Record<"m1" | "m2", string> = { m1: "", m2: "" };

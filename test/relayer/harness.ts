@@ -30,6 +30,7 @@ import {
   transferMessage,
   type TransferOp,
   nativeSigner,
+  ROUTE_APP_KIND,
 } from "../../sdk";
 import { channelIdOf, parsecDomain } from "../../sdk/src/eip712";
 import { ensureKafka, REPO_ROOT } from "../../scripts/kafka/launcher";
@@ -127,6 +128,16 @@ export class TestChannel {
   record(wire: Buffer): OutRecord {
     return { key: channelKey(this.id), value: wire };
   }
+
+  /** A LOCK carrying a forwarding onion (`appKind` ROUTE, protocol §11.5), as a record of this channel. */
+  routedLockRecord(t: SignedTransfer, packet: Hex): OutRecord {
+    const message = transferMessage(this.domain, t, this.signers[t.payer].address, {
+      appKind: ROUTE_APP_KIND,
+      appData: packet,
+      sentAtMs: Date.now(),
+    });
+    return this.record(codecs().transfer.encode(message));
+  }
 }
 
 export interface HarnessOptions {
@@ -149,6 +160,19 @@ export const TEST_MEDIATION_POLICY: TestMediationPolicy = {
   expiryDelta: 600,
   minConfirmationMarginSeconds: 120,
 };
+
+/** A node's `mediation` settings (config overrides) for `policy`. */
+export function mediationSettings(
+  policy: TestMediationPolicy = TEST_MEDIATION_POLICY,
+): Record<string, unknown> {
+  return {
+    enabled: true,
+    feeBase: policy.feeBase.toString(),
+    feePpm: policy.feePpm,
+    expiryDelta: policy.expiryDelta,
+    minConfirmationMarginSeconds: policy.minConfirmationMarginSeconds,
+  };
+}
 
 export class Harness {
   readonly prefix = `rt${Date.now().toString(36)}${randomBytes(3).toString("hex")}.`;
@@ -213,13 +237,7 @@ export class Harness {
         nodeId: `${this.prefix}mediator`,
         state: { flushIntervalMs: 100 },
         commit: { everyM: 100_000 },
-        mediation: {
-          enabled: true,
-          feeBase: policy.feeBase.toString(),
-          feePpm: policy.feePpm,
-          expiryDelta: policy.expiryDelta,
-          minConfirmationMarginSeconds: policy.minConfirmationMarginSeconds,
-        },
+        mediation: mediationSettings(policy),
       },
       { PARSEC_SIGNER_KEYS: key },
     );

@@ -22,14 +22,19 @@ import {
   peelOnion,
   signPaymentMessage,
   toHex,
-  transferMessage,
   TransferKind,
   verifyPaymentMessage,
 } from "../../sdk";
 import { hashTransfer } from "../../sdk/src/eip712";
 import { channelKey, channelPartition } from "../../relayer/src/kafka/topics";
-import { ROUTE_APP_KIND } from "../../relayer/src/mediate/service";
-import { Harness, TEST_MEDIATION_POLICY, getJson, waitFor, type TestChannel } from "./harness";
+import {
+  Harness,
+  TEST_MEDIATION_POLICY,
+  getJson,
+  mediationSettings,
+  waitFor,
+  type TestChannel,
+} from "./harness";
 import { twoHopOnion } from "./mediate-fixtures";
 
 const PARTITIONS = 6;
@@ -48,13 +53,7 @@ describe("relayer: a mediator run as a group of two members", function () {
   const settings = {
     state: { flushIntervalMs: 100 },
     commit: { everyM: 100_000 },
-    mediation: {
-      enabled: true,
-      feeBase: TEST_MEDIATION_POLICY.feeBase.toString(),
-      feePpm: TEST_MEDIATION_POLICY.feePpm,
-      expiryDelta: TEST_MEDIATION_POLICY.expiryDelta,
-      minConfirmationMarginSeconds: TEST_MEDIATION_POLICY.minConfirmationMarginSeconds,
-    },
+    mediation: mediationSettings(),
   };
   const env = { PARSEC_SIGNER_KEYS: bob.privateKey };
 
@@ -120,18 +119,7 @@ describe("relayer: a mediator run as a group of two members", function () {
       paymentSecret: hashlock,
     });
     const lock = ab.next(0, { kind: "LOCK", amount: amountIn, expiry: expiryIn, hashlock }).transfer;
-    await h.produce([
-      {
-        key: channelKey(ab.id),
-        value: codecs().transfer.encode(
-          transferMessage(h.domain, lock, alice.address as Address, {
-            appKind: ROUTE_APP_KIND,
-            appData: packet,
-            sentAtMs: Date.now(),
-          }),
-        ),
-      },
-    ]);
+    await h.produce([ab.routedLockRecord(lock, packet)]);
     if (afterLock) urls = await afterLock(hashlock);
     // The payee reads Bob's LOCK, peels its layer and checks it, then shows the secret.
     const forwarded = await waitFor(

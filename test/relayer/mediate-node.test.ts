@@ -36,12 +36,12 @@ import {
 import { hashTransfer } from "../../sdk/src/eip712";
 import { ParsecNode } from "../../relayer/src/node";
 import { channelKey } from "../../relayer/src/kafka/topics";
-import { ROUTE_APP_KIND } from "../../relayer/src/mediate/service";
 import { CANCEL_CONSENT_APP_KIND } from "../../relayer/src/state/consent";
 import {
   Harness,
   TEST_MEDIATION_POLICY,
   getJson,
+  mediationSettings,
   sleep,
   testLogger,
   waitFor,
@@ -106,14 +106,7 @@ describe("relayer: a node mediates routed payments", function () {
     const amountIn = amount + forwardingFee({ feeBase: FEE_BASE, feePpm: FEE_PPM }, amount);
     const { packet, sharedSecrets } = bobToCarolOnion({ bob, carol, bc }, hashlock, amount, expiryOut);
     const { transfer } = ab.next(0, { kind: "LOCK", amount: amountIn, expiry: expiryIn, hashlock });
-    const value = codecs().transfer.encode(
-      transferMessage(h.domain, transfer, alice.address as Address, {
-        appKind: ROUTE_APP_KIND,
-        appData: packet,
-        sentAtMs: Date.now(),
-      }),
-    );
-    await h.produce([{ key: channelKey(ab.id), value }]);
+    await h.produce([ab.routedLockRecord(transfer, packet)]);
     return { secret, hashlock, amountIn, expiryIn, expiryOut, secrets: sharedSecrets };
   };
 
@@ -403,13 +396,12 @@ describe("relayer: a mediating node killed mid-payment", function () {
     const settings = {
       state: { flushIntervalMs: 100 },
       commit: { everyM: 100_000 },
-      mediation: {
-        enabled: true,
-        feeBase: "0",
+      mediation: mediationSettings({
+        feeBase: 0n,
         feePpm: 0,
         expiryDelta: DELTA,
         minConfirmationMarginSeconds: 120,
-      },
+      }),
     };
     const env = { PARSEC_SIGNER_KEYS: bob.privateKey };
     const first = await h.spawnNode("bob", settings, env);
@@ -420,17 +412,7 @@ describe("relayer: a mediating node killed mid-payment", function () {
     const expiryOut = BigInt(Math.max(block?.timestamp ?? 0, Math.floor(Date.now() / 1000))) + 3_600n;
     const { packet } = bobToCarolOnion({ bob, carol, bc }, hashlock, amount, expiryOut);
     const { transfer } = ab.next(0, { kind: "LOCK", amount, expiry: expiryOut + BigInt(DELTA), hashlock });
-    await h.produce([
-      {
-        key: channelKey(ab.id),
-        value: codecs().transfer.encode(
-          transferMessage(h.domain, transfer, alice.address as Address, {
-            appKind: ROUTE_APP_KIND,
-            appData: packet,
-          }),
-        ),
-      },
-    ]);
+    await h.produce([ab.routedLockRecord(transfer, packet)]);
     type Row = { state: string; outgoingSeq: string | null };
     await waitFor(
       "the forward journaled",

@@ -21,6 +21,7 @@ import {
 } from "../../../sdk";
 import { locksRootOf } from "../../../sdk/src/eip712";
 import { decodeMediation, encodeMediation, type MediationState, type PaymentEntry } from "../mediate/entry";
+import { channelIdOfKey, channelKey } from "../kafka/topics";
 import type { ChannelState, CheckpointState, ControlState, ProposalState } from "./channel";
 
 /** The snapshot schema version written (1: before mediation; still read). */
@@ -525,11 +526,11 @@ const NO_PAYMENTS: ReadonlyMap<string, PaymentEntry> = new Map();
  * its `paymentKey` (longer than a channel key, and not the progress marker's).
  */
 export function paymentChangelogKey(channelId: Hash, key: string): Buffer {
-  return Buffer.concat([Buffer.from(channelId.slice(2), "hex"), Buffer.from(key, "utf8")]);
+  return Buffer.concat([channelKey(channelId), Buffer.from(key, "utf8")]);
 }
 
 /** The channel and payment key of a `paymentChangelogKey`; null for any other key. */
 export function paymentOfChangelogKey(k: Buffer | null): { channelId: Hash; key: string } | null {
   if (k === null || k.length <= 32 || k.equals(PROGRESS_KEY)) return null;
-  return { channelId: toHex(k.subarray(0, 32)) as Hash, key: k.subarray(32).toString("utf8") };
+  return { channelId: channelIdOfKey(k.subarray(0, 32)) as Hash, key: k.subarray(32).toString("utf8") };
 }
