@@ -39,6 +39,7 @@ import { channelPartition, consumedTopics, prepareTopics } from "./kafka/topics"
 import { createLogger, type Logger } from "./log";
 import { checkMediationPolicy } from "./mediate/forward";
 import { NodeMediation } from "./mediate/wiring";
+import { awaitsFlush } from "./mediate/entry";
 import { RequestPipeline } from "./pipeline/requests";
 import { TransferPipeline } from "./pipeline/transfers";
 import { ChannelState } from "./state/channel";
@@ -65,6 +66,11 @@ const MAX_FLUSH_FAILURES = 10;
 const MAX_RESTORE_ATTEMPTS = 8;
 /** The mediator's periodic round (input wakes it at once; this catches time-driven steps). */
 const MEDIATION_TICK_MS = 200;
+/**
+ * How long a mediated channel's change that no payer waits on (an op seen applied, a peer message, the
+ * node's own transfer) may wait for a flush it shares with others (`journalDue`).
+ */
+const LAZY_JOURNAL_MS = 50;
 /** How often a mediator compares the partitions it needs together with what the group gave it. */
 const COLOCATION_CHECK_MS = 2_000;
 /** The least time between two rejoins for the mediator's claim (each one moves every partition). */
@@ -97,6 +103,8 @@ export class ParsecNode {
   /** A mediation round is running; another was asked for meanwhile. */
   private mediating = false;
   private mediateAgain = false;
+  /** The wake-up set for journal changes waiting to share a flush (`journalDue`). */
+  private lazyWake: ReturnType<typeof setTimeout> | null = null;
   /** When the node last left and joined the group for its mediation claim. */
   private rejoinedAtMs = 0;
 
@@ -583,9 +591,8 @@ export class ParsecNode {
           this.mediateAgain = false;
           // The round's journal is flushed while its sends (of what earlier flushes made durable) go out.
           const journaled = await mediation.tick(async () => {
-            const urgent = this.owned().filter(
-              (ps) => ps.flushFailures === 0 && [...ps.dirty].some((id) => this.mediates(id)),
-            );
+            const now = Date.now();
+            const urgent = this.owned().filter((ps) => ps.flushFailures === 0 && this.journalDue(ps, now));
             const before = urgent.map((ps) => ps.lastFlushMs);
             await Promise.all(urgent.map((ps) => this.flushOne(ps, "journal")));
             // What a flush made durable may be acted on now (a partition still restoring does not flush).
@@ -600,6 +607,41 @@ export class ParsecNode {
         this.mediating = false;
       }
     })();
+  }
+
+  /**
+   * Whether to flush a partition's dirty mediated channels in this round: at once when a payer waits on
+   * one of their payment changes (`awaitsFlush`: an op to sign, a failure to send upstream); the rest
+   * (ops seen applied, inboxes, the node's own transfers) once `LAZY_JOURNAL_MS` passed since the
+   * partition's last flush, so that under load many payments share one transaction. A timer brings
+   * the mediator back for what waits.
+   */
+  private journalDue(ps: PartitionState, now: number): boolean {
+    let lazy = false;
+    for (const id of ps.dirty) {
+      if (!this.mediates(id)) continue;
+      lazy = true;
+      const ch = ps.channels.get(id);
+      if (!ch) continue;
+      for (const key of ch.changedPayments) {
+        const e = ch.payments.get(key);
+        if (e && awaitsFlush(e, ch.durablePayments.get(key))) return true;
+      }
+    }
+    if (!lazy) return false;
+    const wait = ps.lastFlushMs + LAZY_JOURNAL_MS - now;
+    if (wait <= 0) return true;
+    this.wakeMediationIn(wait);
+    return false;
+  }
+
+  /** Runs the mediator in `ms` (once: an earlier wake-up already set stands). */
+  private wakeMediationIn(ms: number): void {
+    if (this.lazyWake !== null || this.stopping) return;
+    this.lazyWake = setTimeout(() => {
+      this.lazyWake = null;
+      this.wakeMediation();
+    }, ms);
   }
 
   /** The node cannot go on: health reports why and `options.onFatal` (the CLI exits) is told. */
@@ -914,6 +956,8 @@ export class ParsecNode {
     for (const w of this.queueWaiters.splice(0)) w();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    if (this.lazyWake !== null) clearTimeout(this.lazyWake);
+    this.lazyWake = null;
     this.registry.stop();
     await this.signer?.stop().catch(() => undefined);
     // Flush while still a group member (so offsets commit), then leave and flush what came in between.

@@ -109,7 +109,10 @@ function figures(outcomes: readonly Outcome[], seconds: number): PhaseFigures {
 }
 
 async function main(): Promise<void> {
-  const h = await Harness.create({ brokers: process.env.KAFKA_BROKERS?.split(",") });
+  const h = await Harness.create({
+    brokers: process.env.KAFKA_BROKERS?.split(","),
+    partitions: Number(process.env.BENCH_NETWORK_PARTITIONS ?? 4),
+  });
   let reader: FollowingLog | null = null;
   const payees: Subscription[] = [];
   try {

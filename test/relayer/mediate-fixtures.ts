@@ -14,6 +14,7 @@ import {
   toHex,
 } from "../../sdk";
 import type { PaymentEntry } from "../../relayer/src/mediate/entry";
+import { isTerminal } from "../../relayer/src/mediate/log";
 import type { PaymentBook } from "../../relayer/src/mediate/service";
 import type { MediationPolicy } from "../../relayer/src/mediate";
 
@@ -88,6 +89,9 @@ export class MemoryBook implements PaymentBook {
   constructor(readonly channelId: Hash) {}
   entries(): Iterable<[string, PaymentEntry]> {
     return this.map.entries();
+  }
+  live(): Iterable<[string, PaymentEntry]> {
+    return [...this.map].filter(([, e]) => !isTerminal(e.record));
   }
   get(k: string): PaymentEntry | undefined {
     return this.map.get(k);

@@ -20,7 +20,12 @@ import {
 import { hashTransfer } from "../../sdk/src/eip712";
 import { silentLogger } from "../../relayer/src/log";
 import { decodeMediation, encodeMediation, type PaymentEntry } from "../../relayer/src/mediate/entry";
-import { MediationService, pendingLocksAhead, SendBatch } from "../../relayer/src/mediate/service";
+import {
+  DEFAULT_RETAIN_SECONDS,
+  MediationService,
+  pendingLocksAhead,
+  SendBatch,
+} from "../../relayer/src/mediate/service";
 import {
   ASSET,
   BOB_KEY,
@@ -45,6 +50,8 @@ class World {
   readonly sent: Transfer[] = [];
   /** Sends produced per step (the service batches a step's sends). */
   readonly batches: number[] = [];
+  /** Chain time (seconds). */
+  now = T0;
   service = this.newService();
 
   newService(): MediationService {
@@ -52,7 +59,7 @@ class World {
       policy: POLICY,
       logger: silentLogger,
       ports: {
-        chainNow: () => T0,
+        chainNow: () => this.now,
         nowMs: () => 0,
         chainSeenThrough: () => T0,
         channel: (id) =>
@@ -263,5 +270,11 @@ describe("relayer unit: mediation pipeline (several journaled transfers per outg
     expect(decodeMediation(bytes).payments.get(k2)?.record.state).to.equal(e2.record.state);
     await w.step(book);
     expect(book.get(k1)).to.equal(finished); // still listed
+    w.service.pruneFinished(book);
+    expect(book.get(k1), "kept for its retention").to.equal(finished);
+    w.now = T0 + DEFAULT_RETAIN_SECONDS;
+    w.service.pruneFinished(book);
+    expect(book.get(k1), "dropped after its retention").to.equal(undefined);
+    expect(book.get(k2), "a payment in flight is never pruned").to.not.equal(undefined);
   });
 });

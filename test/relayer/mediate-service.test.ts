@@ -39,6 +39,7 @@ import {
   type InboxEntry,
   type PaymentEntry,
 } from "../../relayer/src/mediate/entry";
+import { isTerminal } from "../../relayer/src/mediate/log";
 import {
   MediationService,
   type PayerChannel,
@@ -158,6 +159,7 @@ class World {
     return {
       channelId: IN_CH,
       entries: () => this.entries.entries(),
+      live: () => [...this.entries].filter(([, e]) => !isTerminal(e.record)),
       get: (k) => this.entries.get(k),
       isDurable: (k, e) => this.durable.get(k) === e,
       put: (k, e) => void this.entries.set(k, e),

@@ -13,7 +13,7 @@ import { Metrics } from "../../relayer/src/http/metrics";
 import type { InRecord, LogClient, PartitionWriter } from "../../relayer/src/kafka/client";
 import { silentLogger } from "../../relayer/src/log";
 import { applyEvent, startPayment } from "../../relayer/src/mediate";
-import type { PaymentEntry } from "../../relayer/src/mediate/entry";
+import { awaitsFlush, type PaymentEntry } from "../../relayer/src/mediate/entry";
 import { PartitionState } from "../../relayer/src/state/partition";
 import { encodeSnapshot, paymentOfChangelogKey, snapshotOf } from "../../relayer/src/state/snapshot";
 
@@ -212,4 +212,79 @@ describe("relayer: each mediated payment is a changelog record of its own", () =
     expect([...(third.channels.get(CHANNEL)?.payments.keys() ?? [])]).to.deep.equal(["0/5"]);
     await third.close();
   });
+
+  it("a round steps the payments in flight only: a finished one leaves the live set, a restore rebuilds it", async () => {
+    const log = new MemoryChangelog();
+    const dir = tempDir();
+    const ps = await partition(log, dir);
+    const ch = ps.channel(CHANNEL);
+    const [a, b] = [received(1n), received(2n)];
+    ch.putPayment("0/1", a);
+    ch.putPayment("0/2", b);
+    expect([...ch.live()].map(([k]) => k)).to.deep.equal(["0/1", "0/2"]);
+    ch.putPayment("0/1", cancelled(a));
+    expect(
+      [...ch.live()].map(([k]) => k),
+      "finished: kept, not stepped",
+    ).to.deep.equal(["0/2"]);
+    expect(ch.payments.has("0/1")).to.equal(true);
+    ps.markDirty(ch);
+    await ps.flush("journal");
+    await ps.close();
+    const again = await partition(log, dir);
+    expect([...again.channel(CHANNEL).live()].map(([k]) => k)).to.deep.equal(["0/2"]);
+    again.channel(CHANNEL).deletePayment("0/2");
+    expect([...again.channel(CHANNEL).live()]).to.deep.equal([]);
+    await again.close();
+  });
+});
+
+describe("relayer unit: which journal changes a payer waits on (awaitsFlush)", () => {
+  const r = received(1n);
+  const outgoing = { channelId: NEXT, payerSeq: 4n, amount: 1_000_000n, expiry: 1_700_003_600n };
+  const forwarded: PaymentEntry = {
+    ...r,
+    record: applyEvent(r.record, { type: "FORWARDED", outgoing, at: 1_700_000_001n }),
+    op: { kind: "LOCK", seq: 4 },
+  };
+  const delivered: PaymentEntry = {
+    ...forwarded,
+    record: applyEvent(forwarded.record, { type: "LOCK_DELIVERED", at: 1_700_000_002n }),
+    op: null,
+  };
+  const unlockOwed: PaymentEntry = {
+    ...delivered,
+    record: applyEvent(delivered.record, {
+      type: "SECRET_REVEALED",
+      secret: `0x${"42".repeat(32)}` as Hash,
+      at: 1_700_000_003n,
+    }),
+    op: { kind: "UNLOCK", seq: 5 },
+  };
+  const refused: PaymentEntry = {
+    ...r,
+    record: applyEvent(r.record, {
+      type: "REFUSED",
+      failure: { code: OnionFailureCode.TemporaryFailure, reason: "test" },
+      at: 1_700_000_001n,
+    }),
+  };
+  const failureSent: PaymentEntry = {
+    ...refused,
+    record: applyEvent(refused.record, { type: "FAILURE_SENT", at: 1_700_000_002n }),
+  };
+  const cases: [string, PaymentEntry, PaymentEntry | undefined, boolean][] = [
+    ["a new payment, no decision yet", r, undefined, false],
+    ["a forward: its LOCK is signed once journaled", forwarded, r, true],
+    ["the same forward, already journaled", forwarded, forwarded, false],
+    ["the LOCK seen applied (op cleared)", delivered, forwarded, false],
+    ["an UNLOCK owed downstream: a new op (a later LOCK may follow it)", unlockOwed, delivered, true],
+    ["another change while that UNLOCK is journaled", { ...unlockOwed, updatedAt: 1n }, unlockOwed, false],
+    ["a refusal: the failure goes upstream once journaled", refused, r, true],
+    ["a refusal never journaled before", refused, undefined, true],
+    ["the failure sent", failureSent, refused, false],
+  ];
+  for (const [name, e, durable, expected] of cases)
+    it(`${name}: ${expected ? "flush now" : "can wait"}`, () =>
+      expect(awaitsFlush(e, durable)).to.equal(expected));
 });

@@ -49,6 +49,23 @@ export type InboxEntry =
       readonly at: bigint;
     };
 
+/**
+ * Whether a payer waits on this change of an entry being journaled (`durable`: the entry as the last
+ * committed flush holds it). A new outgoing op is signed only once durable, and with it every op after
+ * it in the outgoing channel, a routed LOCK among them; a failure goes upstream only once journaled.
+ * The mediator flushes such a change at once; every other one (an op seen applied, the UNLOCK owed
+ * downstream already journaled, the upstream's UNLOCK) can share a flush a little later.
+ */
+export function awaitsFlush(e: PaymentEntry, durable: PaymentEntry | undefined): boolean {
+  if (e.op && (durable?.op?.seq !== e.op.seq || durable.op.kind !== e.op.kind)) return true;
+  const p = e.record;
+  return (
+    p.state === "FAILED_DOWNSTREAM" &&
+    p.failureSentAt === null &&
+    durable?.record.state !== "FAILED_DOWNSTREAM"
+  );
+}
+
 /** The key of an incoming lock's entry: the upstream payer and its seq. */
 export function paymentKey(upstream: PayerIndex, payerSeq: bigint): string {
   return `${upstream}/${payerSeq}`;

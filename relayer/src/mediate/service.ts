@@ -138,6 +138,8 @@ export interface PayerChannel {
 export interface PaymentBook {
   readonly channelId: Hash;
   entries(): Iterable<[string, PaymentEntry]>;
+  /** The payments not finished yet (`isTerminal`): what a round steps. */
+  live(): Iterable<[string, PaymentEntry]>;
   get(key: string): PaymentEntry | undefined;
   /** Whether this very entry is what the last committed flush holds. */
   isDurable(key: string, entry: PaymentEntry): boolean;
@@ -337,7 +339,7 @@ export class MediationService {
 
   /** The upstream resolved an incoming lock (its UNLOCK or CANCEL was applied to the incoming channel). */
   resolved(book: PaymentBook, upstream: PayerIndex, lock: Lock, how: "UNLOCK" | "CANCEL"): void {
-    for (const [key, e] of book.entries()) {
+    for (const [key, e] of book.live()) {
       const i = e.record.incoming;
       if (e.upstream !== upstream || e.upstreamResolved !== null) continue;
       if (i.hashlock !== lock.hashlock || i.amount !== lock.amount || i.expiry !== lock.expiry) continue;
@@ -355,7 +357,7 @@ export class MediationService {
     this.outstanding.clear();
     for (const b of books) {
       this.books.set(b.channelId, b);
-      for (const [key, e] of b.entries()) this.track(b, key, e);
+      for (const [key, e] of b.live()) this.track(b, key, e);
     }
     this.forgetApplied();
   }
@@ -563,7 +565,7 @@ export class MediationService {
     const batch = sends ?? new SendBatch(this.deps.logger);
     this.sends = { batch, book: book.channelId };
     try {
-      for (const [key, entry] of [...book.entries()]) {
+      for (const [key, entry] of [...book.live()]) {
         try {
           await this.stepOne(book, key, entry);
         } catch (e) {
@@ -580,13 +582,21 @@ export class MediationService {
     if (!sends) for (const afters of (await batch.settle()).values()) for (const after of afters) after();
   }
 
+  /**
+   * Drops a book's finished payments `retainSeconds` after their last change (nothing can change a
+   * finished payment; until then it stays listed and its peer messages are recognised as done). Call
+   * under the book's lock.
+   */
+  pruneFinished(book: PaymentBook): void {
+    const retain = this.deps.retainSeconds ?? DEFAULT_RETAIN_SECONDS;
+    const now = this.ports.chainNow();
+    const due: string[] = [];
+    for (const [key, e] of book.entries())
+      if (isTerminal(e.record) && now - e.updatedAt >= retain) due.push(key);
+    for (const key of due) book.delete(key);
+  }
+
   private async stepOne(book: PaymentBook, key: string, entry: PaymentEntry): Promise<void> {
-    if (isTerminal(entry.record)) {
-      // Nothing can change a finished payment; it stays listed (`GET /payments`) until it is pruned.
-      const retain = this.deps.retainSeconds ?? DEFAULT_RETAIN_SECONDS;
-      if (this.ports.chainNow() - entry.updatedAt >= retain) book.delete(key);
-      return;
-    }
     const e = this.absorb(key, entry, this.observe(key, entry));
     if (e !== entry) book.put(key, e);
     // Signing waits for the journal; a decision that only journals does not (`actsBeforeDurable`).

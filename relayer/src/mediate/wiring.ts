@@ -106,6 +106,7 @@ function bookOf(ps: PartitionState, ch: ChannelState): PaymentBook {
   return {
     channelId: ch.channelId,
     entries: () => ch.payments.entries(),
+    live: () => ch.live(),
     get: (k) => ch.payments.get(k),
     isDurable: (k, e) => ch.durablePayments.get(k) === e,
     put: (k, e) => {
@@ -404,6 +405,7 @@ export class NodeMediation {
       // The round's sends are produced together; what each achieved is journaled under its book's lock.
       const sends = new SendBatch(this.deps.logger);
       for (const [ps, ch] of books) {
+        if (ch.livePayments.size === 0) continue;
         await ps.lock.run(() => (ps.revoked ? undefined : this.service.step(bookOf(ps, ch), sends)));
       }
       const [afters] = await Promise.all([sends.settle(), whileSending?.()]);
@@ -415,6 +417,8 @@ export class NodeMediation {
       if (Date.now() - this.prunedAtMs >= PRUNE_EVERY_MS) {
         this.prunedAtMs = Date.now();
         await this.pruneInboxes(books);
+        for (const [ps, ch] of books)
+          await ps.lock.run(() => (ps.revoked ? undefined : this.service.pruneFinished(bookOf(ps, ch))));
       }
       if (Date.now() - this.announcedAtMs >= ANNOUNCE_EVERY_MS) {
         this.announcedAtMs = Date.now();

@@ -30,6 +30,7 @@ import { hashTransfer } from "../../../sdk/src/eip712";
 import type { StoredValue } from "./local-store";
 import { carriedConsent, consentRuleOf } from "./consent";
 import type { InboxEntry, MediationState, PaymentEntry } from "../mediate/entry";
+import { isTerminal } from "../mediate/log";
 
 /**
  * A transfer held in a payer's history. Its bytes are in memory (`wire`) until a flush writes them
@@ -146,6 +147,11 @@ export class ChannelState {
   readonly durablePayments = new Map<string, PaymentEntry>();
   /** The payments changed since the last committed flush (their records are due). */
   readonly changedPayments = new Set<string>();
+  /**
+   * The keys of `payments` not finished yet: a mediation round steps these only (finished ones stay in
+   * `payments` a while, for `GET /payments` and the inbox prune).
+   */
+  readonly livePayments = new Set<string>();
   /** Verified peer messages about the node's own locks in this channel (`inboxKey`). */
   inbox = new Map<string, InboxEntry>();
   updatedAtMs = 0;
@@ -161,11 +167,26 @@ export class ChannelState {
   putPayment(key: string, entry: PaymentEntry): void {
     this.payments.set(key, entry);
     this.changedPayments.add(key);
+    this.trackLive(key, entry);
   }
 
   deletePayment(key: string): void {
     this.payments.delete(key);
     this.changedPayments.add(key);
+    this.livePayments.delete(key);
+  }
+
+  /** The payments not finished yet, with their entries. */
+  *live(): Iterable<[string, PaymentEntry]> {
+    for (const key of this.livePayments) {
+      const e = this.payments.get(key);
+      if (e) yield [key, e];
+    }
+  }
+
+  private trackLive(key: string, entry: PaymentEntry): void {
+    if (isTerminal(entry.record)) this.livePayments.delete(key);
+    else this.livePayments.add(key);
   }
 
   /**
@@ -192,12 +213,16 @@ export class ChannelState {
     this.payments.clear();
     this.durablePayments.clear();
     this.changedPayments.clear();
+    this.livePayments.clear();
     for (const [k, e] of m.payments) {
       this.payments.set(k, e);
       if (!records.has(k)) this.changedPayments.add(k);
     }
     for (const [k, e] of records) this.payments.set(k, e);
-    for (const [k, e] of this.payments) this.durablePayments.set(k, e);
+    for (const [k, e] of this.payments) {
+      this.durablePayments.set(k, e);
+      this.trackLive(k, e);
+    }
     this.inbox = new Map(m.inbox);
     this.durableSeqs = [this.payers[0].state.seq, this.payers[1].state.seq];
   }
