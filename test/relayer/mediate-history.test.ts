@@ -47,4 +47,34 @@ describe("relayer unit: payment history (finished payments on the node's disk)",
     expect(fs.readFileSync(file, "utf8").trim().split("\n")).to.have.length(2);
     fs.rmSync(dir, { recursive: true, force: true });
   });
+
+  it("rows recorded while an append is under way go together in the next, in order", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "parsec-history-"));
+    const file = path.join(dir, "payments-history.jsonl");
+    const T = 1_700_000_000n;
+    const h = new PaymentHistory(file, 86_400n, silentLogger);
+    h.load(T);
+    const appends: number[] = [];
+    const append = fs.promises.appendFile;
+    fs.promises.appendFile = ((f: fs.PathLike, data: string) => {
+      appends.push(data.split("\n").length - 1);
+      return append(f, data);
+    }) as typeof fs.promises.appendFile;
+    try {
+      for (let seq = 1; seq <= 50; seq++) h.record(row(seq, T));
+      await h.flushed();
+      h.record(row(51, T));
+      await h.flushed();
+    } finally {
+      fs.promises.appendFile = append;
+    }
+    expect(appends, "one append for the 50 recorded together, one for the next").to.deep.equal([50, 1]);
+    const seqs = fs
+      .readFileSync(file, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => Number((JSON.parse(l) as PaymentReport).incomingSeq));
+    expect(seqs).to.deep.equal(Array.from({ length: 51 }, (_, i) => i + 1));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 });

@@ -43,6 +43,11 @@ import {
 } from "../../relayer/src/state/snapshot";
 import { channelKey } from "../../relayer/src/kafka/topics";
 import { ChannelState } from "../../relayer/src/state/channel";
+import type { PartitionState } from "../../relayer/src/state/partition";
+import type { OnchainChannel } from "../../relayer/src/chain/registry";
+import type { OutRecord } from "../../relayer/src/kafka/client";
+import { Metrics } from "../../relayer/src/http/metrics";
+import { PaymentMessagePipeline } from "../../relayer/src/mediate/messages";
 import avro from "avsc";
 import fs from "node:fs";
 import path from "node:path";
@@ -179,6 +184,66 @@ describe("relayer unit: mediation peer messages", () => {
           .to.throw()
           .with.property("code");
       }
+    });
+  });
+
+  describe("the node's reader (PaymentMessagePipeline)", () => {
+    const payerKey = new Wallet(`0x${"11".repeat(32)}`);
+    const onchain = {
+      params: { participant0: payerKey.address, participant1: payee.address },
+    } as unknown as OnchainChannel;
+    /** A reader for a node holding `held` (lower-case), and what it kept and dead-lettered. */
+    function reader(held: string) {
+      const metrics = new Metrics();
+      const ch = new ChannelState(CHANNEL);
+      const deadLetters: OutRecord[] = [];
+      const ps = {
+        skip: { payments: -1 },
+        progress: { payments: -1 },
+        channel: () => ch,
+        markDirty: () => undefined,
+        deadLetter: (r: OutRecord) => deadLetters.push(r),
+      } as unknown as PartitionState;
+      const pipeline = new PaymentMessagePipeline({
+        domain,
+        channel: (id) => (id === CHANNEL ? onchain : undefined),
+        holds: (a) => a.toLowerCase() === held,
+        chainNow: () => 1_700_000_000n,
+        metrics,
+        maxRecordBytes: 1_000_000,
+      });
+      let offset = 0;
+      const read = (m: PaymentMessage): void =>
+        pipeline.process(ps, [
+          {
+            topic: "payment-messages",
+            partition: 0,
+            offset: offset++,
+            key: channelKey(CHANNEL),
+            value: codecs().paymentMessage.encode(m),
+            timestampMs: 0,
+          },
+        ]);
+      return { read, ch, deadLetters, metrics: () => metrics.render() };
+    }
+    const secret = (by: Wallet): PaymentMessage => signed({ ...lock, kind: "SECRET", secret: SECRET }, by);
+
+    it("the payer's node keeps the payee's SECRET and dead-letters a forged one", () => {
+      const r = reader(payerKey.address.toLowerCase());
+      r.read(secret(stranger));
+      expect(r.deadLetters).to.have.length(1);
+      expect(r.ch.inbox.size).to.equal(0);
+      r.read(secret(payee));
+      expect([...r.ch.inbox.values()].map((m) => m.kind)).to.deep.equal(["SECRET"]);
+    });
+
+    it("another node's mail is counted notForUs, unverified (its own node checks it)", () => {
+      const r = reader(stranger.address.toLowerCase());
+      r.read(secret(stranger));
+      r.read(secret(payee));
+      expect(r.deadLetters).to.have.length(0);
+      expect(r.ch.inbox.size).to.equal(0);
+      expect(r.metrics()).to.match(/parsec_payment_messages_total\{outcome="notForUs"\} 2/);
     });
   });
 

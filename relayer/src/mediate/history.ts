@@ -34,6 +34,8 @@ export function reportKey(r: Pick<PaymentReport, "incomingChannel" | "incomingSe
 export class PaymentHistory {
   private readonly rows = new Map<string, PaymentReport>();
   private writing: Promise<void> = Promise.resolve();
+  /** Rows recorded and not yet handed to an append. */
+  private pending: string[] = [];
 
   constructor(
     private readonly file: string,
@@ -70,13 +72,23 @@ export class PaymentHistory {
     return this.rows.has(key);
   }
 
-  /** Keeps a finished payment's row (appended to the file in the background, in order). */
+  /**
+   * Keeps a finished payment's row (appended to the file in the background, in order; the rows that
+   * finish while an append is under way go together in the next one).
+   */
   record(row: PaymentReport): void {
     this.rows.set(reportKey(row), row);
-    const line = JSON.stringify(row) + "\n";
-    this.writing = this.writing
-      .then(() => fs.promises.appendFile(this.file, line))
-      .catch((e: unknown) => this.logger.warn("writing the payment history failed", { error: messageOf(e) }));
+    this.pending.push(JSON.stringify(row) + "\n");
+    if (this.pending.length === 1) this.writing = this.writing.then(() => this.appendPending());
+  }
+
+  private async appendPending(): Promise<void> {
+    const lines = this.pending.splice(0).join("");
+    try {
+      await fs.promises.appendFile(this.file, lines);
+    } catch (e) {
+      this.logger.warn("writing the payment history failed", { error: messageOf(e) });
+    }
   }
 
   /** The rows finished within `retainSeconds` of `now`. */

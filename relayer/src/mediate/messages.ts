@@ -43,6 +43,12 @@ export class PaymentMessagePipeline {
     ps.deadLetter(deadLetterRecord(r, code, message, id, this.deps.maxRecordBytes));
   }
 
+  private notForUs(): void {
+    this.deps.metrics.inc(M.paymentMessages, "Payment messages received, by outcome", {
+      outcome: "notForUs",
+    });
+  }
+
   /** Processes one batch of a partition in offset order. Call under the partition's lock. */
   process(ps: PartitionState, records: readonly InRecord[]): void {
     if (records.length === 0) return;
@@ -83,19 +89,17 @@ export class PaymentMessagePipeline {
         m.channelId,
       );
     }
+    const payer = m.payer === 0 ? onchain.params.participant0 : onchain.params.participant1;
+    // Mail for another node's LOCK is its business: its signature is checked (and a forgery dead-lettered)
+    // by the node holding that payer's key, not here.
+    if (!this.deps.holds(payer)) return this.notForUs();
     const payee = m.payer === 0 ? onchain.params.participant1 : onchain.params.participant0;
     try {
       verifyPaymentMessage(m, this.deps.domain, payee);
     } catch (e) {
       return this.reject(ps, r, isParsecError(e) ? e.code : "BadSignature", messageOf(e), m.channelId);
     }
-    const payer = m.payer === 0 ? onchain.params.participant0 : onchain.params.participant1;
-    if (!this.deps.holds(payer) || m.kind === "ACK") {
-      this.deps.metrics.inc(M.paymentMessages, "Payment messages received, by outcome", {
-        outcome: "notForUs",
-      });
-      return;
-    }
+    if (m.kind === "ACK") return this.notForUs();
     const ch = ps.channel(m.channelId);
     const seq = Number(m.seq);
     const key = inboxKey(m.payer, seq, m.kind);
