@@ -267,6 +267,24 @@ describe("sdk/verify: VerifierPool on all cores", function () {
     expect((await pool.verifyBatch([])).codes.length).to.equal(0);
   });
 
+  it("verifies a small batch on the calling thread (inlineMax), with the same codes and hashes", async () => {
+    const few = [wires[0], new Uint8Array([1, 2, 3]), wires[1]];
+    const local = new TransferVerifier({ domain: ch.domain }).checkBatch(few);
+    const before = pool.inlined;
+    const got = await pool.verifyBatch(few);
+    expect(pool.inlined, "three messages, inlineMax 8: not handed to a thread").to.equal(before + 1);
+    expect([...got.codes]).to.deep.equal([...local.codes]);
+    expect(Buffer.from(got.hashes).equals(Buffer.from(local.hashes))).to.equal(true);
+    const threadsOnly = await VerifierPool.create({ domain: ch.domain, threads: 1, inlineMax: 0 });
+    try {
+      const viaThread = await threadsOnly.verifyBatch(few);
+      expect(threadsOnly.inlined).to.equal(0);
+      expect([...viaThread.codes]).to.deep.equal([...local.codes]);
+    } finally {
+      await threadsOnly.close();
+    }
+  });
+
   it("refuses work after close", async () => {
     const p = await VerifierPool.create({ domain: ch.domain, threads: 1 });
     await p.close();

@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import type { Domain } from "../types";
-import type { BatchVerifyResult } from "./verifier";
+import { type BatchVerifyResult, TransferVerifier } from "./verifier";
 
 export interface VerifierPoolOptions {
   readonly domain: Domain;
@@ -15,6 +15,12 @@ export interface VerifierPoolOptions {
   readonly threads?: number;
   /** Messages per chunk sent to a thread (default 256). */
   readonly chunkSize?: number;
+  /**
+   * Batches of at most this many messages are verified on the calling thread when nothing waits for a
+   * thread (default 8; 0: never): handing a few messages to a thread and back costs more than verifying
+   * them, and on a busy machine the thread may not run at once.
+   */
+  readonly inlineMax?: number;
 }
 
 interface Chunk {
@@ -36,6 +42,9 @@ interface Slot {
  * and idle during them. Four keep it busy through them, at ~100 KB of buffer per chunk.
  */
 const CHUNKS_PER_THREAD = 4;
+
+/** `VerifierPoolOptions.inlineMax`'s default. */
+const DEFAULT_INLINE_MAX = 8;
 
 const WORKER_FILE = path.join(__dirname, `pool-worker${path.extname(__filename)}`);
 
@@ -64,9 +73,20 @@ export class VerifierPool {
   private nextId = 1;
   private closed = false;
 
-  private constructor(slots: Slot[], chunkSize: number) {
+  private readonly inline: TransferVerifier;
+  private readonly inlineMax: number;
+  private inlineCount = 0;
+
+  private constructor(slots: Slot[], chunkSize: number, domain: Domain, inlineMax: number) {
     this.slots = slots;
     this.chunkSize = chunkSize;
+    this.inline = new TransferVerifier({ domain });
+    this.inlineMax = inlineMax;
+  }
+
+  /** Batches verified on the calling thread (`inlineMax`). */
+  get inlined(): number {
+    return this.inlineCount;
   }
 
   /** Starts the threads and waits until each has its verifier ready. */
@@ -91,7 +111,12 @@ export class VerifierPool {
         }),
       );
     }
-    const pool = new VerifierPool(slots, opts.chunkSize ?? 256);
+    const pool = new VerifierPool(
+      slots,
+      opts.chunkSize ?? 256,
+      opts.domain,
+      opts.inlineMax ?? DEFAULT_INLINE_MAX,
+    );
     for (const slot of slots) pool.attach(slot);
     try {
       await Promise.all(ready);
@@ -167,6 +192,10 @@ export class VerifierPool {
   /** Verifies wire messages on all threads; same result as `TransferVerifier.checkBatch`. */
   verifyBatch(wires: readonly Uint8Array[]): Promise<BatchVerifyResult> {
     if (this.closed) return Promise.reject(new Error("the verifier pool is closed"));
+    if (wires.length > 0 && wires.length <= this.inlineMax && this.queue.length === 0) {
+      this.inlineCount++;
+      return Promise.resolve(this.inline.checkBatch(wires));
+    }
     const result = { codes: new Uint8Array(wires.length), hashes: new Uint8Array(32 * wires.length) };
     if (wires.length === 0) return Promise.resolve(result);
     return new Promise<BatchVerifyResult>((resolve, reject) => {
