@@ -25,12 +25,14 @@ import {
   ChannelLedger,
   codecs,
   GENESIS_STATE,
+  type Hash,
   type Hex,
   localSigner,
   type PayerIndex,
   signTransferUnjournaled,
   transferMessage,
   type TransferOp,
+  toHex,
 } from "../../sdk";
 import { channelIdOf, hashTransfer, parsecDomain } from "../../sdk/src/eip712";
 import { waitFor } from "./harness";
@@ -286,6 +288,22 @@ describe("relayer unit: channel state", () => {
     expect(channelKey(id)).to.have.length(32);
     expect(channelPartition(id, 8)).to.equal(partitionOf(channelKey(id), 8));
     expect(channelPartition(id, 8)).to.be.within(0, 7);
+  });
+
+  it("a channel's partition, looked up again (cached) and for other counts, is still Kafka's", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.integer({ min: 1, max: 64 }),
+        (b, n) => {
+          const cid = toHex(b) as Hash;
+          const expected = partitionOf(channelKey(cid), n);
+          expect(channelPartition(cid, n)).to.equal(expected);
+          expect(channelPartition(cid, n), "from the cache").to.equal(expected);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
 
