@@ -23,13 +23,20 @@ const row = (seq: number, updatedAt: bigint, state = "SETTLED_UPSTREAM"): Paymen
   updatedAt: updatedAt.toString(),
 });
 
+const T = 1_700_000_000n;
+
+/** A history keeping rows a day, in a new directory, loaded at `T`. */
+function freshHistory(): { dir: string; file: string; history: PaymentHistory } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "parsec-history-"));
+  const file = path.join(dir, "payments-history.jsonl");
+  const history = new PaymentHistory(file, 86_400n, silentLogger);
+  history.load(T);
+  return { dir, file, history };
+}
+
 describe("relayer unit: payment history (finished payments on the node's disk)", () => {
   it("a restarted node reads back what it recorded, the last row of a payment winning; old and torn lines are dropped", async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "parsec-history-"));
-    const file = path.join(dir, "payments-history.jsonl");
-    const T = 1_700_000_000n;
-    const first = new PaymentHistory(file, 86_400n, silentLogger);
-    first.load(T);
+    const { dir, file, history: first } = freshHistory();
     first.record(row(1, T - 90_000n)); // older than a day by the next start
     first.record(row(2, T, "CANCELLED_UPSTREAM"));
     first.record(row(2, T + 5n));
@@ -49,11 +56,7 @@ describe("relayer unit: payment history (finished payments on the node's disk)",
   });
 
   it("rows recorded while an append is under way go together in the next, in order", async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "parsec-history-"));
-    const file = path.join(dir, "payments-history.jsonl");
-    const T = 1_700_000_000n;
-    const h = new PaymentHistory(file, 86_400n, silentLogger);
-    h.load(T);
+    const { dir, file, history: h } = freshHistory();
     const appends: number[] = [];
     const append = fs.promises.appendFile;
     fs.promises.appendFile = ((f: fs.PathLike, data: string) => {

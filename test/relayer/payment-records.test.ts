@@ -134,8 +134,8 @@ describe("relayer: each mediated payment is a changelog record of its own", () =
     return d;
   };
   after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
-
-  it("a flush writes only the changed payments, a finished one as a tombstone; restores get the ones in flight", async () => {
+  /** A partition on a fresh changelog and disk, its channel holding payments 0/1 and 0/2 in flight. */
+  const withTwoPayments = async () => {
     const log = new MemoryChangelog();
     const dir = tempDir();
     const ps = await partition(log, dir);
@@ -143,6 +143,11 @@ describe("relayer: each mediated payment is a changelog record of its own", () =
     const [a, b] = [received(1n), received(2n)];
     ch.putPayment("0/1", a);
     ch.putPayment("0/2", b);
+    return { log, dir, ps, ch, a, b };
+  };
+
+  it("a flush writes only the changed payments, a finished one as a tombstone; restores get the ones in flight", async () => {
+    const { log, dir, ps, ch, a, b } = await withTwoPayments();
     ps.markDirty(ch);
     let from = log.records.length;
     await ps.flush("journal");
@@ -214,13 +219,7 @@ describe("relayer: each mediated payment is a changelog record of its own", () =
   });
 
   it("a round steps the payments in flight only: a finished one leaves the live set, a restore rebuilds it", async () => {
-    const log = new MemoryChangelog();
-    const dir = tempDir();
-    const ps = await partition(log, dir);
-    const ch = ps.channel(CHANNEL);
-    const [a, b] = [received(1n), received(2n)];
-    ch.putPayment("0/1", a);
-    ch.putPayment("0/2", b);
+    const { log, dir, ps, ch, a } = await withTwoPayments();
     expect([...ch.live()].map(([k]) => k)).to.deep.equal(["0/1", "0/2"]);
     ch.putPayment("0/1", cancelled(a));
     expect(

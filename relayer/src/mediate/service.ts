@@ -764,12 +764,9 @@ export class MediationService {
         return;
       }
       case "wait":
+      case "none":
+        // A payment that just finished stays listed until `pruneFinished` drops it.
         return;
-      case "none": {
-        const retain = this.deps.retainSeconds ?? DEFAULT_RETAIN_SECONDS;
-        if (isTerminal(p) && now - e.updatedAt >= retain) book.delete(key);
-        return;
-      }
     }
   }
 
